@@ -1,0 +1,32 @@
+"""Errors evsim raises for bad input.
+
+Every error names the argument (or scenario field) at fault and what was expected, so a
+learner sees ``service_time: expected a distribution or a number, got 'fast'`` instead of
+a SimPy or pandas traceback. Each class also derives from the matching built-in, so
+``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class EvsimError(Exception):
+    """Base class of every error evsim raises on purpose."""
+
+
+class ConfigError(EvsimError, ValueError):
+    """A value is out of range or malformed (a negative rate, zero partitions, ...)."""
+
+
+class ConfigTypeError(EvsimError, TypeError):
+    """A value has the wrong type (a service time that is not a distribution or number)."""
+
+
+class UnknownNameError(EvsimError, LookupError):
+    """A name refers to no component (an unknown target or source)."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class SimulationStateError(EvsimError, RuntimeError):
+    """The simulation was used in an order it does not support (e.g. run twice)."""
