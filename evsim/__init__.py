@@ -1,0 +1,63 @@
+"""evsim: a discrete-event simulation and teaching kit for event-driven architecture.
+
+``import evsim as ev`` is the whole public API::
+
+    sim = ev.Simulation(seed=1)
+    sim.topic("order-events", partitions=6, latency=0.002)
+    sim.producer("orders-service", target="order-events", arrivals=ev.Poisson(rate=50),
+                 event_type="OrderCreated", keys=ev.UniformKeys(10_000))
+    sim.consumer_group("inventory-service", source="order-events", consumers=3,
+                       service_time=ev.Exponential(mean=0.02))
+    result = sim.run(until=600)
+    result.summary()
+
+Times are in seconds, rates per second.
+"""
+
+from evsim.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
+from evsim.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
+from evsim.errors import (
+    ConfigError,
+    ConfigTypeError,
+    EvsimError,
+    SimulationStateError,
+    UnknownNameError,
+)
+from evsim.event import Event
+from evsim.handler import HandlerContext
+from evsim.keys import KeyChooser, UniformKeys, ZipfKeys
+from evsim.partitioner import murmur2, partition_for_key
+from evsim.result import AccountingError, Result
+from evsim.simulation import Simulation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccountingError",
+    "Arrivals",
+    "ConfigError",
+    "ConfigTypeError",
+    "Constant",
+    "Distribution",
+    "Empirical",
+    "Event",
+    "EvsimError",
+    "Exponential",
+    "HandlerContext",
+    "KeyChooser",
+    "LogNormal",
+    "Periodic",
+    "Poisson",
+    "Replay",
+    "Result",
+    "Schedule",
+    "Simulation",
+    "SimulationStateError",
+    "Uniform",
+    "UniformKeys",
+    "UnknownNameError",
+    "ZipfKeys",
+    "__version__",
+    "murmur2",
+    "partition_for_key",
+]

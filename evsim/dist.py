@@ -1,0 +1,374 @@
+"""Probability distributions of durations (seconds): service times, latencies, delays.
+
+Every distribution here yields non-negative values in seconds and knows its exact
+``mean`` (seconds) and ``variance`` (seconds squared), which :mod:`evsim.theory` uses.
+Draw one value with ``sample(rng)``, many with ``draw(rng, n)``, and, in the simulator's hot
+path, call the function returned by ``sampler(rng)`` once per event: it hands out values
+from blocks drawn with one NumPy call each, so a value costs a C-level ``next`` rather than
+a NumPy call.
+
+Each distribution round-trips through a plain mapping for scenario files:
+``Exponential(mean=0.02).spec() == {"exponential": {"mean": 0.02}}`` and
+``from_spec({"exponential": {"mean": 0.02}}) == Exponential(mean=0.02)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from numbers import Real
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evsim._check import integer, non_negative, positive
+from evsim.errors import ConfigError, ConfigTypeError
+from evsim.rng import check_generator
+
+NEVER: Any = object()  # sentinel of iter(callable, sentinel): a block list never equals it
+BLOCK = 1024  # values drawn per NumPy call on the fast paths
+
+
+def blocks(draw_block: Callable[[], list[Any]]) -> Callable[[], Any]:
+    """A zero-argument function returning successive items of the lists ``draw_block`` makes.
+
+    Each call is a C-level ``next`` on a chained iterator; ``draw_block`` runs once a block.
+    """
+    return itertools.chain.from_iterable(iter(draw_block, NEVER)).__next__
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable copy of a spec value (lists become tuples)."""
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+class Specified(ABC):
+    """Base of objects that round-trip through scenario files (``spec()`` / ``from_spec``).
+
+    Subclasses set ``kind`` (the snake_case name in scenario files) and implement
+    ``_params()`` (the constructor's keyword arguments as plain, YAML-safe values);
+    ``__repr__``, ``__eq__`` and ``__hash__`` follow from them.
+    """
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def _params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments, as plain values (floats, ints, lists)."""
+
+    def spec(self) -> dict[str, dict[str, Any]]:
+        """A one-key mapping ``{kind: {parameter: value}}``, e.g. for a scenario file."""
+        return {self.kind: self._params()}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self._params().items())
+        return f"{type(self).__name__}({arguments})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Specified):
+            return NotImplemented
+        return type(self) is type(other) and self._params() == other._params()
+
+    def __hash__(self) -> int:
+        return hash((self.kind, _freeze(list(self._params().items()))))
+
+
+def short_list(values: Iterable[float], shown: int = 5) -> str:
+    """``[0.1, 0.2, ... (1000 values)]``: a repr that stays readable for long data."""
+    items = list(values)
+    if len(items) <= shown:
+        return repr(items)
+    head = ", ".join(repr(item) for item in items[:shown])
+    return f"[{head}, ... ({len(items)} values)]"
+
+
+def _check_parameters(cls: type, kwargs: Mapping[str, Any], where: str) -> None:
+    """Raise ConfigError for unknown or missing constructor parameters of ``cls``."""
+    parameters = inspect.signature(cls).parameters
+    expected = ", ".join(parameters)
+    for key in kwargs:
+        if key not in parameters:
+            raise ConfigError(f"{where}: unknown parameter {key!r}; expected: {expected}")
+    for key, parameter in parameters.items():
+        if parameter.default is inspect.Parameter.empty and key not in kwargs:
+            raise ConfigError(f"{where}: missing parameter {key!r}; expected: {expected}")
+
+
+def build_from_spec(spec: Any, kinds: Mapping[str, type[Specified]], argument: str) -> Any:
+    """Build an object from a one-key mapping ``{kind: {parameter: value}}``.
+
+    ``kinds`` maps the known kind names to classes. Errors name ``argument``, the kind and
+    the parameter at fault, e.g. ``service_time.exponential.mean: must be > 0, got -1``.
+    """
+    known = ", ".join(kinds)
+    if not isinstance(spec, Mapping) or len(spec) != 1:
+        raise ConfigError(
+            f"{argument}: expected a mapping with one key, the kind ({known}), got {spec!r}"
+        )
+    [(kind, kwargs)] = spec.items()
+    if kind not in kinds:
+        raise ConfigError(f"{argument}: unknown kind {kind!r}; known kinds: {known}")
+    where = f"{argument}.{kind}"
+    if not isinstance(kwargs, Mapping):
+        raise ConfigTypeError(f"{where}: expected a mapping of parameters, got {kwargs!r}")
+    _check_parameters(kinds[kind], kwargs, where)
+    try:
+        return kinds[kind](**kwargs)
+    except (ConfigError, ConfigTypeError) as err:
+        raise type(err)(f"{where}.{err}") from err
+
+
+class Distribution(Specified):
+    """A distribution of non-negative durations in seconds.
+
+    ``mean`` is in seconds, ``variance`` in seconds squared. Subclasses implement
+    ``mean``, ``variance``, ``sample`` and ``_draw``; ``sampler`` is shared.
+    """
+
+    @property
+    @abstractmethod
+    def mean(self) -> float:
+        """The expected value, in seconds."""
+
+    @property
+    @abstractmethod
+    def variance(self) -> float:
+        """The variance, in seconds squared."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> float:
+        """One value, in seconds."""
+
+    @abstractmethod
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` values as a float64 array (arguments already checked)."""
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` values in seconds, as a float64 array, drawn with one vectorised call."""
+        return self._draw(check_generator("rng", rng), integer("n", n, minimum=0))
+
+    def sampler(self, rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
+        """A zero-argument function returning one value (seconds) per call: the fast path.
+
+        Values come from blocks of ``block`` drawn by :meth:`draw`, so the sequence equals
+        ``draw(rng, n)`` on a generator in the same state, and a call costs a C-level
+        ``next``. The function owns ``rng`` from now on: do not draw from it elsewhere.
+        """
+        check_generator("rng", rng)
+        size = integer("block", block, minimum=1)
+        return blocks(lambda: self._draw(rng, size).tolist())
+
+
+class Constant(Distribution):
+    """Always ``value`` seconds (>= 0); variance 0. Draws consume no random numbers."""
+
+    kind = "constant"
+
+    def __init__(self, value: float) -> None:
+        self._value = non_negative("value", value)
+
+    def _params(self) -> dict[str, Any]:
+        return {"value": self._value}
+
+    @property
+    def mean(self) -> float:
+        return self._value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self._value
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self._value, dtype=np.float64)
+
+    def sampler(self, rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
+        check_generator("rng", rng)
+        integer("block", block, minimum=1)
+        return itertools.repeat(self._value).__next__
+
+
+class Exponential(Distribution):
+    """Exponential durations with the given ``mean`` in seconds (> 0).
+
+    The parameter is the mean, not the rate: service at 50 events per second is
+    ``Exponential(mean=0.02)``. Variance is ``mean**2``.
+    """
+
+    kind = "exponential"
+
+    def __init__(self, mean: float) -> None:
+        self._mean = positive("mean", mean)
+
+    def _params(self) -> dict[str, Any]:
+        return {"mean": self._mean}
+
+    @property
+    def mean(self) -> float:
+        return self._mean
+
+    @property
+    def variance(self) -> float:
+        return self._mean**2
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(check_generator("rng", rng).exponential(self._mean))
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self._mean, n)
+
+
+class Uniform(Distribution):
+    """Uniform durations between ``low`` and ``high`` seconds (0 <= low <= high)."""
+
+    kind = "uniform"
+
+    def __init__(self, low: float, high: float) -> None:
+        self._low = non_negative("low", low)
+        self._high = non_negative("high", high)
+        if self._high < self._low:
+            raise ConfigError(f"high: must be >= low ({self._low!r}), got {high!r}")
+
+    def _params(self) -> dict[str, Any]:
+        return {"low": self._low, "high": self._high}
+
+    @property
+    def mean(self) -> float:
+        return (self._low + self._high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self._high - self._low) ** 2 / 12
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(check_generator("rng", rng).uniform(self._low, self._high))
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self._low, self._high, n)
+
+
+class LogNormal(Distribution):
+    """Log-normal durations: right-skewed, a long tail of slow requests.
+
+    ``mean`` is the mean of the durations themselves, in seconds (> 0); ``sigma`` (>= 0) is
+    the standard deviation of their logarithm, so the underlying normal has
+    ``mu = ln(mean) - sigma**2 / 2`` and the variance is ``(exp(sigma**2) - 1) * mean**2``.
+    """
+
+    kind = "lognormal"
+
+    def __init__(self, mean: float, sigma: float) -> None:
+        self._mean = positive("mean", mean)
+        self._sigma = non_negative("sigma", sigma)
+        self._mu = math.log(self._mean) - self._sigma**2 / 2
+
+    def _params(self) -> dict[str, Any]:
+        return {"mean": self._mean, "sigma": self._sigma}
+
+    @property
+    def mean(self) -> float:
+        return self._mean
+
+    @property
+    def variance(self) -> float:
+        return math.expm1(self._sigma**2) * self._mean**2
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(check_generator("rng", rng).lognormal(self._mu, self._sigma))
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(self._mu, self._sigma, n)
+
+
+def non_negative_array(argument: str, values: Any) -> np.ndarray:
+    """A non-empty sequence of finite numbers >= 0 as a read-only float64 array (a copy)."""
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise ConfigTypeError(f"{argument}: expected a sequence of numbers, got {values!r}")
+    items = values if isinstance(values, np.ndarray) else list(values)
+    if len(items) == 0:
+        raise ConfigError(f"{argument}: expected at least one value, got an empty sequence")
+    if isinstance(items, np.ndarray) and items.ndim == 1 and items.dtype.kind in "iuf":
+        bad = np.flatnonzero(~np.isfinite(items) | (items < 0))  # checked all at once
+        if bad.size:
+            non_negative(f"{argument}[{bad[0]}]", items[bad[0]].item())  # raises
+        array = items.astype(np.float64)
+    else:
+        array = np.array([non_negative(f"{argument}[{i}]", v) for i, v in enumerate(items)])
+    array.setflags(write=False)
+    return array
+
+
+class Empirical(Distribution):
+    """Durations resampled uniformly, with replacement, from observed ``values`` (seconds).
+
+    ``values`` is a non-empty sequence of finite numbers >= 0. ``mean`` and ``variance``
+    are those of the values (the population variance).
+    """
+
+    kind = "empirical"
+
+    def __init__(self, values: Iterable[float]) -> None:
+        self._values = non_negative_array("values", values)
+
+    def _params(self) -> dict[str, Any]:
+        return {"values": self._values.tolist()}
+
+    def __repr__(self) -> str:
+        return f"Empirical(values={short_list(self._values.tolist())})"
+
+    @property
+    def values(self) -> np.ndarray:
+        """The observed values (a read-only float64 array)."""
+        return self._values
+
+    @property
+    def mean(self) -> float:
+        return float(self._values.mean())
+
+    @property
+    def variance(self) -> float:
+        return float(self._values.var())
+
+    def sample(self, rng: np.random.Generator) -> float:
+        index = check_generator("rng", rng).integers(len(self._values))
+        return float(self._values[index])
+
+    def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self._values[rng.integers(0, len(self._values), n)]
+
+
+KINDS: dict[str, type[Distribution]] = {
+    cls.kind: cls for cls in (Constant, Exponential, Uniform, LogNormal, Empirical)
+}
+
+
+def as_distribution(value: Any, argument: str) -> Distribution:
+    """``value`` as a Distribution: a Distribution passes, a number of seconds >= 0 becomes
+    a :class:`Constant`; anything else raises an error naming ``argument``."""
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigTypeError(
+            f"{argument}: expected a distribution (e.g. ev.Exponential(mean=0.02)) "
+            f"or a number of seconds, got {value!r}"
+        )
+    return Constant(non_negative(argument, value))
+
+
+def from_spec(spec: Mapping[str, Any] | float, argument: str = "distribution") -> Distribution:
+    """The inverse of :meth:`Distribution.spec`.
+
+    ``spec`` is a one-key mapping ``{kind: {parameter: value}}`` with kind one of
+    constant, exponential, uniform, lognormal, empirical, or a plain number of seconds
+    (a constant); a Distribution passes through. Errors name ``argument``.
+    """
+    if isinstance(spec, Distribution) or (isinstance(spec, Real) and not isinstance(spec, bool)):
+        return as_distribution(spec, argument)
+    return build_from_spec(spec, KINDS, argument)

@@ -1,0 +1,142 @@
+"""The partitioned log: Kafka-like topics with partitions, offsets and retention.
+
+Rules modelled (Apache Kafka):
+
+* A keyed record goes to ``toPositive(murmur2(utf8(key))) % partitions``, the default
+  partitioner's rule, so :meth:`Topic.partition_for` agrees with Kafka's Java client.
+* A record without a key goes to the producer's current *sticky* partition, which changes
+  after a batch's worth of bytes (``batch.size``, KIP-480/KIP-794).
+* Offsets start at 0 in each partition and follow append order.
+* A record older than ``retention`` seconds (``retention.ms``) is deleted; the log-start
+  offset moves past it. Kafka deletes whole segments; deleting record by record is the
+  limit of small segments.
+* Publishing costs the topic's ``latency`` (seconds) before the record is appended and
+  visible to consumers.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable
+from functools import partial
+
+from evsim import _check
+from evsim.dist import Constant, Distribution, as_distribution
+from evsim.partitioner import StickyPartitioner, partition_for_key
+from evsim.world import World
+
+Listener = Callable[[int, int, int], None]
+"""Called on append with (partition, offset, event_id)."""
+
+SEVEN_DAYS = 7 * 86400.0  # Kafka's log.retention.hours default, 168 h
+
+
+class Topic:
+    """A partitioned, append-only log (a Kafka topic)."""
+
+    kind = "topic"
+
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        partitions: int = 1,
+        latency: Distribution | float = 0.0,
+        retention: float = SEVEN_DAYS,
+    ) -> None:
+        self.world = world
+        self.name = _check.name("name", name)
+        self.partitions = _check.integer("partitions", partitions, minimum=1)
+        self.latency = as_distribution(latency, "latency")
+        self.retention = _check.positive("retention", retention)
+        self.code = world.records.names.code(name)
+        self._event_ids = [array("q") for _ in range(self.partitions)]
+        self._append_times = [array("d") for _ in range(self.partitions)]
+        self._listeners: list[Listener] = []
+        self._key_partitions: dict[str | bytes, int] = {}
+        self._sticky: dict[int, StickyPartitioner] = {}
+        self._delay: Callable[[], float] | None = None
+
+    def spec(self) -> dict:
+        """The keyword arguments that rebuild this topic."""
+        return {
+            "name": self.name,
+            "partitions": self.partitions,
+            "latency": self.latency.spec(),
+            "retention": self.retention,
+        }
+
+    def partition_for(self, key: str | bytes) -> int:
+        """The partition Kafka's default partitioner picks for ``key`` (murmur2)."""
+        partition = self._key_partitions.get(key)
+        if partition is None:
+            partition = self._key_partitions[key] = partition_for_key(key, self.partitions)
+        return partition
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(partition, offset, event_id)`` on every append."""
+        self._listeners.append(listener)
+
+    def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
+        """Send an event; it is appended after the topic's latency."""
+        if key is None:
+            partition = self._sticky_for(producer).next(size_bytes)
+        else:
+            partition = self.partition_for(key)
+        if self._delay is None:
+            self._delay = self._make_delay()
+        delay = self._delay()
+        if delay <= 0:
+            self._append(event_id, partition)
+        else:
+            arrival = self.world.env.timeout(delay)
+            arrival.callbacks.append(partial(self._on_arrival, event_id, partition))
+
+    def log_end_offset(self, partition: int) -> int:
+        """The offset the next appended record will get."""
+        return len(self._event_ids[partition])
+
+    def log_start_offset(self, partition: int, now: float) -> int:
+        """The first offset not yet deleted by retention at time ``now``."""
+        times = self._append_times[partition]
+        cutoff = now - self.retention
+        if not times or times[0] >= cutoff:
+            return 0
+        return bisect_left(times, cutoff)
+
+    def event_at(self, partition: int, offset: int) -> int:
+        """The id of the event stored at ``offset``."""
+        return self._event_ids[partition][offset]
+
+    def appended_at(self, partition: int, offset: int) -> float:
+        """When the record at ``offset`` was appended (seconds)."""
+        return self._append_times[partition][offset]
+
+    def _make_delay(self) -> Callable[[], float]:
+        if isinstance(self.latency, Constant):
+            value = self.latency.mean
+            return lambda: value
+        rng = self.world.streams.generator("topic", self.name, "latency")
+        return self.latency.sampler(rng)
+
+    def _sticky_for(self, producer: int) -> StickyPartitioner:
+        sticky = self._sticky.get(producer)
+        if sticky is None:
+            producer_name = self.world.records.names.names[producer]
+            rng = self.world.streams.generator("producer", producer_name, "sticky", self.name)
+            sticky = self._sticky[producer] = StickyPartitioner(self.partitions, rng)
+        return sticky
+
+    def _on_arrival(self, event_id: int, partition: int, _event: object) -> None:
+        self._append(event_id, partition)
+
+    def _append(self, event_id: int, partition: int) -> None:
+        now = self.world.env.now
+        event_ids = self._event_ids[partition]
+        offset = len(event_ids)
+        event_ids.append(event_id)
+        self._append_times[partition].append(now)
+        self.world.records.events.place(event_id, partition, offset, now)
+        for listener in self._listeners:
+            listener(partition, offset, event_id)

@@ -1,0 +1,258 @@
+"""The result of a run: tidy pandas tables, built from the columnar records when read.
+
+=================  ==========================================  =================================
+table              one row per                                 main columns
+=================  ==========================================  =================================
+``events``         published event                             event_id, event_type, key,
+                                                               producer, target, partition,
+                                                               offset, published_at
+``deliveries``     event × consumer group that should get it   event_id, group, consumer,
+                                                               outcome, attempts, latency
+``attempts``       processing attempt                          event_id, group, consumer,
+                                                               attempt, started_at, status
+``timeseries``     sample of a gauge                           time, metric, entity, value
+=================  ==========================================  =================================
+
+Times are seconds; latency = completed_at − published_at.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from evsim.errors import EvsimError
+from evsim.records import EXPIRED, NOT_YET, OK, OUTCOMES, STATUSES, Columns, Interner
+
+if TYPE_CHECKING:
+    from evsim.simulation import Simulation
+
+SUMMARY_COLUMNS = [
+    "published", "processed", "dead_lettered", "expired", "lost", "pending", "duplicates",
+    "throughput", "latency_mean", "latency_p50", "latency_p95", "latency_p99", "max_lag",
+]  # fmt: skip
+
+
+class AccountingError(EvsimError, AssertionError):
+    """An event routed to a group did not end in exactly one outcome."""
+
+
+class Result:
+    """What happened in one run (``until`` seconds, statistics after ``warmup``)."""
+
+    def __init__(self, sim: Simulation, until: float, warmup: float = 0.0) -> None:
+        self._sim = sim
+        self._records = sim.records
+        self.until = until
+        self.warmup = warmup
+        self.config: dict[str, Any] = {**sim.config, "until": until, "warmup": warmup}
+        self.groups = list(sim.groups)
+        self._unfinished = self._collect_unfinished()
+
+    # --- the four tables ----------------------------------------------------------------
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """One row per published event."""
+        log = self._records.events
+        partition = log.numpy("partition")
+        placed = partition != NOT_YET
+        cause = log.numpy("cause")
+        return pd.DataFrame(
+            {
+                "event_id": np.arange(len(log), dtype=np.int64),
+                "event_type": self._names(log.numpy("event_type")),
+                "key": log.numpy("key"),
+                "producer": self._names(log.numpy("producer")),
+                "target": self._names(log.numpy("target")),
+                "partition": pd.array(np.where(placed, partition, 0), dtype="Int64").where(placed),
+                "offset": pd.array(np.where(placed, log.numpy("offset"), 0), dtype="Int64").where(
+                    placed
+                ),
+                "published_at": log.numpy("published_at"),
+                "appended_at": log.numpy("appended_at"),
+                "schema_version": log.numpy("schema_version"),
+                "cause_id": pd.array(np.where(cause < 0, 0, cause), dtype="Int64").where(
+                    cause >= 0
+                ),
+                "payload": log.numpy("payload"),
+            }
+        )
+
+    @cached_property
+    def attempts(self) -> pd.DataFrame:
+        """One row per processing attempt."""
+        log = self._records.attempts
+        return pd.DataFrame(
+            {
+                "event_id": log.numpy("event"),
+                "group": self._names(log.numpy("group"), self.groups),
+                "consumer": self._names(log.numpy("consumer")),
+                "attempt": log.numpy("attempt"),
+                "started_at": log.numpy("started_at"),
+                "finished_at": log.numpy("finished_at"),
+                "status": pd.Categorical.from_codes(log.numpy("status"), categories=STATUSES),
+                "error": log.numpy("error"),
+            }
+        )
+
+    @cached_property
+    def deliveries(self) -> pd.DataFrame:
+        """One row per event and consumer group that should get it, with its outcome."""
+        finished = self._outcome_frame(self._records.outcomes)
+        frame = pd.concat([finished, self._unfinished_frame()], ignore_index=True)
+        published = self._records.events.numpy("published_at")
+        frame["latency"] = frame["completed_at"] - published[frame["event_id"].to_numpy()]
+        frame = frame.sort_values(["group", "event_id"], kind="stable", ignore_index=True)
+        return frame
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """One row per sample of a gauge (lag, consumers_up, in_system)."""
+        log = self._records.gauges
+        return pd.DataFrame(
+            {
+                "time": log.numpy("time"),
+                "metric": self._names(log.numpy("metric")),
+                "entity": self._names(log.numpy("entity")),
+                "value": log.numpy("value"),
+            }
+        )
+
+    # --- summaries ----------------------------------------------------------------------
+
+    def summary(self) -> pd.DataFrame:
+        """One row per consumer group: counts, throughput (events/s), latency (s), lag."""
+        deliveries = self.deliveries
+        counts = self._outcome_counts(deliveries)
+        published = self._records.events.numpy("published_at")
+        measured = deliveries[
+            (deliveries["outcome"] == "processed")
+            & (published[deliveries["event_id"].to_numpy()] >= self.warmup)
+        ]
+        latency = measured.groupby("group", observed=False)["latency"]
+        quantiles = latency.quantile([0.5, 0.95, 0.99]).unstack()
+        summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
+        summary["published"] = counts.sum(axis=1)
+        for outcome in OUTCOMES:
+            summary[outcome] = counts[outcome]
+        summary["duplicates"] = self._duplicates()
+        summary["throughput"] = latency.size() / (self.until - self.warmup)
+        summary["latency_mean"] = latency.mean()
+        summary["latency_p50"] = quantiles.get(0.5)
+        summary["latency_p95"] = quantiles.get(0.95)
+        summary["latency_p99"] = quantiles.get(0.99)
+        summary["max_lag"] = self._max_lag()
+        return summary[SUMMARY_COLUMNS]
+
+    def accounting(self) -> pd.DataFrame:
+        """Per group: events routed to it against the sum of their outcomes."""
+        counts = self._outcome_counts(self.deliveries)
+        table = pd.DataFrame(index=pd.Index(self.groups, name="group"))
+        table["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
+        for outcome in OUTCOMES:
+            table[outcome] = counts[outcome]
+        table["outcomes"] = counts.sum(axis=1)
+        table["balanced"] = table["routed"] == table["outcomes"]
+        return table
+
+    def check(self) -> None:
+        """Raise :class:`AccountingError` unless every routed event has exactly one outcome."""
+        deliveries = self.deliveries
+        problems = []
+        for name in self.groups:
+            routed = np.sort(self._sim.groups[name].routed)
+            got = np.sort(deliveries.loc[deliveries["group"] == name, "event_id"].to_numpy())
+            if len(np.unique(routed)) != len(routed):
+                problems.append(f"{name}: an event was routed twice")
+            if len(np.unique(got)) != len(got):
+                problems.append(f"{name}: an event has more than one outcome")
+            if not np.array_equal(np.unique(routed), np.unique(got)):
+                missing = np.setdiff1d(routed, got)[:5].tolist()
+                extra = np.setdiff1d(got, routed)[:5].tolist()
+                problems.append(f"{name}: without outcome {missing}, not routed {extra}")
+        if problems:
+            raise AccountingError("accounting does not balance: " + "; ".join(problems))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _names(self, codes: np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
+        names: Interner = self._records.names
+        values = names.decode(codes) if len(codes) else np.array([], dtype=object)
+        return pd.Categorical(values, categories=categories)
+
+    def _outcome_frame(self, log: Columns) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "event_id": log.numpy("event"),
+                "group": self._names(log.numpy("group"), self.groups),
+                "consumer": self._names(log.numpy("consumer")),
+                "outcome": pd.Categorical.from_codes(log.numpy("outcome"), categories=OUTCOMES),
+                "attempts": log.numpy("attempts").astype(np.int64),
+                "first_attempt_at": log.numpy("first_attempt_at"),
+                "completed_at": log.numpy("completed_at"),
+            }
+        )
+
+    def _collect_unfinished(self) -> Columns:
+        """Snapshot the events without an outcome when the run stopped."""
+        rows = Columns(
+            event="q", group="i", consumer="i", outcome="b", attempts="i",
+            first_attempt_at="d", completed_at="d",
+        )  # fmt: skip
+        names = self._records.names
+        for group in self._sim.groups.values():
+            unassigned = names.code("")
+            for event_id, outcome, consumer in group.unfinished():
+                rows.event.append(event_id)
+                rows.group.append(group.code)
+                rows.consumer.append(unassigned if consumer is None else consumer.code)
+                rows.outcome.append(outcome)
+                rows.attempts.append(0)
+                rows.first_attempt_at.append(np.nan)
+                rows.completed_at.append(self.until if outcome == EXPIRED else np.nan)
+        return rows
+
+    def _unfinished_frame(self) -> pd.DataFrame:
+        frame = self._outcome_frame(self._unfinished)
+        if frame.empty:
+            return frame
+        attempts = self.attempts
+        tried = attempts.groupby(["group", "event_id"], observed=True).agg(
+            attempts=("attempt", "size"), first_attempt_at=("started_at", "min")
+        )
+        keys = pd.MultiIndex.from_arrays([frame["group"].astype(str), frame["event_id"]])
+        tried.index = tried.index.set_levels(tried.index.levels[0].astype(str), level=0)
+        found = tried.reindex(keys)
+        frame["attempts"] = found["attempts"].fillna(0).to_numpy(dtype=np.int64)
+        frame["first_attempt_at"] = found["first_attempt_at"].to_numpy(dtype=float)
+        return frame
+
+    def _outcome_counts(self, deliveries: pd.DataFrame) -> pd.DataFrame:
+        counts = pd.crosstab(deliveries["group"], deliveries["outcome"], dropna=False)
+        return counts.reindex(index=self.groups, columns=list(OUTCOMES), fill_value=0)
+
+    def _duplicates(self) -> pd.Series:
+        attempts = self.attempts
+        ok = attempts[attempts["status"] == STATUSES[OK]]
+        per_event = ok.groupby(["group", "event_id"], observed=True).size()
+        repeated = per_event[per_event > 1].groupby(level="group", observed=False).size()
+        return repeated.reindex(self.groups, fill_value=0)
+
+    def _max_lag(self) -> pd.Series:
+        series = self.timeseries
+        lag = series[series["metric"] == "lag"]
+        group = lag["entity"].astype(str).str.rsplit("/", n=1).str[0]
+        total = lag.groupby([group, lag["time"]])["value"].sum()
+        if total.empty:
+            return pd.Series(0.0, index=self.groups)
+        return total.groupby(level=0).max().reindex(self.groups, fill_value=0.0)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Result until={self.until:g}s events={len(self._records.events)} "
+            f"groups={self.groups}>"
+        )

@@ -1,0 +1,40 @@
+"""What every component of one simulation shares: the clock, the records, the random
+streams and the directory of named brokers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from evsim.errors import UnknownNameError
+from evsim.records import Records
+from evsim.rng import Streams
+
+
+@dataclass
+class World:
+    """The shared state of one simulation (one SimPy environment)."""
+
+    env: simpy.Environment
+    records: Records
+    streams: Streams
+    brokers: dict[str, Any] = field(default_factory=dict)
+
+    def broker(self, name: Any, argument: str) -> Any:
+        """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""
+        if not isinstance(name, str):
+            known = getattr(name, "name", None)
+            if known is not None and self.brokers.get(known) is name:
+                return name
+            raise UnknownNameError(
+                f"{argument}: expected the name of a topic, queue or fanout, got {name!r}"
+            )
+        broker = self.brokers.get(name)
+        if broker is None:
+            listed = ", ".join(repr(n) for n in self.brokers) or "none defined yet"
+            raise UnknownNameError(
+                f"{argument}: no topic, queue or fanout named {name!r} (known: {listed})"
+            )
+        return broker
