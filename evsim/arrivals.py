@@ -245,9 +245,7 @@ class Replay(Arrivals):
         return itertools.islice(self._times_list, first, None)
 
 
-KINDS: dict[str, type[Arrivals]] = {
-    cls.kind: cls for cls in (Poisson, Periodic, Schedule, Replay)
-}
+KINDS: dict[str, type[Arrivals]] = {cls.kind: cls for cls in (Poisson, Periodic, Schedule, Replay)}
 
 
 def as_arrivals(value: Any, argument: str) -> Arrivals:

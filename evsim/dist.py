@@ -106,10 +106,11 @@ def build_from_spec(spec: Any, kinds: Mapping[str, type[Specified]], argument: s
     the parameter at fault, e.g. ``service_time.exponential.mean: must be > 0, got -1``.
     """
     known = ", ".join(kinds)
-    if not isinstance(spec, Mapping) or len(spec) != 1:
-        raise ConfigError(
-            f"{argument}: expected a mapping with one key, the kind ({known}), got {spec!r}"
-        )
+    expected = f"{argument}: expected a mapping with one key, the kind ({known}), got {spec!r}"
+    if not isinstance(spec, Mapping):
+        raise ConfigTypeError(expected)
+    if len(spec) != 1:
+        raise ConfigError(expected)
     [(kind, kwargs)] = spec.items()
     if kind not in kinds:
         raise ConfigError(f"{argument}: unknown kind {kind!r}; known kinds: {known}")
@@ -362,7 +363,9 @@ def as_distribution(value: Any, argument: str) -> Distribution:
     return Constant(non_negative(argument, value))
 
 
-def from_spec(spec: Mapping[str, Any] | float, argument: str = "distribution") -> Distribution:
+def from_spec(
+    spec: Mapping[str, Any] | float | Distribution, argument: str = "distribution"
+) -> Distribution:
     """The inverse of :meth:`Distribution.spec`.
 
     ``spec`` is a one-key mapping ``{kind: {parameter: value}}`` with kind one of
