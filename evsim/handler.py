@@ -21,11 +21,9 @@ from evsim.world import World
 class HandlerContext:
     """One worker's view of the simulation while it handles an event."""
 
-    __slots__ = ("_world", "_publisher", "event_id", "group", "consumer", "rng")
+    __slots__ = ("_publisher", "_world", "consumer", "event_id", "group", "rng")
 
-    def __init__(
-        self, world: World, group: str, consumer: str, rng: np.random.Generator
-    ) -> None:
+    def __init__(self, world: World, group: str, consumer: str, rng: np.random.Generator) -> None:
         self._world = world
         self._publisher = world.records.names.code(group)
         self.group = group

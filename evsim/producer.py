@@ -118,7 +118,9 @@ class Producer:
     def _publish_loop(self) -> Generator[Any, Any, None]:
         world, env = self.world, self.world.env
         streams = world.streams
-        times = self.arrivals.times(streams.generator("producer", self.name, "arrivals"), self.start)
+        times = self.arrivals.times(
+            streams.generator("producer", self.name, "arrivals"), self.start
+        )
         next_key = (
             None
             if self.keys is None

@@ -40,7 +40,7 @@ class Interner:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Names for an array of codes (object array)."""
-        lookup = np.array(self.names + [""], dtype=object)
+        lookup = np.array([*self.names, ""], dtype=object)
         return lookup[codes]
 
 
@@ -59,8 +59,10 @@ class Columns:
         """A column as a numpy array (zero-copy for numeric columns)."""
         values = getattr(self, column)
         if isinstance(values, array):
-            return np.frombuffer(values, dtype=values.typecode) if len(values) else np.array(
-                [], dtype=values.typecode
+            return (
+                np.frombuffer(values, dtype=values.typecode)
+                if len(values)
+                else np.array([], dtype=values.typecode)
             )
         out = np.empty(len(values), dtype=object)
         out[:] = values

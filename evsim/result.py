@@ -68,16 +68,12 @@ class Result:
                 "key": log.numpy("key"),
                 "producer": self._names(log.numpy("producer")),
                 "target": self._names(log.numpy("target")),
-                "partition": pd.array(np.where(placed, partition, 0), dtype="Int64").where(placed),
-                "offset": pd.array(np.where(placed, log.numpy("offset"), 0), dtype="Int64").where(
-                    placed
-                ),
+                "partition": _nullable(partition, placed),
+                "offset": _nullable(log.numpy("offset"), placed),
                 "published_at": log.numpy("published_at"),
                 "appended_at": log.numpy("appended_at"),
                 "schema_version": log.numpy("schema_version"),
-                "cause_id": pd.array(np.where(cause < 0, 0, cause), dtype="Int64").where(
-                    cause >= 0
-                ),
+                "cause_id": _nullable(cause, cause >= 0),
                 "payload": log.numpy("payload"),
             }
         )
@@ -256,3 +252,8 @@ class Result:
             f"<Result until={self.until:g}s events={len(self._records.events)} "
             f"groups={self.groups}>"
         )
+
+
+def _nullable(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
+    """Integers with <NA> where ``valid`` is False (e.g. the offset of an event in transit)."""
+    return pd.arrays.IntegerArray(values.astype(np.int64), ~valid)
