@@ -1,0 +1,82 @@
+"""The partitioned log: Kafka's partitioner, offsets, latency and retention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import evsim as ev
+from evsim.partitioner import partition_for_key
+
+
+def run_topic(partitions=4, latency=0.0, retention=7 * 86400.0, keys=None, until=20.0, **prod):
+    sim = ev.Simulation(seed=3)
+    topic = sim.topic("t", partitions=partitions, latency=latency, retention=retention)
+    sim.producer("p", target="t", arrivals=ev.Poisson(rate=20), keys=keys, **prod)
+    return sim, topic, sim.run(until=until)
+
+
+def test_keyed_events_go_where_kafkas_default_partitioner_sends_them():
+    _, topic, result = run_topic(partitions=6, keys=ev.UniformKeys(50))
+    events = result.events.dropna(subset=["partition"])
+    assert len(events) > 300
+    for key, partition in zip(events["key"], events["partition"], strict=True):
+        assert partition == partition_for_key(key, 6) == topic.partition_for(key)
+
+
+def test_offsets_start_at_zero_per_partition_and_follow_append_order():
+    _, _, result = run_topic(partitions=3, latency=ev.Exponential(mean=0.05))
+    events = result.events.dropna(subset=["offset"])
+    for _, part in events.groupby("partition"):
+        ordered = part.sort_values("appended_at", kind="stable")
+        assert ordered["offset"].tolist() == list(range(len(part)))
+
+
+def test_publishing_costs_the_topics_latency_before_the_event_is_visible():
+    _, _, result = run_topic(latency=0.25)
+    placed = result.events.dropna(subset=["offset"])
+    np.testing.assert_allclose(placed["appended_at"] - placed["published_at"], 0.25)
+    in_transit = result.events[result.events["offset"].isna()]
+    assert (in_transit["published_at"] > 20.0 - 0.25).all()
+
+
+def test_random_latency_can_reorder_events_but_offsets_follow_arrival_at_the_broker():
+    _, _, result = run_topic(partitions=1, latency=ev.Exponential(mean=0.5))
+    placed = result.events.dropna(subset=["offset"]).sort_values("offset")
+    assert placed["appended_at"].is_monotonic_increasing
+    assert not placed["published_at"].is_monotonic_increasing
+
+
+def test_null_keys_stick_to_one_partition_for_a_batch_then_move():
+    _, _, result = run_topic(partitions=8, size_bytes=1024, until=60.0)
+    partitions = result.events["partition"].dropna().to_numpy()
+    # batch.size 16384 / 1024-byte records: the first 16 records share a partition
+    assert len(set(partitions[:16])) == 1
+    runs = np.flatnonzero(np.diff(partitions)) + 1
+    assert len(runs) > 10
+    assert set(partitions) == set(range(8))
+
+
+def test_retention_moves_the_log_start_offset():
+    sim, topic, _ = run_topic(partitions=1, retention=5.0, until=20.0)
+    start = topic.log_start_offset(0, sim.now)
+    end = topic.log_end_offset(0)
+    assert 0 < start < end
+    assert topic.appended_at(0, start) >= sim.now - 5.0
+    assert topic.appended_at(0, start - 1) < sim.now - 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "argument"),
+    [
+        ({"partitions": 0}, ev.ConfigError, "partitions"),
+        ({"partitions": 2.5}, ev.ConfigTypeError, "partitions"),
+        ({"latency": -1}, ev.ConfigError, "latency"),
+        ({"latency": "slow"}, ev.ConfigTypeError, "latency"),
+        ({"retention": 0}, ev.ConfigError, "retention"),
+    ],
+)
+def test_bad_topic_arguments_name_the_argument(kwargs, error, argument):
+    sim = ev.Simulation(seed=1)
+    with pytest.raises(error, match=argument):
+        sim.topic("t", **kwargs)
