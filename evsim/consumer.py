@@ -9,7 +9,6 @@ A handling costs the group's ``service_time`` (seconds), then runs the handler, 
 
 from __future__ import annotations
 
-import inspect
 from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from evsim.dist import Constant
-from evsim.errors import EvsimError
-from evsim.handler import HandlerContext
-from evsim.records import ERROR, LOST, OK, PROCESSED
+from evsim.handler import handler_runner
+from evsim.records import LOST, OK, PROCESSED
 
 if TYPE_CHECKING:
     from evsim.group import ConsumerGroup
@@ -62,7 +60,7 @@ class Consumer:
         env = world.env
         ready = self._ready
         service = _service_sampler(group, self.name, worker)
-        handle = self._handler_runner(worker)
+        handle = None if group.handler is None else handler_runner(group, self.name, worker)
         attempts = world.records.attempts
         while True:
             if not ready:
@@ -86,32 +84,6 @@ class Consumer:
             attempts.add(event_id, group.code, self.code, 1, started, env.now, status, error)
             group.finish(event_id, self, PROCESSED if status == OK else LOST, 1, started)
             group.processed(tp, group.position[tp] - 1)
-
-    def _handler_runner(self, worker: int) -> Any:
-        """A generator function running the group's handler, or None without one."""
-        group = self.group
-        handler = group.handler
-        if handler is None:
-            return None
-        world = group.world
-        rng = world.streams.generator("group", group.name, "handler", self.name, str(worker))
-        ctx = HandlerContext(world, group.name, self.name, rng)
-        is_generator = inspect.isgeneratorfunction(handler)
-        events = world.records.events
-
-        def run(event_id: int) -> Generator[Any, Any, tuple[int, str | None]]:
-            ctx.event_id = event_id
-            try:
-                result = handler(events.event(event_id), ctx)
-                if is_generator:
-                    yield from result
-            except (EvsimError, simpy.Interrupt):
-                raise
-            except Exception as exc:  # the handler signals a failed attempt by raising
-                return ERROR, f"{type(exc).__name__}: {exc}"
-            return OK, None
-
-        return run
 
 
 def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Any:

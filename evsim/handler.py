@@ -8,14 +8,23 @@ PaymentProcessed → a notification); raising an exception marks the attempt as 
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from evsim import _check
+from evsim.errors import ConfigTypeError, EvsimError
 from evsim.producer import DEFAULT_EVENT_BYTES, send
+from evsim.records import ERROR, OK
 from evsim.world import World
+
+if TYPE_CHECKING:
+    from evsim.group import ConsumerGroup
+
+Outcome = tuple[int, str | None]  # (attempt status code, error text)
 
 
 class HandlerContext:
@@ -71,3 +80,60 @@ class HandlerContext:
             attributes=attributes,
             size_bytes=size_bytes,
         )
+
+
+def handler_runner(
+    group: ConsumerGroup, consumer: str, worker: int
+) -> Callable[[int], Generator[Any, Any, Outcome]]:
+    """A generator function that runs the group's handler on one event for one worker.
+
+    It returns the attempt's status: ``OK``, or ``ERROR`` with ``"Type: message"`` when
+    the handler raised. evsim's own errors (a bad target in ``ctx.publish``) propagate:
+    they are mistakes in the scenario, not failures of the event.
+    """
+    handler = group.handler
+    world = group.world
+    rng = world.streams.generator("group", group.name, "handler", consumer, str(worker))
+    ctx = HandlerContext(world, group.name, consumer, rng)
+    is_generator = inspect.isgeneratorfunction(handler)
+    events = world.records.events
+
+    def run(event_id: int) -> Generator[Any, Any, Outcome]:
+        ctx.event_id = event_id
+        try:
+            result = handler(events.event(event_id), ctx)
+            if is_generator:
+                yield from _drive(result, handler)
+        except (EvsimError, simpy.Interrupt):
+            raise
+        except Exception as exc:  # the handler signals a failed attempt by raising
+            return ERROR, f"{type(exc).__name__}: {exc}"
+        return OK, None
+
+    return run
+
+
+def _drive(steps: Generator[Any, Any, Any], handler: Any) -> Generator[Any, Any, None]:
+    """Run a generator handler, checking that it yields only SimPy events."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            request = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration:
+            return
+        if not isinstance(request, simpy.Event):
+            steps.close()
+            name = getattr(handler, "__qualname__", repr(handler))
+            raise ConfigTypeError(
+                f"handler: {name} yielded {request!r}; a handler may only yield "
+                "ctx.timeout(seconds) (or another SimPy event)"
+            )
+        value, error = None, None
+        try:
+            value = yield request
+        except simpy.Interrupt:
+            steps.close()
+            raise
+        except Exception as exc:  # a failed event the handler waited on: its problem
+            error = exc

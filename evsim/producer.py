@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from evsim import _check
 from evsim.arrivals import Arrivals, as_arrivals
+from evsim.errors import ConfigTypeError
 from evsim.keys import KeyChooser, as_keys
 from evsim.world import World
 
@@ -74,6 +75,7 @@ class Producer:
         event_type: str = "Event",
         keys: KeyChooser | None = None,
         payload: Any = None,
+        attributes: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
         schema_version: int = 1,
         start: float = 0.0,
         stop: float | None = None,
@@ -86,6 +88,7 @@ class Producer:
         self.event_type = _check.name("event_type", event_type)
         self.keys = as_keys(keys, "keys")
         self.payload = payload
+        self.attributes = _attributes(attributes)
         self.schema_version = _check.integer("schema_version", schema_version, minimum=1)
         self.start = _check.non_negative("start", start)
         self.stop = None if stop is None else _check.positive("stop", stop)
@@ -94,17 +97,15 @@ class Producer:
         self._event_type_code = world.records.names.code(event_type)
 
     def spec(self) -> dict:
-        """The keyword arguments that rebuild this producer (a callable payload by name)."""
-        payload = self.payload
-        if callable(payload):
-            payload = getattr(payload, "__qualname__", repr(payload))
+        """The keyword arguments that rebuild this producer (functions by name)."""
         return {
             "name": self.name,
             "target": self.target.name,
             "arrivals": self.arrivals.spec(),
             "event_type": self.event_type,
             "keys": None if self.keys is None else self.keys.spec(),
-            "payload": payload,
+            "payload": _plain(self.payload),
+            "attributes": _plain(self.attributes),
             "schema_version": self.schema_version,
             "start": self.start,
             "stop": self.stop,
@@ -126,7 +127,7 @@ class Producer:
             if self.keys is None
             else self.keys.chooser(streams.generator("producer", self.name, "keys"))
         )
-        payload_for: Callable[[int], Any] | None = self.payload if callable(self.payload) else None
+        payload_for, attributes_for = _per_event(self.payload), _per_event(self.attributes)
         stop = float("inf") if self.stop is None else self.stop
         target, code, event_type = self.target, self.code, self._event_type_code
         for index, time in enumerate(times):
@@ -139,7 +140,31 @@ class Producer:
                 code,
                 event_type,
                 None if next_key is None else next_key(),
-                self.payload if payload_for is None else payload_for(index),
+                payload_for(index),
                 schema_version=self.schema_version,
+                attributes=attributes_for(index),
                 size_bytes=self.size_bytes,
             )
+
+
+def _per_event(value: Any) -> Callable[[int], Any]:
+    """A function of the event's index: ``value`` itself if callable, else a constant."""
+    if callable(value):
+        return value
+    return lambda _index: value
+
+
+def _plain(value: Any) -> Any:
+    """``value`` for a config dict: a function is shown by its name."""
+    return getattr(value, "__qualname__", repr(value)) if callable(value) else value
+
+
+def _attributes(value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigTypeError(
+            "attributes: expected a dict of attribute names to values "
+            f"(or a function of the event index returning one), got {value!r}"
+        )
+    return value

@@ -75,6 +75,7 @@ class Result:
                 "schema_version": log.numpy("schema_version"),
                 "cause_id": _nullable(cause, cause >= 0),
                 "payload": log.numpy("payload"),
+                "attributes": self._attributes(),
             }
         )
 
@@ -174,6 +175,15 @@ class Result:
             raise AccountingError("accounting does not balance: " + "; ".join(problems))
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _attributes(self) -> np.ndarray:
+        """Each event's attributes as a dict, ``eventType`` first (built on read)."""
+        log = self._records.events
+        names = self._records.names.names
+        out = np.empty(len(log), dtype=object)
+        for i, (code, extra) in enumerate(zip(log.event_type, log.attributes, strict=True)):
+            out[i] = {"eventType": names[code], **extra} if extra else {"eventType": names[code]}
+        return out
 
     def _names(self, codes: np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
         names: Interner = self._records.names

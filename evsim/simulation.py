@@ -78,6 +78,7 @@ class Simulation:
         keys: KeyChooser | None = None,
         payload: Any = None,
         *,
+        attributes: Any = None,
         schema_version: int = 1,
         start: float = 0.0,
         stop: float | None = None,
@@ -85,11 +86,13 @@ class Simulation:
     ) -> Producer:
         """Add a producer publishing ``event_type`` events to ``target``.
 
-        ``payload`` is a constant or a function of the event's index within the producer.
+        ``payload`` and ``attributes`` (message attributes such as SNS filter policies
+        match; ``eventType`` is always set) are constants or functions of the event's
+        index within the producer.
         """
         self._claim(name, "producer")
         producer = Producer(
-            self.world, name, target, arrivals, event_type, keys, payload,
+            self.world, name, target, arrivals, event_type, keys, payload, attributes,
             schema_version, start, stop, size_bytes,
         )  # fmt: skip
         self.producers[name] = producer

@@ -242,3 +242,43 @@ def test_bad_group_arguments_name_the_argument(kwargs, error, argument):
 def test_a_negative_mean_is_refused_with_the_argument_named():
     with pytest.raises(ev.ConfigError, match="mean"):
         ev.Exponential(mean=-0.1)
+
+
+def test_a_handler_sees_an_immutable_event_with_its_attributes():
+    seen = []
+
+    def look(event, ctx):
+        seen.append((event.event_type, dict(event.attributes), event.partition, event.offset))
+        with pytest.raises(AttributeError):
+            event.key = "changed"
+
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(1.0), "Job", attributes={"tier": "gold"})
+    sim.consumer_group("g", "t", handler=look)
+    sim.run(until=2.5)
+    assert seen == [
+        ("Job", {"eventType": "Job", "tier": "gold"}, 0, 0),
+        ("Job", {"eventType": "Job", "tier": "gold"}, 0, 1),
+    ]
+
+
+def test_a_handler_that_yields_something_else_gets_a_clear_error():
+    def wrong(event, ctx):
+        yield 0.5  # should be ctx.timeout(0.5)
+
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(1.0))
+    sim.consumer_group("g", "t", handler=wrong)
+    with pytest.raises(ev.ConfigTypeError, match=r"handler: .*wrong yielded 0.5.*ctx.timeout"):
+        sim.run(until=3)
+
+
+def test_publishing_to_an_unknown_target_from_a_handler_is_a_scenario_error():
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(1.0))
+    sim.consumer_group("g", "t", handler=lambda event, ctx: ctx.publish("nowhere", "X"))
+    with pytest.raises(ev.UnknownNameError, match=r"ctx.publish\(target\).*'nowhere'"):
+        sim.run(until=3)

@@ -84,3 +84,23 @@ def test_names_are_unique_across_components():
     sim.topic("orders")
     with pytest.raises(ev.ConfigError, match="topic named 'orders' already exists"):
         sim.producer("orders", "orders", ev.Poisson(rate=1))
+
+
+def test_attributes_always_carry_the_event_type_and_any_extra_ones():
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer(
+        "p", "t", ev.Periodic(1.0), "OrderCreated", attributes=lambda i: {"amount": 10 * i}
+    )
+    events = sim.run(until=2.5).events
+    assert events["attributes"].tolist() == [
+        {"eventType": "OrderCreated", "amount": 0},
+        {"eventType": "OrderCreated", "amount": 10},
+    ]
+
+
+def test_attributes_must_be_a_dict_or_a_function():
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    with pytest.raises(ev.ConfigTypeError, match="attributes"):
+        sim.producer("p", "t", ev.Periodic(1.0), attributes=["amount"])
