@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from evsim._check import non_negative, number, positive
-from evsim.dist import BLOCK, Specified, blocks, build_from_spec, non_negative_array, short_list
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.rng import check_generator
+from evsim.specs import BLOCK, Specified, blocks, build_from_spec, non_negative_array, short_list
 
 
 class Arrivals(Specified):

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from evsim._check import integer, name, positive
-from evsim.dist import BLOCK, Specified, blocks, build_from_spec
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.rng import check_generator
+from evsim.specs import BLOCK, Specified, blocks, build_from_spec
 
 CACHED_KEYS = 1 << 20  # up to this many keys, their strings are built once and reused
 
