@@ -113,8 +113,6 @@ class Retry(Specified):
         return self.retry_on is None or error_type in self.retry_on
 
 
-NO_RETRY = Retry(max_attempts=1)
-
 
 def _as_backoff(value: Any) -> Backoff:
     if isinstance(value, Backoff):
@@ -139,3 +137,6 @@ def _error_names(values: Iterable[str | type[BaseException]]) -> tuple[str, ...]
                 f"retry_on: expected error type names or exception classes, got {value!r}"
             )
     return tuple(names)
+
+
+NO_RETRY = Retry(max_attempts=1)
