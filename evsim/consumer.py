@@ -1,23 +1,28 @@
-"""Consumers: the members of a group that fetch records and handle them.
+"""Consumers: the members of a group that take deliveries and attempt them.
 
-Rule modelled: a Kafka consumer runs a single-threaded poll loop, so it handles one record
-at a time across all the partitions it owns, taking them in turn (round-robin). With
-``concurrency=k`` a consumer has k workers (as a worker pool behind the poll loop would),
-still never two records of one partition at once, so each partition stays in offset order.
-A handling costs the group's ``service_time`` (seconds), then runs the handler, if any.
+Rules modelled: a Kafka consumer runs a single-threaded poll loop, so it handles one
+record at a time across all its partitions, taking them in turn; with ``concurrency=k``
+it has k workers (a worker pool behind the poll loop), never two records of one partition
+at once. An attempt costs the group's ``service_time`` (seconds, stretched by a
+``Slowdown``), may fail by an injected fault or a raising handler, and is retried in place
+(blocking retries) or handed back for a retry topic (non-blocking retries). A crash stops
+every worker at once: an attempt in progress ends with status ``crashed`` and the delivery
+is abandoned to the feed's rules (lost if committed before processing, else delivered
+again); the consumer comes back on :meth:`Consumer.restart`.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
 from evsim.dist import Constant
 from evsim.handler import handler_runner
-from evsim.records import LOST, OK, PROCESSED
+from evsim.records import CRASHED, DUPLICATE, ERROR, OK
 
 if TYPE_CHECKING:
     from evsim.group import ConsumerGroup
@@ -31,62 +36,148 @@ class Consumer:
         self.name = name
         self.code = group.world.records.names.code(name)
         self.up = True
-        self.owned: list[int] = []  # indexes into group.partitions
-        self._ready: deque[int] = deque()
-        self._idle: list[simpy.Event] = []
+        self.epoch = 0  # bumped at every crash, so stale timers can tell
+        self.owned: list[int] = []  # partitions (indexes into the feed's list)
+        self.ready: deque[int] = deque()  # owned partitions with records to read
+        self.idle: list[simpy.Event] = []  # workers waiting for a ready partition
+        self._workers: list[simpy.Process] = []
+        self._in_hand: list[Delivery | None] = []
+        self._attempt: list[tuple[int, float] | None] = []  # (number, start) in progress
+        self._back: simpy.Event | None = None
+        self._down_for: set[str] = set()  # "crash", "outage": up again when all are over
 
     def launch(self) -> None:
         """Start the consumer's workers."""
         env = self.group.world.env
-        for worker in range(self.group.concurrency):
-            env.process(self._work(worker))
+        count = self.group.concurrency
+        self._in_hand = [None] * count
+        self._attempt = [None] * count
+        self._workers = [env.process(self._work(worker)) for worker in range(count)]
 
     def offer(self, tp: int) -> None:
         """Partition ``tp`` has records to read: queue it and wake an idle worker."""
-        self.group.queued[tp] = True
-        self._ready.append(tp)
-        if self._idle:
-            self._idle.pop().succeed()
+        if not self.up:
+            return
+        self.group.feed.queued[tp] = True
+        self.ready.append(tp)
+        if self.idle:
+            self.idle.pop().succeed()
 
     def reset_ready(self) -> None:
         """Forget queued partitions (after a rebalance they are offered again)."""
-        for tp in self._ready:
-            self.group.queued[tp] = False
-        self._ready.clear()
+        queued = self.group.feed.queued
+        for tp in self.ready:
+            queued[tp] = False
+        self.ready.clear()
+
+    def crash(self, reason: str = "crash") -> None:
+        """Stop now, mid-event if busy; uncommitted work is lost."""
+        self._down_for.add(reason)
+        if not self.up:
+            return
+        self.up = False
+        self.epoch += 1
+        self._back = self.group.world.env.event()
+        for worker in self._workers:
+            if worker.is_alive:
+                worker.interrupt("crash")
+        self.reset_ready()
+        self.idle.clear()
+        self.group.feed.member_down(self)
+
+    def restart(self, reason: str = "crash") -> None:
+        """Come back after a crash (once every reason to be down is over) and rejoin."""
+        self._down_for.discard(reason)
+        if self.up or self._down_for:
+            return
+        self.up = True
+        back, self._back = self._back, None
+        if back is not None:
+            back.succeed()
+        self.group.feed.member_up(self)
 
     def _work(self, worker: int) -> Generator[Any, Any, None]:
+        feed = self.group.feed
+        attempt = self._attempts_runner(worker)
+        while True:
+            try:
+                while True:
+                    delivery = yield from feed.take(self)
+                    self._in_hand[worker] = delivery
+                    result = yield from attempt(delivery)
+                    self._in_hand[worker] = None
+                    feed.complete(delivery, result, self)
+            except simpy.Interrupt:
+                self._crashed(worker)
+                yield self._back
+
+    def _crashed(self, worker: int) -> None:
+        delivery, self._in_hand[worker] = self._in_hand[worker], None
+        attempt, self._attempt[worker] = self._attempt[worker], None
+        if delivery is None:
+            return
+        group = self.group
+        if attempt is not None:
+            number, started = attempt
+            group.world.records.attempts.add(
+                delivery.event_id, group.code, self.code, number, started,
+                group.world.env.now, CRASHED, "consumer crashed",
+            )  # fmt: skip
+            delivery.attempts = number
+        group.feed.abandon(delivery, self)
+
+    def _attempts_runner(self, worker: int) -> Callable[[Delivery], Generator[Any, Any, int]]:
+        """A generator function making the attempts on one delivery for one worker."""
         group = self.group
         world = group.world
         env = world.env
-        ready = self._ready
         service = _service_sampler(group, self.name, worker)
         handle = None if group.handler is None else handler_runner(group, self.name, worker)
-        attempts = world.records.attempts
-        while True:
-            if not ready:
-                wake = env.event()
-                self._idle.append(wake)
-                yield wake
-                continue
-            tp = ready.popleft()
-            group.queued[tp] = False
-            event_id = group.fetch(tp, self)
-            if event_id < 0:
-                continue
-            group.busy[tp] = True
-            started = env.now
-            delay = service()
-            if delay > 0:
-                yield env.timeout(delay)
-            status, error = OK, None
-            if handle is not None:
-                status, error = yield from handle(event_id)
-            attempts.add(event_id, group.code, self.code, 1, started, env.now, status, error)
-            group.finish(event_id, self, PROCESSED if status == OK else LOST, 1, started)
-            group.processed(tp, group.position[tp] - 1)
+        attempts_log = world.records.attempts
+        record = attempts_log.add
+        current = self._attempt
+        retry = group.retry
+        backoff = group.backoff_delays(self.name, worker)
+        code, group_code = self.code, group.code
+
+        def run(delivery: Delivery) -> Generator[Any, Any, int]:
+            event_id = delivery.event_id
+            attempt = delivery.attempts
+            while True:
+                attempt += 1
+                started = env.now
+                if attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at:
+                    delivery.first_attempt_at = started
+                delivery.attempts = attempt
+                if group.idempotent and group.seen(event_id):
+                    record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
+                    return SKIPPED
+                current[worker] = (attempt, started)
+                delay = service() * group.slowdown(started)
+                if delay > 0:
+                    yield env.timeout(delay)
+                error_type, error = group.injected_failure(event_id, attempt)
+                if error is None and handle is not None:
+                    error_type, error = yield from handle(delivery.record_id)
+                current[worker] = None
+                record(event_id, group_code, code, attempt, started, env.now,
+                       OK if error is None else ERROR, error)  # fmt: skip
+                if error is None:
+                    group.remember(event_id)
+                    return HANDLED
+                delivery.error = error
+                if not retry.retries(attempt, error_type):
+                    return FAILED
+                if not retry.blocking:
+                    return RETRY_LATER
+                pause = backoff(attempt - 1)
+                if pause > 0:
+                    yield env.timeout(pause)
+
+        return run
 
 
-def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Any:
+def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Callable[[], float]:
     """Service times (seconds) for one worker, from its own random stream."""
     dist = group.service_time
     if isinstance(dist, Constant):

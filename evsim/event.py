@@ -20,7 +20,8 @@ class Event:
 
     Times are simulation seconds. ``partition`` and ``offset`` are those of the log the
     event was appended to (Kafka's coordinates); ``cause_id`` is the id of the event whose
-    handler published this one (``None`` for events from a producer).
+    handler published this one (``None`` for events from a producer); ``original_id`` the
+    event this one copies into a retry topic or dead-letter queue.
     """
 
     event_id: int
@@ -34,6 +35,7 @@ class Event:
     partition: int | None = None
     offset: int | None = None
     cause_id: int | None = None
+    original_id: int | None = None
     attributes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

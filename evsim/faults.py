@@ -78,32 +78,56 @@ class PoisonEvents(Fault):
         return _unit_hash(event_id, salt) < self.p
 
 
-class Crashes(Fault):
+class MemberFault(Fault):
+    """A fault that takes consumers down: all of the group's, or those named."""
+
+    consumers: tuple[str, ...] | None
+
+    def applies_to(self, consumer: str) -> bool:
+        """Whether the consumer called ``consumer`` suffers this fault."""
+        return self.consumers is None or consumer in self.consumers
+
+
+class Crashes(MemberFault):
     """Consumers crash after up-times of mean ``mttf`` s and restart after mean ``mttr`` s.
 
     A number is the mean of an exponential distribution; a distribution is used as given.
+    ``consumers`` names the consumers that crash (all of the group's by default).
     """
 
     kind = "crashes"
 
-    def __init__(self, mttf: Distribution | float, mttr: Distribution | float) -> None:
+    def __init__(
+        self,
+        mttf: Distribution | float,
+        mttr: Distribution | float,
+        consumers: Iterable[str] | None = None,
+    ) -> None:
         self.mttf = _as_duration(mttf, "mttf")
         self.mttr = _as_duration(mttr, "mttr")
+        self.consumers = _names(consumers)
 
     def _params(self) -> dict[str, Any]:
-        return {"mttf": self.mttf.spec(), "mttr": self.mttr.spec()}
+        return {
+            "mttf": self.mttf.spec(),
+            "mttr": self.mttr.spec(),
+            "consumers": None if self.consumers is None else list(self.consumers),
+        }
 
 
-class Outage(Fault):
-    """Every consumer of the group is down from ``start`` to ``end`` (seconds)."""
+class Outage(MemberFault):
+    """Consumers are down from ``start`` to ``end`` (seconds): all of the group's, or the
+    ``consumers`` named (e.g. ``["inventory-service-1"]``)."""
 
     kind = "outage"
 
-    def __init__(self, start: float, end: float) -> None:
+    def __init__(self, start: float, end: float, consumers: Iterable[str] | None = None):
         self.start, self.end = _window(start, end)
+        self.consumers = _names(consumers)
 
     def _params(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end}
+        names = None if self.consumers is None else list(self.consumers)
+        return {"start": self.start, "end": self.end, "consumers": names}
 
 
 class Slowdown(Fault):
@@ -136,6 +160,15 @@ def as_faults(value: Iterable[Fault] | Fault | None, argument: str = "faults") -
                 f"got {item!r}"
             )
     return items
+
+
+def _names(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else tuple(value)
+    for name in names:
+        _check.name("consumers", name)
+    return names
 
 
 def _as_duration(value: Distribution | float, argument: str) -> Distribution:

@@ -1,51 +1,54 @@
-"""Consumer groups: who reads which partition, and how far each has got.
+"""Consumer groups: what a group of consumers does with the events routed to it.
 
-Rules modelled (Apache Kafka consumer groups):
+The group holds what its consumers share: the service time, the handler, the faults,
+the retry policy, the dead-letter target, the idempotency store, and the record of each
+event's outcome. Where events come from is its feed's business: partitions of topics
+(:mod:`evsim.topic_feed`, Kafka's rules) or an SQS-like queue (:mod:`evsim.queue_feed`).
 
-* Every group subscribed to a topic gets every record of it; ``event_types`` filters what
-  the group *handles* (the rest are read and skipped, as a consumer that checks the
-  event type and returns would).
-* Partitions are assigned by the range, round-robin or sticky assignor; a partition has
-  at most one owner in a group, so parallelism is min(consumers, partitions).
-* Each partition is read in offset order, one record at a time.
-* ``commit="after"`` (at-least-once) commits processed offsets every ``commit_interval``
-  seconds (``auto.commit.interval.ms``, 5 s by default; 0 commits after each event);
-  ``commit="before"`` (at-most-once) commits as records are fetched.
-* Lag of a partition = log-end offset − committed offset.
-* A group joining late starts at the log end (``auto.offset.reset=latest``, Kafka's
-  default) or at the log start (``earliest``, kafkajs ``fromBeginning: true``).
-* A consumer behind the log start (retention deleted its records) skips to the earliest
-  offset; the skipped events end as ``expired``.
-
-Offsets live here; :mod:`evsim.consumer` does the processing.
+Rules modelled: an event whose attempts are exhausted (or whose error is not retried) is
+written to the dead-letter target with the reason, its original coordinates, the attempt
+count and the last error (Spring's ``DeadLetterPublishingRecoverer``); without one it is
+logged and skipped (Spring's default recoverer) and ends as ``lost``. An idempotent
+consumer keeps the ids it has processed (for ``idempotency_window`` seconds, or for ever)
+and skips them when they come again.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evsim import _check
-from evsim.assignors import assign
+from evsim.consumer import Consumer
+from evsim.delivery import Delivery
 from evsim.dist import Distribution, as_distribution
 from evsim.errors import ConfigError, ConfigTypeError
+from evsim.faults import (
+    Crashes,
+    Fault,
+    Outage,
+    PoisonEvents,
+    Slowdown,
+    TransientErrors,
+    as_faults,
+)
 from evsim.log import Topic
-from evsim.records import EXPIRED, PENDING
+from evsim.producer import send
+from evsim.records import DEAD_LETTERED, LOST
+from evsim.retry import NO_RETRY, Retry
+from evsim.topic_feed import TopicFeed
 from evsim.world import World
-
-if TYPE_CHECKING:
-    from evsim.consumer import Consumer
 
 COMMIT_MODES = ("after", "before")
 OFFSET_RESETS = ("latest", "earliest")
 ASSIGNORS = ("range", "roundrobin", "sticky")
 KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
+KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
 
 
 class ConsumerGroup:
-    """A Kafka-style consumer group reading one or more topics."""
+    """A group of consumers sharing the work of one source (topics or a queue)."""
 
     kind = "consumer_group"
 
@@ -64,13 +67,17 @@ class ConsumerGroup:
         event_types: Iterable[str] | str | None = None,
         join_at: float = 0.0,
         offset_reset: str = "latest",
+        faults: Iterable[Fault] | Fault | None = None,
+        retry: Retry | None = None,
+        dead_letter: Any = None,
+        idempotent: bool = False,
+        idempotency_window: float | None = None,
+        session_timeout: float = KAFKA_SESSION_TIMEOUT,
+        retry_topics: list[list[Topic]] | None = None,
     ) -> None:
-        from evsim.consumer import Consumer  # the layer below needs the group's type only
-
         self.world = world
         self.name = _check.name("name", name)
         self.code = world.records.names.code(name)
-        self.topics = _resolve_topics(world, source)
         self.service_time = as_distribution(service_time, "service_time")
         self.concurrency = _check.integer("concurrency", concurrency, minimum=1)
         if handler is not None and not callable(handler):
@@ -82,54 +89,97 @@ class ConsumerGroup:
         self.event_types = _event_types(event_types)
         self.join_at = _check.non_negative("join_at", join_at)
         self.offset_reset = _check.choice("offset_reset", offset_reset, OFFSET_RESETS)
+        self.faults = as_faults(faults)
+        self.retry = _retry(retry)
+        self.dead_letter = None if dead_letter is None else world.broker(dead_letter, "dead_letter")
+        self.idempotent = _flag("idempotent", idempotent)
+        self.idempotency_window = (
+            None
+            if idempotency_window is None
+            else _check.positive("idempotency_window", idempotency_window)
+        )
+        self.session_timeout = _check.positive("session_timeout", session_timeout)
         count = _check.integer("consumers", consumers, minimum=1)
-
         names = world.records.names
-        self._wanted = (
+        self.wanted_types = (
             None if self.event_types is None else frozenset(map(names.code, self.event_types))
         )
-        self.partitions: list[tuple[Topic, int]] = []
-        for topic in self.topics:
-            topic.subscribe(partial(self._on_append, len(self.partitions)))
-            self.partitions.extend((topic, p) for p in range(topic.partitions))
-        size = len(self.partitions)
-        self.position = [0] * size  # next offset to fetch
-        self.done = [0] * size  # offset after the last processed (or skipped) record
-        self.committed = [0] * size
-        self.queued = [False] * size  # waiting in its owner's ready list
-        self.busy = [False] * size  # a worker is handling one of its records
-        self.owner: list[Consumer | None] = [None] * size
-        self.routed = array("q")
-        self.in_flight: dict[int, Consumer] = {}
+        self._processed: dict[int, float] = {}  # idempotency store: event id → when
+        self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
+        self._poison = [f for f in self.faults if isinstance(f, PoisonEvents)]
+        self._slowdowns = [f for f in self.faults if isinstance(f, Slowdown)]
+        self._fault_draw = (
+            world.streams.generator("group", name, "faults").random if self._transient else None
+        )
         self.finished = 0
-        self.active = False
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
+        self._check_fault_targets()
+        self.feed = self._make_feed(source, retry_topics or [])
+
+    def _make_feed(self, source: Any, retry_topics: list[list[Topic]]) -> Any:
+        sources = source if isinstance(source, list | tuple) else [source]
+        if not sources:
+            raise ConfigError("source: expected a topic, a list of topics or a queue, got []")
+        brokers = [self.world.broker(item, "source") for item in sources]
+        if all(isinstance(b, Topic) for b in brokers):
+            if len({b.name for b in brokers}) < len(brokers):
+                raise ConfigError("source: a topic is listed twice")
+            return TopicFeed(self, brokers, retry_topics or [[] for _ in brokers])
+        if len(brokers) == 1 and brokers[0].kind == "queue":
+            if not self.retry.blocking:
+                raise ConfigError(
+                    "retry: non-blocking retry topics are a Kafka pattern; a queue "
+                    "redelivers after its visibility timeout (use blocking=True)"
+                )
+            from evsim.queue_feed import QueueFeed
+
+            return QueueFeed(self, brokers[0])
+        kinds = ", ".join(f"{b.name!r} ({b.kind})" for b in brokers)
+        raise ConfigTypeError(
+            f"source: expected topics or one queue, got {kinds}; a fanout delivers to "
+            "queues: subscribe a queue and read that"
+        )
+
+    def _check_fault_targets(self) -> None:
+        names = {m.name for m in self.members}
+        for index, fault in enumerate(self.faults):
+            unknown = set(getattr(fault, "consumers", None) or ()) - names
+            if unknown:
+                raise ConfigError(
+                    f"faults[{index}].consumers: no consumer named {sorted(unknown)[0]!r} in "
+                    f"group {self.name!r} (its consumers: {', '.join(sorted(names))})"
+                )
 
     def spec(self) -> dict:
-        """The keyword arguments that rebuild this group (a handler by name)."""
-        handler = self.handler
+        """The keyword arguments that rebuild this group (functions by name)."""
+        feed = self.feed
+        sources = [t.name for t in feed.topics] if isinstance(feed, TopicFeed) else [feed.name]
         return {
             "name": self.name,
-            "source": [t.name for t in self.topics]
-            if len(self.topics) > 1
-            else self.topics[0].name,
+            "source": sources if len(sources) > 1 else sources[0],
             "consumers": len(self.members),
             "service_time": self.service_time.spec(),
             "concurrency": self.concurrency,
-            "handler": None if handler is None else getattr(handler, "__qualname__", repr(handler)),
+            "handler": _plain(self.handler),
             "commit": self.commit,
             "commit_interval": self.commit_interval,
             "assignment": self.assignment,
             "event_types": None if self.event_types is None else list(self.event_types),
             "join_at": self.join_at,
             "offset_reset": self.offset_reset,
+            "faults": [f.spec() for f in self.faults],
+            "retry": self.retry.spec(),
+            "dead_letter": None if self.dead_letter is None else self.dead_letter.name,
+            "idempotent": self.idempotent,
+            "idempotency_window": self.idempotency_window,
+            "session_timeout": self.session_timeout,
         }
 
     # --- life cycle -------------------------------------------------------------------
 
     def launch(self) -> None:
-        """Join the group at ``join_at`` and start consuming."""
+        """Join at ``join_at``, start the consumers and the scheduled faults."""
         env = self.world.env
         if self.join_at <= env.now:
             self._join()
@@ -137,191 +187,185 @@ class ConsumerGroup:
             env.timeout(self.join_at - env.now).callbacks.append(lambda _: self._join())
 
     def _join(self) -> None:
-        now = self.world.env.now
-        for tp, (topic, partition) in enumerate(self.partitions):
-            end = topic.log_end_offset(partition)
-            start = end if self.offset_reset == "latest" else topic.log_start_offset(partition, now)
-            self.position[tp] = self.done[tp] = self.committed[tp] = start
-            self.routed.extend(self._wanted_ids(tp, start, end))
-        self.active = True
-        self.rebalance()
+        self.feed.join()
         for member in self.members:
             member.launch()
-        if self.commit == "after" and self.commit_interval > 0:
-            self.world.env.process(self._auto_commit())
+        env = self.world.env
+        for index, fault in enumerate(self.faults):
+            reason = f"{fault.kind}-{index}"  # a consumer is up once every reason is over
+            if isinstance(fault, Crashes):
+                for member in self.members:
+                    if fault.applies_to(member.name):
+                        env.process(self._crash_loop(member, fault, reason))
+            elif isinstance(fault, Outage):
+                env.process(self._outage(fault, reason))
 
-    def rebalance(self) -> None:
-        """Assign the partitions to the consumers that are up, with the group's assignor."""
-        live = [m for m in self.members if m.up]
-        by_name = {m.name: m for m in live}
-        previous = {m.name: [self._label(tp) for tp in m.owned] for m in live}
-        counts = {t.name: t.partitions for t in self.topics}
-        plan = assign(self.assignment, list(by_name), counts, previous)
-        index = {self._label(tp): tp for tp in range(len(self.partitions))}
-        for member in self.members:
-            member.owned = []
-        self.owner = [None] * len(self.partitions)
-        for member_name, labels in plan.items():
-            member = by_name[member_name]
-            member.owned = [index[label] for label in labels]
-            for tp in member.owned:
-                self.owner[tp] = member
-        for member in live:
-            member.reset_ready()
-            for tp in member.owned:
-                self.release(tp)
-
-    def _auto_commit(self) -> Iterator[Any]:
+    def _crash_loop(self, member: Consumer, fault: Crashes, reason: str) -> Iterator[Any]:
+        stream = partial(self.world.streams.generator, "group", self.name, reason)
+        up = fault.mttf.sampler(stream("up", member.name))
+        down = fault.mttr.sampler(stream("down", member.name))
         env = self.world.env
         while True:
-            yield env.timeout(self.commit_interval)
-            self.committed[:] = self.done
+            yield env.timeout(up())
+            member.crash(reason)
+            yield env.timeout(down())
+            member.restart(reason)
 
-    # --- the record stream --------------------------------------------------------------
+    def _outage(self, fault: Outage, reason: str) -> Iterator[Any]:
+        env = self.world.env
+        yield env.timeout(max(0.0, fault.start - env.now))
+        members = [m for m in self.members if fault.applies_to(m.name)]
+        for member in members:
+            member.crash(reason)
+        yield env.timeout(fault.end - env.now)
+        for member in members:
+            member.restart(reason)
 
-    def _on_append(self, base: int, partition: int, offset: int, event_id: int) -> None:
-        if not self.active:
-            return
-        wanted = self._wanted
-        if wanted is None or self.world.records.events.event_type[event_id] in wanted:
-            self.routed.append(event_id)
-        tp = base + partition
-        if not self.queued[tp] and not self.busy[tp]:
-            owner = self.owner[tp]
-            if owner is not None:
-                owner.offer(tp)
+    # --- what attempts consult --------------------------------------------------------------
 
-    def fetch(self, tp: int, consumer: Consumer) -> int:
-        """Take the next record of partition ``tp`` to handle; its event id, or -1.
+    def injected_failure(self, event_id: int, attempt: int) -> tuple[str, str | None]:
+        """The error an injected fault causes on this attempt: (type name, message)."""
+        for poison in self._poison:
+            if poison.is_poison(event_id, self.world.streams.seed, self._event(event_id)):
+                return "PoisonEventError", "PoisonEventError: the event cannot be processed"
+        if self._fault_draw is not None:
+            for transient in self._transient:
+                if self._fault_draw() < transient.p:
+                    return "TransientError", f"TransientError: attempt {attempt} failed"
+        return "", None
 
-        Records the group does not handle are skipped; records deleted by retention end
-        as ``expired``.
-        """
-        topic, partition = self.partitions[tp]
-        position = self.position[tp]
-        end = topic.log_end_offset(partition)
-        now = self.world.env.now
-        if position < end and topic.appended_at(partition, position) < now - topic.retention:
-            position = self._expire(tp, position, topic.log_start_offset(partition, now), consumer)
-        wanted = self._wanted
-        event_types = self.world.records.events.event_type
-        while position < end:
-            event_id = topic.event_at(partition, position)
-            position += 1
-            if wanted is None or event_types[event_id] in wanted:
-                self.position[tp] = position
-                if self.commit == "before":
-                    self.committed[tp] = position
-                self.in_flight[event_id] = consumer
-                return event_id
-            self._mark_done(tp, position)
-        self.position[tp] = position
-        return -1
+    def slowdown(self, now: float) -> float:
+        """How many times longer service takes at ``now`` (1 outside any Slowdown)."""
+        factor = 1.0
+        for window in self._slowdowns:
+            if window.start <= now < window.end:
+                factor *= window.factor
+        return factor
 
-    def processed(self, tp: int, offset: int) -> None:
-        """The record at ``offset`` is handled: advance and offer the partition again."""
-        self.busy[tp] = False
-        self._mark_done(tp, offset + 1)
-        self.release(tp)
+    def backoff_delays(self, consumer: str, worker: int) -> Callable[[int], float]:
+        """A function giving the delay before retry n (0-based) for one worker."""
+        backoff = self.retry.backoff
+        if backoff.jitter == "none":
+            return backoff.nominal
+        draw = self.world.streams.generator("group", self.name, "backoff", consumer, str(worker))
+        previous = [backoff.base]
 
-    def release(self, tp: int) -> None:
-        """Offer partition ``tp`` to its owner if it has records left to read."""
-        owner = self.owner[tp]
-        if owner is None or self.queued[tp] or self.busy[tp]:
-            return
-        topic, partition = self.partitions[tp]
-        if self.position[tp] < topic.log_end_offset(partition):
-            owner.offer(tp)
+        def delay(retry: int) -> float:
+            previous[0] = backoff.delay(retry, previous[0], float(draw.random()))
+            return previous[0]
 
-    def finish(
-        self, event_id: int, consumer: Consumer, outcome: int, attempts: int, first: float
+        return delay
+
+    def seen(self, event_id: int) -> bool:
+        """Whether the idempotency store holds ``event_id`` (within its window)."""
+        when = self._processed.get(event_id)
+        if when is None:
+            return False
+        window = self.idempotency_window
+        return window is None or self.world.env.now - when <= window
+
+    def remember(self, event_id: int) -> None:
+        """Note a processed event in the idempotency store (if the group has one)."""
+        if self.idempotent:
+            self._processed[event_id] = self.world.env.now
+
+    # --- outcomes -----------------------------------------------------------------------
+
+    def record_outcome(
+        self, event_id: int, consumer: Consumer | None, outcome: int, attempts: int, first: float
     ) -> None:
-        """Record the final outcome of an event for this group."""
-        del self.in_flight[event_id]
-        self._record(event_id, consumer, outcome, attempts, first)
-
-    def _record(
-        self, event_id: int, consumer: Consumer, outcome: int, attempts: int, first: float
-    ) -> None:
-        now = self.world.env.now
+        """Record the final outcome of an event for this group (once per event)."""
+        code = self.world.records.names.code("") if consumer is None else consumer.code
         self.world.records.outcomes.add(
-            event_id, self.code, consumer.code, outcome, attempts, first, now
+            event_id, self.code, code, outcome, attempts, first, self.world.env.now
         )
         self.finished += 1
 
-    def _mark_done(self, tp: int, offset: int) -> None:
-        self.done[tp] = offset
-        if self.commit == "after" and self.commit_interval == 0:
-            self.committed[tp] = offset
+    def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
+        """Record the outcome of a delivery."""
+        self.record_outcome(
+            delivery.event_id, consumer, outcome, delivery.attempts, delivery.first_attempt_at
+        )
 
-    def _expire(self, tp: int, position: int, start: int, consumer: Consumer) -> int:
-        for event_id in self._wanted_ids(tp, position, start):
-            self._record(event_id, consumer, EXPIRED, 0, float("nan"))
-        self.position[tp] = start
-        self._mark_done(tp, start)
-        return start
+    def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
+        """No attempt left: dead-letter the event, or log and skip it (``lost``)."""
+        if self.dead_letter is None:
+            self.settle(delivery, LOST, consumer)
+            return
+        reason = (
+            "retries exhausted"
+            if delivery.attempts >= self.retry.max_attempts
+            else ("not retryable")
+        )
+        extra = {
+            "dlq_reason": reason,
+            **where,
+            "attempts": delivery.attempts,
+            "last_error": delivery.error,
+        }
+        self.republish(delivery, self.dead_letter, extra)
+        self.settle(delivery, DEAD_LETTERED, consumer)
 
-    def _wanted_ids(self, tp: int, start: int, end: int) -> Iterator[int]:
-        topic, partition = self.partitions[tp]
-        wanted = self._wanted
-        event_types = self.world.records.events.event_type
-        for offset in range(start, end):
-            event_id = topic.event_at(partition, offset)
-            if wanted is None or event_types[event_id] in wanted:
-                yield event_id
+    def republish(self, delivery: Delivery, target: Any, extra: dict[str, Any]) -> int:
+        """Publish a copy of the delivered event to ``target`` (a retry topic or DLQ)."""
+        events = self.world.records.events
+        source = delivery.event_id
+        attributes = {**(events.attributes[source] or {}), **extra}
+        return send(
+            self.world, target, self.code, events.event_type[source], events.key[source],
+            events.payload[source], cause=delivery.record_id, original=source,
+            schema_version=events.schema_version[source], attributes=attributes,
+        )  # fmt: skip
 
     # --- reading the state ----------------------------------------------------------------
 
+    @property
+    def routed(self) -> Any:
+        """Ids of the events routed to this group, in the order they arrived."""
+        return self.feed.routed
+
+    @property
+    def partitions(self) -> list[tuple[Topic, int]]:
+        """The topic partitions the group reads (empty for a queue)."""
+        return getattr(self.feed, "partitions", [])
+
+    @property
+    def active(self) -> bool:
+        """Whether the group has joined."""
+        return self.feed.active
+
     def lag(self, tp: int) -> int:
-        """Log-end offset − committed offset of partition ``tp`` (Kafka's consumer lag)."""
-        topic, partition = self.partitions[tp]
-        return topic.log_end_offset(partition) - self.committed[tp]
+        """Kafka's consumer lag of partition ``tp``."""
+        return self.feed.lag(tp)
 
     def in_system(self) -> int:
         """Events routed to the group and not yet finished (waiting or in service)."""
-        return len(self.routed) - self.finished
+        return len(self.feed.routed) - self.finished
 
     def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
-        """(event id, outcome, consumer) of every routed event without an outcome yet.
+        """(event id, outcome, consumer) of the routed events without an outcome yet."""
+        return self.feed.unfinished()
 
-        Read from the live state (records in flight and records not yet read), not from
-        the routed list, so :meth:`evsim.result.Result.check` compares two independent
-        counts. Unread records already past retention are ``expired``; the rest ``pending``.
-        """
-        now = self.world.env.now
-        for event_id, consumer in self.in_flight.items():
-            yield event_id, PENDING, consumer
-        if not self.active:
-            return
-        for tp, (topic, partition) in enumerate(self.partitions):
-            start = topic.log_start_offset(partition, now)
-            position = self.position[tp]
-            end = topic.log_end_offset(partition)
-            for event_id in self._wanted_ids(tp, position, max(position, start)):
-                yield event_id, EXPIRED, self.owner[tp]
-            for event_id in self._wanted_ids(tp, max(position, start), end):
-                yield event_id, PENDING, self.owner[tp]
-
-    def _label(self, tp: int) -> tuple[str, int]:
-        topic, partition = self.partitions[tp]
-        return topic.name, partition
+    def _event(self, event_id: int) -> Callable[[], Any]:
+        return lambda: self.world.records.events.event(event_id)
 
 
-def _resolve_topics(world: World, source: Any) -> list[Topic]:
-    sources = source if isinstance(source, list | tuple) else [source]
-    if not sources:
-        raise ConfigError("source: expected a topic name or a list of topic names, got []")
-    topics = []
-    for item in sources:
-        broker = world.broker(item, "source")
-        if not isinstance(broker, Topic):
-            raise ConfigTypeError(
-                f"source: {broker.name!r} is a {broker.kind}; consumer groups read topics"
-            )
-        if broker in topics:
-            raise ConfigError(f"source: topic {broker.name!r} is listed twice")
-        topics.append(broker)
-    return topics
+def _retry(value: Retry | None) -> Retry:
+    if value is None:
+        return NO_RETRY
+    if not isinstance(value, Retry):
+        raise ConfigTypeError(f"retry: expected ev.Retry(max_attempts=...), got {value!r}")
+    return value
+
+
+def _flag(argument: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None else getattr(value, "__qualname__", repr(value))
 
 
 def _event_types(value: Iterable[str] | str | None) -> tuple[str, ...] | None:

@@ -38,6 +38,7 @@ def send(
     payload: Any = None,
     *,
     cause: int = -1,
+    original: int = -1,
     schema_version: int = 1,
     attributes: dict[str, Any] | None = None,
     size_bytes: int = DEFAULT_EVENT_BYTES,
@@ -56,6 +57,7 @@ def send(
         schema_version,
         cause,
         attributes,
+        original,
     )
     broker.publish(event_id, key, producer, size_bytes)
     return event_id

@@ -85,6 +85,7 @@ class EventLog(Columns):
             payload="O",
             schema_version="i",
             cause="q",
+            original="q",
             attributes="O",
         )
         self.names = names
@@ -100,8 +101,13 @@ class EventLog(Columns):
         schema_version: int,
         cause: int,
         attributes: dict[str, Any] | None,
+        original: int = -1,
     ) -> int:
-        """Record a newly published event and return its id."""
+        """Record a newly published event and return its id.
+
+        ``cause`` is the event whose handler published this one; ``original`` the event
+        this one is a copy of (in a retry topic or a dead-letter queue); -1 for none.
+        """
         event_id = len(self.published_at)
         self.event_type.append(event_type)
         self.key.append(key)
@@ -114,6 +120,7 @@ class EventLog(Columns):
         self.payload.append(payload)
         self.schema_version.append(schema_version)
         self.cause.append(cause)
+        self.original.append(original)
         self.attributes.append(attributes)
         return event_id
 
@@ -140,6 +147,7 @@ class EventLog(Columns):
             partition=None if partition == NOT_YET else partition,
             offset=None if partition == NOT_YET else self.offset[event_id],
             cause_id=None if cause < 0 else cause,
+            original_id=None if self.original[event_id] < 0 else self.original[event_id],
             attributes=self.attributes[event_id] or {},
         )
 

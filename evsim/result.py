@@ -61,6 +61,7 @@ class Result:
         partition = log.numpy("partition")
         placed = partition != NOT_YET
         cause = log.numpy("cause")
+        original = log.numpy("original")
         return pd.DataFrame(
             {
                 "event_id": np.arange(len(log), dtype=np.int64),
@@ -74,6 +75,7 @@ class Result:
                 "appended_at": log.numpy("appended_at"),
                 "schema_version": log.numpy("schema_version"),
                 "cause_id": _nullable(cause, cause >= 0),
+                "original_id": _nullable(original, original >= 0),
                 "payload": log.numpy("payload"),
                 "attributes": self._attributes(),
             }

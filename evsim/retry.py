@@ -113,7 +113,6 @@ class Retry(Specified):
         return self.retry_on is None or error_type in self.retry_on
 
 
-
 def _as_backoff(value: Any) -> Backoff:
     if isinstance(value, Backoff):
         return value

@@ -1,0 +1,154 @@
+"""Reading an SQS-like queue: competing consumers, receive, delete, redelivery.
+
+Rules modelled (Amazon SQS): consumers of one queue compete for its messages; each
+receives a batch (``receive_batch``, 1–10) with long polling (``wait_time``); a message
+received is invisible for the queue's visibility timeout and is deleted after it has been
+processed (``commit="after"``, at-least-once). A message not deleted (its processing
+failed, took longer than the visibility timeout, or its consumer crashed) becomes
+visible again and is received again; the queue moves it to its dead-letter queue once
+its receive count passes ``max_receive_count``. ``commit="before"`` deletes messages as
+they are received (at-most-once): a failure or crash loses them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from evsim.delivery import FAILED, Delivery
+from evsim.errors import ConfigError
+from evsim.records import DEAD_LETTERED, EXPIRED, LOST, PENDING, PROCESSED
+
+if TYPE_CHECKING:
+    from evsim.consumer import Consumer
+    from evsim.group import ConsumerGroup
+    from evsim.queue import Message, Queue
+
+
+class QueueFeed:
+    """The queue a consumer group reads, and what its consumers hold of it."""
+
+    def __init__(self, group: ConsumerGroup, queue: Queue) -> None:
+        if getattr(queue, "reader", None) is not None:
+            raise _competing(queue)
+        queue.reader = group.name
+        self.group = group
+        self.world = group.world
+        self.queue = queue
+        self.name = queue.name
+        self.routed = array("q")
+        self.partitions: list[Any] = []  # a queue has no partitions to assign
+        self.queued: list[bool] = []
+        self.active = False
+        self._tries: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
+        self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
+        self._batches: dict[Consumer, deque[Message]] = {}
+        queue.listen(self._on_queue)
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def join(self) -> None:
+        """Start counting the messages that arrive from now on."""
+        self.active = True
+
+    def member_down(self, consumer: Consumer) -> None:
+        """A consumer crashed: the messages it had received but not started are dropped
+        from its hands (they reappear after the visibility timeout, or are lost if they
+        were deleted on receipt)."""
+        for message in self._batches.pop(consumer, deque()):
+            if message.event_id in self._in_hand:
+                del self._in_hand[message.event_id]
+                self._settle_event(message.event_id, LOST, consumer)
+
+    def member_up(self, consumer: Consumer) -> None:
+        """Queues have no assignment: a consumer back from a crash just receives again."""
+
+    # --- handing out messages -----------------------------------------------------------
+
+    def take(self, consumer: Consumer) -> Generator[Any, Any, Delivery]:
+        """The next message for ``consumer``, receiving a batch when its hands are empty."""
+        batch = self._batches.setdefault(consumer, deque())
+        queue = self.queue
+        while not batch:
+            received = yield queue.receive()
+            if self.group.commit == "before":
+                for message in received:
+                    queue.delete(message)
+                    self._in_hand[message.event_id] = consumer
+            batch.extend(received)
+        message = batch.popleft()
+        attempts, first = self._tries.get(message.event_id, (0, float("nan")))
+        return Delivery(message.event_id, message.event_id, message, attempts, first)
+
+    def _on_queue(self, kind: str, message: Message) -> None:
+        if not self.active:
+            return
+        if kind == "enqueued":
+            self.routed.append(message.event_id)
+        elif kind == "dead_lettered":
+            self._settle_event(message.event_id, DEAD_LETTERED, None)
+        elif kind == "expired":
+            self._settle_event(message.event_id, EXPIRED, None)
+
+    # --- endings ------------------------------------------------------------------------
+
+    def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
+        """Delete what was handled; leave a failure to reappear, or dead-letter it."""
+        event_id = delivery.event_id
+        message: Message = delivery.handle
+        self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
+        if self.group.commit == "before":
+            del self._in_hand[event_id]
+            outcome = PROCESSED if result != FAILED else None
+            if outcome is None:
+                self.group.give_up(delivery, consumer, {"original_queue": self.name})
+                self._tries.pop(event_id, None)
+                return
+            self._settle(delivery, outcome, consumer)
+            return
+        if result != FAILED:
+            if self.queue.delete(message):  # False: it reappeared and another has it
+                self._settle(delivery, PROCESSED, consumer)
+        elif self.group.dead_letter is not None and self.queue.delete(message):
+            self.group.give_up(delivery, consumer, {"original_queue": self.name})
+            self._tries.pop(event_id, None)
+
+    def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
+        """The consumer crashed holding ``delivery``."""
+        event_id = delivery.event_id
+        self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
+        if event_id in self._in_hand:  # deleted on receipt: gone for good
+            del self._in_hand[event_id]
+            self._settle(delivery, LOST, consumer)
+
+    def _settle(self, delivery: Delivery, outcome: int, consumer: Consumer) -> None:
+        self._tries.pop(delivery.event_id, None)
+        self.group.settle(delivery, outcome, consumer)
+
+    def _settle_event(self, event_id: int, outcome: int, consumer: Consumer | None) -> None:
+        attempts, first = self._tries.pop(event_id, (0, float("nan")))
+        self.group.record_outcome(event_id, consumer, outcome, attempts, first)
+
+    # --- reading the state ----------------------------------------------------------------
+
+    def lag(self, tp: int) -> int:
+        raise IndexError("a queue has no partitions")  # pragma: no cover - never called
+
+    def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
+        """Messages still in the queue (or in a consumer's hands) without an outcome."""
+        now = self.world.env.now
+        retention = self.queue.retention
+        for event_id, consumer in self._in_hand.items():
+            yield event_id, PENDING, consumer
+        for message in self.queue.messages():
+            expired = now - message.enqueued_at >= retention
+            yield message.event_id, EXPIRED if expired else PENDING, None
+
+
+def _competing(queue: Queue) -> Exception:
+    return ConfigError(
+        f"source: queue {queue.name!r} is already read by group {queue.reader!r}; "
+        "consumers of one SQS queue compete for its messages: give that group more consumers"
+    )
