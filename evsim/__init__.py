@@ -15,6 +15,7 @@ Times are in seconds, rates per second.
 """
 
 from evsim.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
+from evsim.aws import from_aws
 from evsim.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
 from evsim.errors import (
     ConfigError,
@@ -24,10 +25,23 @@ from evsim.errors import (
     UnknownNameError,
 )
 from evsim.event import Event
+from evsim.fanout import Fanout
+from evsim.faults import (
+    Crashes,
+    Outage,
+    PoisonEventError,
+    PoisonEvents,
+    Slowdown,
+    TransientError,
+    TransientErrors,
+)
 from evsim.handler import HandlerContext
 from evsim.keys import KeyChooser, UniformKeys, ZipfKeys
 from evsim.partitioner import murmur2, partition_for_key
+from evsim.queue import Queue
+from evsim.redrive import Redrive
 from evsim.result import AccountingError, Result
+from evsim.retry import Backoff, Retry
 from evsim.simulation import Simulation
 
 __version__ = "0.1.0"
@@ -35,29 +49,42 @@ __version__ = "0.1.0"
 __all__ = [
     "AccountingError",
     "Arrivals",
+    "Backoff",
     "ConfigError",
     "ConfigTypeError",
     "Constant",
+    "Crashes",
     "Distribution",
     "Empirical",
     "Event",
     "EvsimError",
     "Exponential",
+    "Fanout",
     "HandlerContext",
     "KeyChooser",
     "LogNormal",
+    "Outage",
     "Periodic",
+    "PoisonEventError",
+    "PoisonEvents",
     "Poisson",
+    "Queue",
+    "Redrive",
     "Replay",
     "Result",
+    "Retry",
     "Schedule",
     "Simulation",
     "SimulationStateError",
+    "Slowdown",
+    "TransientError",
+    "TransientErrors",
     "Uniform",
     "UniformKeys",
     "UnknownNameError",
     "ZipfKeys",
     "__version__",
+    "from_aws",
     "murmur2",
     "partition_for_key",
 ]

@@ -105,6 +105,13 @@ class Topic:
             return 0
         return bisect_left(times, cutoff)
 
+    def depth(self) -> int:
+        """Records retained now, over all partitions (a dead-letter topic's depth)."""
+        now = self.world.env.now
+        return sum(
+            self.log_end_offset(p) - self.log_start_offset(p, now) for p in range(self.partitions)
+        )
+
     def event_at(self, partition: int, offset: int) -> int:
         """The id of the event stored at ``offset``."""
         return self._event_ids[partition][offset]

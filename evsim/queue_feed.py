@@ -45,6 +45,7 @@ class QueueFeed:
         self._tries: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         self._batches: dict[Consumer, deque[Message]] = {}
+        self._polls: dict[Consumer, Any] = {}  # each consumer's pending long poll
         queue.listen(self._on_queue)
 
     # --- life cycle -------------------------------------------------------------------
@@ -57,6 +58,9 @@ class QueueFeed:
         """A consumer crashed: the messages it had received but not started are dropped
         from its hands (they reappear after the visibility timeout, or are lost if they
         were deleted on receipt)."""
+        poll = self._polls.pop(consumer, None)
+        if poll is not None:
+            self.queue.cancel(poll)
         for message in self._batches.pop(consumer, deque()):
             if message.event_id in self._in_hand:
                 del self._in_hand[message.event_id]
@@ -72,7 +76,9 @@ class QueueFeed:
         batch = self._batches.setdefault(consumer, deque())
         queue = self.queue
         while not batch:
-            received = yield queue.receive()
+            poll = self._polls[consumer] = queue.receive()
+            received = yield poll
+            del self._polls[consumer]
             if self.group.commit == "before":
                 for message in received:
                     queue.delete(message)
@@ -143,7 +149,7 @@ class QueueFeed:
         for event_id, consumer in self._in_hand.items():
             yield event_id, PENDING, consumer
         for message in self.queue.messages():
-            expired = now - message.enqueued_at >= retention
+            expired = now - message.enqueued_at > retention
             yield message.event_id, EXPIRED if expired else PENDING, None
 
 

@@ -22,13 +22,25 @@ from evsim import _check
 from evsim.arrivals import Arrivals
 from evsim.dist import Distribution
 from evsim.errors import ConfigError, SimulationStateError
-from evsim.group import KAFKA_AUTO_COMMIT_INTERVAL, ConsumerGroup
+from evsim.fanout import Fanout
+from evsim.faults import Fault
+from evsim.group import KAFKA_AUTO_COMMIT_INTERVAL, KAFKA_SESSION_TIMEOUT, ConsumerGroup
 from evsim.keys import KeyChooser
 from evsim.log import SEVEN_DAYS, Topic
 from evsim.producer import DEFAULT_EVENT_BYTES, Producer
+from evsim.queue import Queue
 from evsim.records import Records
+from evsim.redrive import Redrive
 from evsim.result import Result
+from evsim.retry import Retry
 from evsim.rng import Streams
+from evsim.sqs_rules import (
+    DEFAULT_RETENTION,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    DEFAULT_WAIT_TIME,
+    flag,
+    max_receives,
+)
 from evsim.world import World
 
 
@@ -46,8 +58,12 @@ class Simulation:
         self.records = Records()
         self.world = World(simpy.Environment(), self.records, self.streams)
         self.topics: dict[str, Topic] = {}
+        self.queues: dict[str, Queue] = {}
+        self.fanouts: dict[str, Fanout] = {}
+        self.not_simulated: list[str] = []  # config keys accepted but not modelled (from_aws)
         self.producers: dict[str, Producer] = {}
         self.groups: dict[str, ConsumerGroup] = {}
+        self.redrives: list[Redrive] = []
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
 
@@ -64,10 +80,64 @@ class Simulation:
         retention: float = SEVEN_DAYS,
     ) -> Topic:
         """Add a Kafka-like topic (see :class:`evsim.log.Topic`)."""
-        self._claim(name, "topic")
+        self._free(name)
         topic = Topic(self.world, name, partitions, latency, retention)
+        self._claim(name, "topic")
         self.world.brokers[name] = self.topics[name] = topic
         return topic
+
+    def queue(
+        self,
+        name: str,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
+        retention: float = DEFAULT_RETENTION,
+        dead_letter: Queue | str | None = None,
+        max_receive_count: int | None = None,
+        fifo: bool = False,
+        latency: Distribution | float = 0.0,
+        receive_batch: int = 1,
+        wait_time: float = DEFAULT_WAIT_TIME,
+        delay: float = 0.0,
+        content_based_deduplication: bool = False,
+    ) -> Queue:
+        """Add an SQS-like queue (see :class:`evsim.queue.Queue`).
+
+        ``dead_letter`` is a queue or a queue's name; a name not defined yet creates that
+        queue with SQS's defaults (FIFO if this queue is FIFO).
+        """
+        self._free(name)
+        if isinstance(dead_letter, str) and max_receive_count is not None:
+            max_receives(max_receive_count)  # refuse before creating the DLQ
+            dead_letter = self._dead_letter_queue(name, dead_letter, fifo)
+        queue = Queue(
+            self.world, name, visibility_timeout, retention, dead_letter, max_receive_count,
+            fifo, latency, receive_batch, wait_time, delay, content_based_deduplication,
+        )  # fmt: skip
+        self._claim(name, "queue")
+        self.world.brokers[name] = self.queues[name] = queue
+        return queue
+
+    def fanout(self, name: str, latency: Distribution | float = 0.0) -> Fanout:
+        """Add an SNS-like fan-out topic (see :class:`evsim.fanout.Fanout`)."""
+        self._free(name)
+        fanout = Fanout(self.world, name, latency)
+        self._claim(name, "fanout")
+        self.world.brokers[name] = self.fanouts[name] = fanout
+        return fanout
+
+    def _dead_letter_queue(self, source: str, name: str, fifo: Any) -> Any:
+        """The DLQ called ``name``, created with SQS's defaults if it does not exist."""
+        if name == source:
+            raise ConfigError(f"dead_letter: queue {source!r} cannot be its own DLQ")
+        if name in self.world.brokers:
+            return self.world.brokers[name]
+        fifo = flag("fifo", fifo)
+        if fifo and not name.endswith(".fifo"):
+            raise ConfigError(
+                f"dead_letter: a FIFO queue's DLQ is a FIFO queue, whose name ends in "
+                f"'.fifo' (SQS), got {name!r}"
+            )
+        return self.queue(name, fifo=fifo)
 
     def producer(
         self,
@@ -90,11 +160,12 @@ class Simulation:
         match; ``eventType`` is always set) are constants or functions of the event's
         index within the producer.
         """
-        self._claim(name, "producer")
+        self._free(name)
         producer = Producer(
             self.world, name, target, arrivals, event_type, keys, payload, attributes,
             schema_version, start, stop, size_bytes,
         )  # fmt: skip
+        self._claim(name, "producer")
         self.producers[name] = producer
         return producer
 
@@ -110,18 +181,88 @@ class Simulation:
         assignment: str = "range",
         event_types: Iterable[str] | str | None = None,
         *,
+        faults: Iterable[Fault] | Fault | None = None,
+        retry: Retry | None = None,
+        dead_letter: Any = None,
+        idempotent: bool = False,
+        idempotency_window: float | None = None,
         commit_interval: float = KAFKA_AUTO_COMMIT_INTERVAL,
+        session_timeout: float = KAFKA_SESSION_TIMEOUT,
         join_at: float = 0.0,
         offset_reset: str = "latest",
     ) -> ConsumerGroup:
-        """Add a consumer group reading ``source`` (a topic or a list of topics)."""
-        self._claim(name, "consumer group")
+        """Add a consumer group reading ``source``: a topic, a list of topics, or a queue.
+
+        ``dead_letter`` names a topic or queue (created if it does not exist yet) for the
+        events whose attempts are exhausted. With ``retry=ev.Retry(..., blocking=False)``
+        the group gets ``<topic>-retry-<delay ms>`` topics and, unless ``dead_letter`` is
+        given, ``<topic>-dlt`` (Spring's ``@RetryableTopic``).
+        """
+        self._free(name)
+        topics = self._source_topics(source)
+        retry_topics = self._retry_topics(name, topics, retry)
+        if dead_letter is None and retry_topics:
+            if len(topics) > 1:
+                raise ConfigError(
+                    "dead_letter: non-blocking retries over several topics need one "
+                    "dead_letter target named explicitly"
+                )
+            dead_letter = f"{topics[0].name}-dlt"
+        if isinstance(dead_letter, str) and dead_letter not in self.world.brokers:
+            self._create_dead_letter(dead_letter, topics)
         group = ConsumerGroup(
             self.world, name, source, consumers, service_time, concurrency, handler,
             commit, commit_interval, assignment, event_types, join_at, offset_reset,
+            faults, retry, dead_letter, idempotent, idempotency_window, session_timeout,
+            retry_topics,
         )  # fmt: skip
+        self._claim(name, "consumer group")
         self.groups[name] = group
         return group
+
+    def _source_topics(self, source: Any) -> list[Topic]:
+        """The topics among ``source`` (none for a queue); bad names raise here."""
+        items = source if isinstance(source, list | tuple) else [source]
+        brokers = [self.world.broker(item, "source") for item in items]
+        return [b for b in brokers if isinstance(b, Topic)]
+
+    def _retry_topics(
+        self, group: str, topics: list[Topic], retry: Retry | None
+    ) -> list[list[Topic]] | None:
+        """Spring's retry topics, ``<topic>-retry-<delay ms>``, one per retry."""
+        if not isinstance(retry, Retry) or retry.blocking or not topics:
+            return None
+        stages = []
+        for topic in topics:
+            chain = []
+            for n in range(retry.max_attempts - 1):
+                name = f"{topic.name}-retry-{round(retry.backoff.nominal(n) * 1000)}"
+                if name in self._names:  # equal delays (capped) or another group's chain
+                    name = f"{name}-{group}-{n}"
+                chain.append(self.topic(name, topic.partitions, topic.latency, topic.retention))
+            stages.append(chain)
+        return stages
+
+    def _create_dead_letter(self, name: str, topics: list[Topic]) -> None:
+        """A dead-letter target named before it exists: a topic with as many partitions as
+        the source (Spring publishes to the original partition), or a queue."""
+        if topics:
+            self.topic(name, max(t.partitions for t in topics))
+        else:
+            self.queue(name)
+
+    def redrive(
+        self, dead_letter: Any, at: float, to: Any = None, rate: float | None = None
+    ) -> Redrive:
+        """Send a dead-letter queue's contents back at ``at`` seconds (``rate`` per second).
+
+        A queue's messages go to the queue whose redrive policy feeds it (or ``to``) as new
+        messages, as SQS's DLQ redrive does; a dead-letter topic's records go back to their
+        original topic. See :class:`evsim.redrive.Redrive`.
+        """
+        move = Redrive(self.world, dead_letter, at, to, rate, list(self.queues.values()))
+        self.redrives.append(move)
+        return move
 
     def run(self, until: float, warmup: float = 0.0) -> Result:
         """Run for ``until`` seconds and return the :class:`~evsim.result.Result`.
@@ -141,6 +282,8 @@ class Simulation:
             group.launch()
         for producer in self.producers.values():
             producer.launch()
+        for move in self.redrives:
+            move.launch()
         env = self.world.env
         env.process(self._sample())
         env.run(until=until)
@@ -158,15 +301,24 @@ class Simulation:
             "sample_interval": self.sample_interval,
             "scenario": {
                 "topics": [t.spec() for t in self.topics.values()],
+                "queues": [q.spec() for q in self.queues.values()],
+                "fanouts": [f.spec() for f in self.fanouts.values()],
                 "producers": [p.spec() for p in self.producers.values()],
                 "consumer_groups": [g.spec() for g in self.groups.values()],
+                "redrives": [r.spec() for r in self.redrives],
             },
+            "not_simulated": list(self.not_simulated),
         }
 
-    def _claim(self, name: Any, kind: str) -> None:
+    def _free(self, name: Any) -> None:
+        """Raise unless ``name`` is a valid name no component has taken."""
         _check.name("name", name)
         if name in self._names:
             raise ConfigError(f"name: a {self._names[name]} named {name!r} already exists")
+
+    def _claim(self, name: str, kind: str) -> None:
+        """Register a component built successfully (so a failed one leaves no trace)."""
+        self._free(name)
         self._names[name] = kind
 
     def _sample(self) -> Iterator[Any]:
@@ -187,4 +339,24 @@ class Simulation:
                     gauges.add(now, lag, entity, group.lag(tp))
                 gauges.add(now, up, group.code, sum(m.up for m in group.members))
                 gauges.add(now, in_system, group.code, group.in_system())
+            self._sample_queues(now)
             yield env.timeout(self.sample_interval)
+
+    def _sample_queues(self, now: float) -> None:
+        """Expire old messages, then sample ``queue_depth`` of every queue and
+        ``dlq_depth`` of every dead-letter target (for a queue SQS's
+        ApproximateNumberOfMessages + NotVisible + Delayed; for a topic its retained
+        records)."""
+        gauges, code = self.records.gauges, self.records.names.code
+        depth, dlq_depth = code("queue_depth"), code("dlq_depth")
+        dead_letters: dict[str, Queue] = {}
+        for queue in self.queues.values():
+            queue.sweep(now)
+            gauges.add(now, depth, queue.code, queue.depth())
+            if queue.dead_letter is not None:
+                dead_letters[queue.dead_letter.name] = queue.dead_letter
+        for group in self.groups.values():
+            if group.dead_letter is not None:  # a queue, or a topic (a Kafka DLT)
+                dead_letters[group.dead_letter.name] = group.dead_letter
+        for dlq in dead_letters.values():
+            gauges.add(now, dlq_depth, dlq.code, dlq.depth())

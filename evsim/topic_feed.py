@@ -35,6 +35,8 @@ from evsim.delivery import FAILED, RETRY_LATER, Delivery
 from evsim.log import Topic
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
 
+NAN = float("nan")
+
 if TYPE_CHECKING:
     from evsim.consumer import Consumer
     from evsim.group import ConsumerGroup
@@ -72,6 +74,7 @@ class TopicFeed:
         self.routed = array("q")
         self.in_flight: dict[int, Consumer] = {}
         self.in_retry: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
+        self._carried: dict[int, tuple[int, float]] = {}  # the same, for crash-abandoned ones
         self.active = False
         self._wanted = group.wanted_types
 
@@ -232,8 +235,8 @@ class TopicFeed:
             event_id, record_id, (tp, offset), settles=settles, stage=self.stage[tp]
         )
         if settles:
-            if self.stage[tp]:
-                delivery.attempts, delivery.first_attempt_at = self.in_retry.pop(event_id)
+            history = self.in_retry if self.stage[tp] else self._carried
+            delivery.attempts, delivery.first_attempt_at = history.pop(event_id, (0, NAN))
             self.in_flight[event_id] = consumer
         return delivery
 
@@ -267,8 +270,9 @@ class TopicFeed:
         if self.group.commit == "before":  # committed on fetch: never delivered again
             self.group.settle(delivery, LOST, consumer)
             self.high_water[tp] = offset + 1
-        elif delivery.stage:
-            self.in_retry[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
+        else:  # delivered again from the committed offset, counting on from here
+            history = self.in_retry if delivery.stage else self._carried
+            history[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
 
     def _forward(self, delivery: Delivery, tp: int) -> None:
         target = self.retry_topics[self.source[tp]][delivery.stage]
@@ -307,7 +311,8 @@ class TopicFeed:
                 self.in_retry.pop(event_id, None)
             elif not self._is_wanted(record_id):
                 continue
-            self.group.record_outcome(event_id, consumer, EXPIRED, 0, float("nan"))
+            attempts, first = self._carried.pop(event_id, (0, NAN))
+            self.group.record_outcome(event_id, consumer, EXPIRED, attempts, first)
             self.high_water[tp] = max(self.high_water[tp], offset + 1)
         self.position[tp] = start
         self._mark_done(tp, start)

@@ -3,6 +3,8 @@ streams and the directory of named brokers."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,8 @@ class World:
     records: Records
     streams: Streams
     brokers: dict[str, Any] = field(default_factory=dict)
+    message_ids: Iterator[int] = field(default_factory=itertools.count)
+    """Queue message ids (SQS MessageId), unique within the simulation, from 0."""
 
     def broker(self, name: Any, argument: str) -> Any:
         """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""

@@ -134,9 +134,7 @@ def test_non_blocking_retries_use_retry_topics_then_the_dlt_and_lose_ordering():
     outcomes = result.deliveries.set_index("event_id").loc[poisoned, "outcome"]
     assert (outcomes == "dead_lettered").all()
     blocking = failing_group(Retry(3, Backoff(base=1.0)), [PoisonEvents(p=0.03)], until=300.0)
-    assert (
-        result.summary().loc["g", "latency_p95"] < blocking.summary().loc["g", "latency_p95"]
-    )
+    assert result.summary().loc["g", "latency_p95"] < blocking.summary().loc["g", "latency_p95"]
     result.check()
 
 

@@ -1,0 +1,408 @@
+"""SQS-like queues: visibility timeout, receive counts, redrive to a DLQ, FIFO groups.
+
+Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigError):
+
+* SendMessage: the message is stored after the queue's ``latency`` and stays invisible
+  for ``delay`` seconds (``DelaySeconds``, 0–900).
+* ReceiveMessage returns 1–10 messages (``MaxNumberOfMessages``); long polling
+  (``WaitTimeSeconds``, 0–20) returns as soon as at least one message is available, else
+  an empty list when the wait ends. Waiting receivers are served first come, first
+  served; with zero latency a waiting receiver gets an arriving message at that instant.
+* A received message is invisible for ``visibility_timeout`` seconds (0–43200) and
+  reappears unless deleted; each receive raises its receive count and gives it a new
+  receipt handle. DeleteMessage with an older receipt (the message was received again
+  since) does not delete it.
+* RedrivePolicy (``dead_letter`` with ``max_receive_count``, 1–1000): when a receive finds
+  a message already received ``max_receive_count`` times, the message moves to the
+  dead-letter queue instead of being returned. A FIFO queue's DLQ is FIFO and a standard
+  queue's is standard.
+* Retention (``MessageRetentionPeriod``, 60–1209600 s, default 345600 = 4 days) counts
+  from the original enqueue time; a standard queue's message moved to a DLQ keeps that
+  time, a FIFO queue's gets a new one (SQS resets it for FIFO queues).
+* FIFO queues (names end in ``.fifo``): the message group is the event's key; a group
+  with a message in flight is held back while other groups proceed; a message whose
+  deduplication id (``MessageDeduplicationId`` attribute, or a SHA-256 of the payload
+  with ``content_based_deduplication``) was accepted less than 5 minutes earlier is
+  accepted but not enqueued.
+
+A queue knows nothing of consumer groups: they call :meth:`Queue.receive`,
+:meth:`Queue.delete` and observe it through :meth:`Queue.listen`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import simpy
+
+from evsim import sqs_rules as rules
+from evsim.dist import Constant, Distribution, as_distribution
+from evsim.errors import ConfigError, ConfigTypeError
+from evsim.message import (
+    DELAYED,
+    GONE,
+    IN_FLIGHT,
+    VISIBLE,
+    FifoOrder,
+    Message,
+    StandardOrder,
+    VisibilityClock,
+)
+from evsim.sqs_rules import DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT, DEFAULT_WAIT_TIME
+from evsim.world import World
+
+Listener = Callable[[str, Message], None]
+"""Called with (kind, message); kind is enqueued, dead_lettered, expired or deleted."""
+
+
+class Queue:
+    """An SQS-like queue (standard or FIFO). Times are seconds; SQS names in brackets.
+
+    ``visibility_timeout`` [VisibilityTimeout], ``retention`` [MessageRetentionPeriod],
+    ``dead_letter`` + ``max_receive_count`` [RedrivePolicy], ``fifo`` [FifoQueue],
+    ``receive_batch`` [MaxNumberOfMessages], ``wait_time`` [ReceiveMessageWaitTimeSeconds],
+    ``delay`` [DelaySeconds], ``content_based_deduplication`` [ContentBasedDeduplication];
+    ``latency`` is the network time of a send (a distribution or a number).
+    """
+
+    kind = "queue"
+
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
+        retention: float = DEFAULT_RETENTION,
+        dead_letter: Queue | None = None,
+        max_receive_count: int | None = None,
+        fifo: bool = False,
+        latency: Distribution | float = 0.0,
+        receive_batch: int = 1,
+        wait_time: float = DEFAULT_WAIT_TIME,
+        delay: float = 0.0,
+        content_based_deduplication: bool = False,
+    ) -> None:
+        self.world = world
+        self.fifo = rules.flag("fifo", fifo)
+        self.name = rules.queue_name(name, self.fifo)
+        self.visibility_timeout = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
+        self.retention = rules.seconds("retention", retention, 60, 1209600)
+        self.latency = as_distribution(latency, "latency")
+        self.receive_batch = rules.batch("receive_batch", receive_batch)
+        self.wait_time = rules.seconds("wait_time", wait_time, 0, 20)
+        self.delay = rules.seconds("delay", delay, 0, 900)
+        self.content_based_deduplication = rules.flag(
+            "content_based_deduplication", content_based_deduplication
+        )
+        if self.content_based_deduplication and not self.fifo:
+            raise ConfigError(
+                "content_based_deduplication: only FIFO queues deduplicate (SQS); "
+                "set fifo=True or leave it False"
+            )
+        self.dead_letter, self.max_receive_count = rules.redrive(
+            self, dead_letter, max_receive_count, Queue
+        )
+        self.code = world.records.names.code(self.name)
+        self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
+        self.reader: str | None = None  # the consumer group reading it (set by the group)
+        self._order = FifoOrder() if self.fifo else StandardOrder()
+        self._stored: dict[int, Message] = {}
+        self._delayed = self._visible = self._in_flight = 0  # message counts by state
+        self._listeners: list[Listener] = []
+        self._waiting: deque[tuple[simpy.Event, int]] = deque()
+        self._receipts = itertools.count(1)
+        self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
+        self._sequence = itertools.count()
+        self._deduplicator = rules.Deduplicator()
+        self._oldest = float("inf")  # a lower bound of visible messages' enqueue times
+        self._latency_sampler: Callable[[], float] | None = None
+
+    def spec(self) -> dict:
+        """The keyword arguments that rebuild this queue (the DLQ by name)."""
+        return {
+            "name": self.name,
+            "visibility_timeout": self.visibility_timeout,
+            "retention": self.retention,
+            "dead_letter": None if self.dead_letter is None else self.dead_letter.name,
+            "max_receive_count": self.max_receive_count,
+            "fifo": self.fifo,
+            "latency": self.latency.spec(),
+            "receive_batch": self.receive_batch,
+            "wait_time": self.wait_time,
+            "delay": self.delay,
+            "content_based_deduplication": self.content_based_deduplication,
+        }
+
+    # --- SendMessage ----------------------------------------------------------------
+
+    def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
+        """SendMessage: after the latency a message is stored (visible after ``delay``).
+
+        A FIFO queue needs a key: it is the message group id (``MessageGroupId``).
+        """
+        if self.fifo and key is None:
+            raise ConfigError(
+                f"queue {self.name!r}: a FIFO queue needs a key on every event "
+                "(the key is the SQS message group id); give the producer keys="
+            )
+        if self._latency_sampler is None:
+            self._latency_sampler = self._make_latency()
+        wait = self._latency_sampler()
+        if wait <= 0:
+            self._arrive(event_id, key)
+        else:
+            self.world.env.timeout(wait).callbacks.append(partial(self._on_arrival, event_id, key))
+
+    # --- ReceiveMessage, DeleteMessage, ChangeMessageVisibility ----------------------
+
+    def receive(
+        self, max_messages: int | None = None, wait_time: float | None = None
+    ) -> simpy.Event:
+        """ReceiveMessage: an event whose value is a list of up to ``max_messages``.
+
+        Defaults are the queue's ``receive_batch`` and ``wait_time``. The list is empty
+        only if no message became available within ``wait_time`` seconds.
+        """
+        n = self.receive_batch
+        if max_messages is not None:
+            n = rules.batch("max_messages", max_messages)
+        wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
+        env = self.world.env
+        request = env.event()
+        batch = self._take(n) if not self._waiting and self._order.takeable() else []
+        if batch or wait == 0:
+            return request.succeed(batch)
+        entry = (request, n)
+        self._waiting.append(entry)
+        env.timeout(wait).callbacks.append(partial(self._give_up, entry))
+        return request
+
+    def cancel(self, request: simpy.Event) -> bool:
+        """Close a pending long poll (its receiver is gone); True if it was waiting."""
+        for entry in self._waiting:
+            if entry[0] is request:
+                self._waiting.remove(entry)
+                return True
+        return False
+
+    def delete(self, message: Message) -> bool:
+        """DeleteMessage: True if deleted; False if the receipt is stale or it is gone."""
+        stored = self._current(message)
+        if stored is None:
+            return False
+        if stored._state == IN_FLIGHT:
+            self._in_flight -= 1
+            self._order.landed(stored)
+        else:  # its timeout passed but nobody received it again: the receipt still works
+            self._visible -= 1
+            self._order.remove(stored)
+        self._leave(stored, "deleted")
+        self._serve()
+        return True
+
+    def change_visibility(self, message: Message, seconds: float) -> bool:
+        """ChangeMessageVisibility: invisible for ``seconds`` (0–43200) from now.
+
+        Returns False if the receipt is stale or the message is no longer in flight.
+        0 makes it visible at once.
+        """
+        seconds = rules.seconds("seconds", seconds, 0, 43200)
+        stored = self._current(message)
+        if stored is None or stored._state != IN_FLIGHT:
+            return False
+        if seconds == 0:
+            self._reappear(stored)
+        else:
+            self._clock.start(stored, seconds)
+        return True
+
+    # --- observation ----------------------------------------------------------------
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(kind, message)`` on enqueued, dead_lettered, expired, deleted."""
+        self._listeners.append(listener)
+
+    def visible_count(self) -> int:
+        """Messages available to a receive (SQS ApproximateNumberOfMessages)."""
+        return self._visible
+
+    def in_flight_count(self) -> int:
+        """Messages received and not yet deleted or visible again (…NotVisible)."""
+        return self._in_flight
+
+    def delayed_count(self) -> int:
+        """Messages still in their delay (ApproximateNumberOfMessagesDelayed)."""
+        return self._delayed
+
+    def depth(self) -> int:
+        """Visible + in flight + delayed messages."""
+        return self._visible + self._in_flight + self._delayed
+
+    def messages(self) -> list[Message]:
+        """A snapshot of every message still in the queue, oldest first."""
+        return [m.snapshot() for m in self._stored.values()]
+
+    def drain(self) -> list[Message]:
+        """Remove and return every visible message, in queue order, for a redrive (the
+        caller moves them on, so listeners are not told)."""
+        drained = self._order.clear()
+        for message in drained:
+            self._stored.pop(message.message_id, None)
+            message._state = GONE
+        self._visible -= len(drained)
+        return drained
+
+    def sweep(self, now: float) -> int:
+        """Delete visible messages past retention (reported expired); how many."""
+        if now - self._oldest <= self.retention:
+            return 0
+        expired = self._order.discard(lambda m: now - m.enqueued_at > self.retention)
+        for message in expired:
+            self._visible -= 1
+            self._leave(message, "expired")
+        self._oldest = min((m.enqueued_at for m in self._order), default=float("inf"))
+        return len(expired)
+
+    def __repr__(self) -> str:
+        kind = "FIFO " if self.fifo else ""
+        return f"<{kind}Queue {self.name!r} depth={self.depth()}>"
+
+    # --- internals --------------------------------------------------------------------
+
+    def _make_latency(self) -> Callable[[], float]:
+        if isinstance(self.latency, Constant):
+            value = self.latency.mean
+            return lambda: value
+        return self.latency.sampler(self.world.streams.generator("queue", self.name, "latency"))
+
+    def _on_arrival(self, event_id: int, key: str | None, _event: object) -> None:
+        self._arrive(event_id, key)
+
+    def _arrive(self, event_id: int, key: str | None) -> None:
+        now, events = self.world.env.now, self.world.records.events
+        dedup = self._dedup_id(event_id) if self.fifo else None
+        if dedup is not None and self._deduplicator.duplicate(dedup, now):
+            self.duplicates_dropped += 1
+            return
+        message = Message(
+            next(self.world.message_ids), event_id, now, key if self.fifo else None, dedup
+        )
+        if events.target[event_id] == self.code and math.isnan(events.appended_at[event_id]):
+            events.appended_at[event_id] = now  # the event row: when it reached its target
+        self._store(message, "enqueued")
+        if self.delay > 0:
+            self._delayed += 1
+            self.world.env.timeout(self.delay).callbacks.append(partial(self._undelay, message))
+        else:
+            self._show(message)
+
+    def _dedup_id(self, event_id: int) -> str | None:
+        events = self.world.records.events
+        content_based = self.content_based_deduplication
+        return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
+
+    def _store(self, message: Message, kind: str) -> None:
+        message._seq = next(self._sequence)
+        message._state = DELAYED
+        self._stored[message.message_id] = message
+        self._notify(kind, message)
+
+    def _undelay(self, message: Message, _event: object) -> None:
+        self._delayed -= 1
+        self._show(message)
+
+    def _show(self, message: Message) -> None:
+        """A stored message becomes visible for the first time."""
+        message._state = VISIBLE
+        self._visible += 1
+        self._oldest = min(self._oldest, message.enqueued_at)
+        self._order.push(message)
+        self._serve()
+
+    def _take(self, n: int) -> list[Message]:
+        """Hand out up to ``n`` messages (expiring or dead-lettering on the way)."""
+        return [m.snapshot() for m in self._order.take(n, self._admit)]
+
+    def _admit(self, message: Message) -> bool:
+        """A visible message leaves the line: expired, to the DLQ, or received."""
+        self._visible -= 1
+        now = self.world.env.now
+        if now - message.enqueued_at > self.retention:
+            self._leave(message, "expired")
+            return False
+        if self.dead_letter is not None and message.receive_count >= self.max_receive_count:
+            self._leave(message, "dead_lettered")
+            self.dead_letter._accept_dead_letter(message, now)
+            return False
+        message.receive_count += 1
+        message.receipt = next(self._receipts)
+        if message.first_received_at is None:
+            message.first_received_at = now
+        message._state = IN_FLIGHT
+        self._in_flight += 1
+        self._clock.start(message)
+        return True
+
+    def _accept_dead_letter(self, message: Message, now: float) -> None:
+        """Store a message moved here by a source queue's redrive policy."""
+        message.receipt = None
+        if self.fifo:
+            message.enqueued_at = now  # SQS resets the enqueue time for FIFO queues
+        self._store(message, "enqueued")
+        self._show(message)
+
+    def _on_timeout(self, message: Message, token: int) -> None:
+        if message._state == IN_FLIGHT and message._token == token:
+            self._reappear(message)
+
+    def _reappear(self, message: Message) -> None:
+        """The visibility timeout ended without a delete: visible again, or expired."""
+        message._token += 1
+        self._in_flight -= 1
+        if self.world.env.now - message.enqueued_at > self.retention:
+            self._order.landed(message)
+            self._leave(message, "expired")
+        else:
+            message._state = VISIBLE
+            self._visible += 1
+            self._oldest = min(self._oldest, message.enqueued_at)
+            self._order.returned(message)
+        self._serve()
+
+    def _current(self, message: Any) -> Message | None:
+        """The stored message whose latest receipt ``message`` carries, if any."""
+        if not isinstance(message, Message):
+            raise ConfigTypeError(f"message: expected a Message from receive(), got {message!r}")
+        stored = self._stored.get(message.message_id)
+        if stored is None or message.receipt is None or stored.receipt != message.receipt:
+            return None
+        return stored
+
+    def _leave(self, message: Message, kind: str) -> None:
+        message._state = GONE
+        del self._stored[message.message_id]
+        self._notify(kind, message)
+
+    def _notify(self, kind: str, message: Message) -> None:
+        for listener in self._listeners:
+            listener(kind, message)
+
+    def _serve(self) -> None:
+        """Give available messages to waiting receivers, first come first served."""
+        waiting = self._waiting
+        while waiting and self._order.takeable():
+            request, n = waiting[0]
+            batch = self._take(n)
+            if batch:
+                waiting.popleft()
+                request.succeed(batch)
+
+    def _give_up(self, entry: tuple[simpy.Event, int], _event: object) -> None:
+        if not entry[0].triggered and entry in self._waiting:
+            self._waiting.remove(entry)
+            entry[0].succeed([])

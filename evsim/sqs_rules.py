@@ -1,0 +1,161 @@
+"""Amazon SQS's documented limits, checked with errors that name the argument.
+
+=============================  ===========================  ==========================
+evsim argument                 SQS name                     valid values (SQS)
+=============================  ===========================  ==========================
+``visibility_timeout``         VisibilityTimeout            0–43200 s (12 h), default 30
+``retention``                  MessageRetentionPeriod       60–1209600 s (14 days),
+                                                            default 345600 (4 days)
+``delay``                      DelaySeconds                 0–900 s (15 min), default 0
+``wait_time``                  ReceiveMessageWaitTimeSeconds 0–20 s
+``receive_batch``              MaxNumberOfMessages          1–10, default 1
+``max_receive_count``          RedrivePolicy.maxReceiveCount 1–1000
+``name``                       QueueName                    1–80 of ``[A-Za-z0-9_-]``;
+                                                            FIFO names end in ``.fifo``
+=============================  ===========================  ==========================
+
+A RedrivePolicy names both the dead-letter queue and ``maxReceiveCount``; the DLQ of a
+FIFO queue is FIFO and that of a standard queue is standard. FIFO queues drop a message
+whose deduplication id was accepted less than 5 minutes before (:class:`Deduplicator`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from evsim import _check
+from evsim.errors import ConfigError, ConfigTypeError
+
+DEFAULT_VISIBILITY_TIMEOUT = 30.0  # SQS VisibilityTimeout default
+DEFAULT_RETENTION = 345600.0  # SQS MessageRetentionPeriod default, 4 days
+DEFAULT_WAIT_TIME = 20.0  # the longest long poll (SQS's own default is 0: short polling)
+DEDUPLICATION_INTERVAL = 300.0  # SQS FIFO deduplication interval, 5 minutes
+_NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
+
+
+class _QueueLike(Protocol):
+    name: str
+    fifo: bool
+
+
+def flag(argument: str, value: Any) -> bool:
+    """True or False (not a truthy value)."""
+    if not isinstance(value, bool):
+        raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
+    return value
+
+
+def seconds(argument: str, value: Any, low: int, high: int) -> float:
+    """A number of seconds within SQS's range ``[low, high]``."""
+    result = _check.number(argument, value)
+    if not low <= result <= high:
+        raise ConfigError(
+            f"{argument}: must be between {low} and {high} seconds (SQS), got {value!r}"
+        )
+    return result
+
+
+def batch(argument: str, value: Any) -> int:
+    """SQS MaxNumberOfMessages: a whole number from 1 to 10."""
+    count = _check.integer(argument, value)
+    if not 1 <= count <= 10:
+        raise ConfigError(f"{argument}: must be between 1 and 10 messages (SQS), got {count!r}")
+    return count
+
+
+def queue_name(name: Any, fifo: bool) -> str:
+    """SQS names: 1–80 letters, digits, '-' or '_'; a FIFO queue's ends in '.fifo'."""
+    _check.name("name", name)
+    if len(name) > 80 or not _NAME.fullmatch(name):
+        raise ConfigError(
+            "name: an SQS queue name has 1 to 80 letters, digits, hyphens or underscores "
+            f"(plus '.fifo' for a FIFO queue), got {name!r}"
+        )
+    if fifo and not name.endswith(".fifo"):
+        raise ConfigError(f"name: a FIFO queue's name must end in '.fifo' (SQS), got {name!r}")
+    if not fifo and name.endswith(".fifo"):
+        raise ConfigError(
+            f"name: {name!r} ends in '.fifo', which SQS reserves for FIFO queues; "
+            "set fifo=True or choose another name"
+        )
+    return name
+
+
+def redrive(
+    source: _QueueLike, dead_letter: Any, max_receive_count: Any, queue_type: type
+) -> tuple[Any, int | None]:
+    """Check a RedrivePolicy: both parts or neither, matching queue types, 1–1000."""
+    if dead_letter is None and max_receive_count is None:
+        return None, None
+    if dead_letter is None:
+        raise ConfigError(
+            "dead_letter: max_receive_count needs a dead-letter queue "
+            "(an SQS RedrivePolicy has both); give dead_letter="
+        )
+    if max_receive_count is None:
+        raise ConfigError(
+            "max_receive_count: a dead-letter queue needs max_receive_count "
+            "(an SQS RedrivePolicy has both), e.g. max_receive_count=5"
+        )
+    if not isinstance(dead_letter, queue_type):
+        kind, name = getattr(dead_letter, "kind", None), getattr(dead_letter, "name", None)
+        what = f"the {kind} {name!r}" if kind and name else repr(dead_letter)
+        raise ConfigTypeError(f"dead_letter: expected a queue, got {what}")
+    if dead_letter.name == source.name:
+        raise ConfigError(f"dead_letter: queue {source.name!r} cannot be its own DLQ")
+    if dead_letter.fifo != source.fifo:
+        kind = "FIFO" if source.fifo else "standard"
+        raise ConfigError(
+            f"dead_letter: a {kind} queue's dead-letter queue must also be {kind} (SQS), "
+            f"got {dead_letter.name!r}"
+        )
+    return dead_letter, max_receives(max_receive_count)
+
+
+def max_receives(value: Any) -> int:
+    """RedrivePolicy maxReceiveCount: a whole number from 1 to 1000."""
+    count = _check.integer("max_receive_count", value)
+    if not 1 <= count <= 1000:
+        raise ConfigError(f"max_receive_count: must be between 1 and 1000 (SQS), got {count!r}")
+    return count
+
+
+def dedup_id(attributes: Mapping[str, Any] | None, payload: Any, content_based: bool) -> str | None:
+    """A FIFO message's deduplication id: the ``MessageDeduplicationId`` attribute if
+    given, else (ContentBasedDeduplication) a SHA-256 of the body (here the payload's
+    repr), else none."""
+    if attributes and attributes.get("MessageDeduplicationId") is not None:
+        return str(attributes["MessageDeduplicationId"])
+    if content_based:
+        return hashlib.sha256(repr(payload).encode("utf-8")).hexdigest()
+    return None
+
+
+class Deduplicator:
+    """SQS FIFO deduplication: an id accepted less than 5 minutes ago is a duplicate.
+
+    The interval counts from the first accepted send of the id; SQS keeps tracking the
+    id after the message is received and deleted.
+    """
+
+    def __init__(self, interval: float = DEDUPLICATION_INTERVAL) -> None:
+        self.interval = interval
+        self._seen: dict[str, float] = {}
+        self._times: deque[tuple[float, str]] = deque()
+
+    def duplicate(self, dedup_id: str, now: float) -> bool:
+        """True if ``dedup_id`` is a duplicate at ``now``; otherwise remember it."""
+        seen, times = self._seen, self._times
+        while times and now - times[0][0] >= self.interval:
+            time, old = times.popleft()
+            if seen.get(old) == time:
+                del seen[old]
+        if dedup_id in seen:
+            return True
+        seen[dedup_id] = now
+        times.append((now, dedup_id))
+        return False

@@ -1,0 +1,438 @@
+"""SQS-like queues: each documented SQS rule, driven by small SimPy processes."""
+
+from __future__ import annotations
+
+import pytest
+
+import evsim as ev
+from evsim.producer import send
+
+
+def make(name="q", **kwargs):
+    sim = ev.Simulation(seed=1)
+    queue = sim.queue(name, **kwargs)
+    return sim, queue, sim.world.env
+
+
+def post(sim, target, key=None, payload=None, attributes=None):
+    """Publish one event to ``target`` now (as a producer would)."""
+    code = sim.records.names.code
+    return send(sim.world, target, code("test"), code("Event"), key, payload, attributes=attributes)
+
+
+def at(env, time, action):
+    """Run ``action()`` at simulated ``time``."""
+
+    def process():
+        yield env.timeout(time - env.now)
+        action()
+
+    env.process(process())
+
+
+def receiving(env, queue, log, start=0.0, times=1, delete=False, **kwargs):
+    """A process receiving ``times`` times from ``start``; log (time, messages)."""
+
+    def process():
+        yield env.timeout(start)
+        for _ in range(times):
+            messages = yield queue.receive(**kwargs)
+            log.append((env.now, messages))
+            for message in messages if delete else []:
+                queue.delete(message)
+
+    return env.process(process())
+
+
+def kinds(queue):
+    seen = []
+    queue.listen(lambda kind, message: seen.append((kind, message.event_id)))
+    return seen
+
+
+# --- visibility timeout, receive count, redrive ------------------------------------------
+
+
+def test_a_message_not_deleted_reappears_after_the_visibility_timeout():
+    sim, queue, env = make(visibility_timeout=30)
+    at(env, 0, lambda: post(sim, queue))
+    log = []
+    receiving(env, queue, log, start=0, wait_time=0)
+    receiving(env, queue, log, start=1, times=2)  # long polls of 20 s: empty, then at 30
+    env.run(until=60)
+    (t0, [first]), (t1, empty), (t2, [again]) = log
+    assert (t0, t1, t2) == (0, 21, 30)
+    assert empty == []
+    assert first.message_id == again.message_id
+    assert (first.receive_count, again.receive_count) == (1, 2)
+    assert first.receipt != again.receipt
+    assert first.first_received_at == again.first_received_at == 0
+
+
+def test_delete_with_a_stale_receipt_fails_and_the_latest_receipt_deletes():
+    sim, queue, env = make(visibility_timeout=5)
+    at(env, 0, lambda: post(sim, queue))
+    log = []
+    receiving(env, queue, log, times=2, wait_time=20)  # 2nd receive gets it back at 5
+    env.run(until=10)
+    (_, [old]), (_, [new]) = log
+    assert queue.delete(old) is False
+    assert queue.depth() == 1
+    assert queue.delete(new) is True
+    assert queue.delete(new) is False
+    assert queue.depth() == 0
+
+
+def test_the_receive_after_max_receive_count_receives_moves_the_message_to_the_dlq():
+    sim = ev.Simulation(seed=1)
+    dlq = sim.queue("dlq")
+    queue = sim.queue("q", visibility_timeout=1, dead_letter=dlq, max_receive_count=3)
+    env = sim.world.env
+    source_seen, dlq_seen = kinds(queue), kinds(dlq)
+    at(env, 0, lambda: post(sim, queue))
+    log = []
+    receiving(env, queue, log, times=4, wait_time=2)
+    env.run(until=10)
+    counts = [[m.receive_count for m in messages] for _, messages in log]
+    assert counts == [[1], [2], [3], []]
+    assert source_seen == [("enqueued", 0), ("dead_lettered", 0)]
+    assert dlq_seen == [("enqueued", 0)]
+    [moved] = dlq.messages()
+    assert moved.message_id == log[0][1][0].message_id
+    assert moved.enqueued_at == 0  # a standard queue keeps the original enqueue time
+    assert (queue.depth(), dlq.depth(), sim.queues["dlq"] is dlq) == (0, 1, True)
+
+
+def test_retention_counts_from_the_original_enqueue_time_also_in_the_dlq():
+    sim = ev.Simulation(seed=1)
+    dlq = sim.queue("dlq", retention=100)
+    queue = sim.queue("q", visibility_timeout=10, dead_letter=dlq, max_receive_count=1)
+    env = sim.world.env
+    dlq_seen = kinds(dlq)
+    at(env, 0, lambda: post(sim, queue))
+    log = []
+    receiving(env, queue, log, start=0, wait_time=0)
+    receiving(env, queue, log, start=50, wait_time=0)  # moves it to the DLQ at 50
+    receiving(env, dlq, log, start=101, wait_time=0)
+    env.run(until=99)
+    assert [m.enqueued_at for m in dlq.messages()] == [0]
+    env.run(until=200)
+    assert log[1][1] == [] and log[2][1] == []
+    assert dlq_seen == [("enqueued", 0), ("expired", 0)]  # 101 s after the first enqueue
+    assert dlq.depth() == 0
+
+
+def test_a_fifo_dlq_resets_the_enqueue_time():
+    sim = ev.Simulation(seed=1)
+    queue = sim.queue("q.fifo", fifo=True, visibility_timeout=1, dead_letter="d.fifo",
+                      max_receive_count=1)  # fmt: skip
+    env = sim.world.env
+    at(env, 0, lambda: post(sim, queue, key="a"))
+    log = []
+    receiving(env, queue, log, times=2, wait_time=0)
+    receiving(env, queue, log, start=5, wait_time=0)
+    env.run(until=10)
+    [moved] = sim.queues["d.fifo"].messages()
+    assert sim.queues["d.fifo"].fifo and moved.enqueued_at == 5
+
+
+def test_messages_past_retention_expire_on_receive_and_on_sweep():
+    sim, queue, env = make(retention=60)
+    seen = kinds(queue)
+    at(env, 0, lambda: [post(sim, queue), post(sim, queue)])
+    log = []
+    receiving(env, queue, log, start=61, wait_time=0)
+    env.run(until=70)
+    assert log == [(61, [])]
+    assert seen.count(("expired", 0)) == 1 and seen.count(("expired", 1)) == 1
+    sim2, queue2, _ = make(retention=60)
+    post(sim2, queue2)
+    assert queue2.sweep(60) == 0 and queue2.sweep(61) == 1 and queue2.depth() == 0
+
+
+# --- batches and long polling -------------------------------------------------------------
+
+
+def test_batches_return_up_to_max_number_of_messages():
+    sim, queue, env = make(receive_batch=4)
+    at(env, 0, lambda: [post(sim, queue) for _ in range(25)])
+    log = []
+    receiving(env, queue, log, start=1)
+    receiving(env, queue, log, start=2, max_messages=10)
+    receiving(env, queue, log, start=3, max_messages=1)
+    receiving(env, queue, log, start=4, max_messages=10, times=2, wait_time=0)
+    env.run(until=5)
+    assert [len(messages) for _, messages in log] == [4, 10, 1, 10, 0]
+    ids = [m.event_id for _, messages in log for m in messages]
+    assert sorted(ids) == list(range(25)) and len(set(ids)) == 25
+
+
+def test_long_polling_returns_at_once_when_a_message_arrives():
+    sim, queue, env = make()
+    log = []
+    receiving(env, queue, log, start=0)  # waits up to 20 s
+    at(env, 5, lambda: post(sim, queue))
+    env.run(until=30)
+    [(time, [message])] = log
+    assert time == 5 and message.enqueued_at == 5
+
+
+def test_long_polling_returns_an_empty_list_after_wait_time():
+    _, queue, env = make(wait_time=20)
+    log = []
+    receiving(env, queue, log, start=0)
+    receiving(env, queue, log, start=1, wait_time=0)
+    receiving(env, queue, log, start=2, wait_time=7.5)
+    env.run(until=30)
+    assert sorted(log, key=lambda entry: entry[0]) == [(1, []), (9.5, []), (20, [])]
+
+
+def test_competing_receivers_get_different_messages_first_come_first_served():
+    sim, queue, env = make()
+    log = {}
+    for name, start in (("a", 0.0), ("b", 0.1), ("c", 0.2)):
+        entries = log.setdefault(name, [])
+        receiving(env, queue, entries, start=start)
+    at(env, 1, lambda: [post(sim, queue) for _ in range(5)])
+    env.run(until=2)
+    got = {name: [m.event_id for _, ms in entries for m in ms] for name, entries in log.items()}
+    assert got == {"a": [0], "b": [1], "c": [2]}
+    assert queue.visible_count() == 2 and queue.in_flight_count() == 3
+
+
+def test_a_delay_hides_new_messages_for_delay_seconds():
+    sim, queue, env = make(delay=10)
+    at(env, 0, lambda: post(sim, queue))
+    log = []
+    receiving(env, queue, log, start=0)
+    env.run(until=5)
+    assert (queue.delayed_count(), queue.visible_count(), queue.depth()) == (1, 0, 1)
+    env.run(until=20)
+    assert log[0][0] == 10 and len(log[0][1]) == 1
+
+
+def test_change_visibility_extends_or_ends_the_timeout():
+    sim, queue, env = make(visibility_timeout=30)
+    at(env, 0, lambda: [post(sim, queue), post(sim, queue)])
+    log = []
+    receiving(env, queue, log, max_messages=2, wait_time=0)
+    env.run(until=1)
+    [(_, [first, second])] = log
+    assert queue.change_visibility(first, 100) and queue.change_visibility(second, 0)
+    assert queue.visible_count() == 1
+    env.run(until=50)  # the original 30 s timer of `first` no longer applies
+    assert queue.in_flight_count() == 1
+    env.run(until=102)
+    assert queue.visible_count() == 2
+
+
+def test_drain_removes_and_returns_the_visible_messages():
+    sim, queue, env = make()
+    at(env, 0, lambda: [post(sim, queue) for _ in range(3)])
+    log = []
+    receiving(env, queue, log, start=1, wait_time=0)
+    env.run(until=2)
+    drained = queue.drain()
+    assert [m.event_id for m in drained] == [1, 2]
+    assert (queue.visible_count(), queue.in_flight_count()) == (0, 1)
+
+
+# --- FIFO queues --------------------------------------------------------------------------
+
+
+def fifo(**kwargs):
+    return make("q.fifo", fifo=True, **kwargs)
+
+
+def test_fifo_keeps_order_within_a_group_and_holds_a_group_in_flight():
+    sim, queue, env = fifo(visibility_timeout=30)
+    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "A", "B", "A")])
+    log = []
+    receiving(env, queue, log, start=1, times=3, wait_time=0)
+    env.run(until=2)
+    received = [[(m.group_id, m.event_id) for m in ms] for _, ms in log]
+    assert received == [[("A", 0)], [("B", 2)], []]  # A is held while event 0 is in flight
+    queue.delete(log[0][1][0])
+    log.clear()
+    receiving(env, queue, log, start=0, wait_time=0)
+    env.run(until=3)
+    assert [m.event_id for m in log[0][1]] == [1]
+
+
+def test_fifo_batch_takes_as_many_of_one_group_as_it_can():
+    sim, queue, env = fifo()
+    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "B", "A", "B", "A")])
+    log = []
+    receiving(env, queue, log, start=1, max_messages=10)
+    env.run(until=2)
+    assert [m.event_id for m in log[0][1]] == [0, 2, 4, 1, 3]
+
+
+def test_fifo_message_that_reappears_keeps_its_place_at_the_head_of_its_group():
+    sim, queue, env = fifo(visibility_timeout=5)
+    at(env, 0, lambda: [post(sim, queue, key="A") for _ in range(3)])
+    log = []
+    receiving(env, queue, log, start=1, max_messages=2, wait_time=0)  # 0 and 1, not deleted
+    receiving(env, queue, log, start=7, max_messages=10, wait_time=0)
+    env.run(until=8)
+    assert [m.event_id for m in log[1][1]] == [0, 1, 2]
+    assert [m.receive_count for m in log[1][1]] == [2, 2, 1]
+
+
+def test_fifo_drops_a_repeated_deduplication_id_within_five_minutes():
+    sim, queue, env = fifo()
+    seen = kinds(queue)
+    dedup = {"MessageDeduplicationId": "order-1"}
+    for time in (0, 299, 301):
+        at(env, time, lambda: post(sim, queue, key="A", attributes=dedup))
+    env.run(until=400)
+    assert [event for kind, event in seen if kind == "enqueued"] == [0, 2]
+    assert queue.duplicates_dropped == 1 and queue.depth() == 2
+
+
+def test_content_based_deduplication_hashes_the_payload():
+    sim, queue, env = fifo(content_based_deduplication=True)
+    at(
+        env,
+        0,
+        lambda: [post(sim, queue, key="A", payload=p) for p in ({"o": 1}, {"o": 1}, {"o": 2})],
+    )
+    env.run(until=1)
+    assert [m.event_id for m in queue.messages()] == [0, 2]
+    assert queue.messages()[0].dedup_id is not None
+
+
+def test_fifo_send_without_a_key_is_refused():
+    sim, queue, _ = fifo()
+    with pytest.raises(ev.ConfigError, match=r"q\.fifo.*key.*message group id"):
+        post(sim, queue)
+
+
+# --- the simulation wiring ----------------------------------------------------------------
+
+
+def test_message_ids_are_deterministic_and_unique_per_simulation():
+    def ids():
+        sim = ev.Simulation(seed=4)
+        a, b = sim.queue("a"), sim.queue("b")
+        for target in (a, b, a):
+            post(sim, target)
+        return [m.message_id for q in (a, b) for m in q.messages()]
+
+    assert ids() == ids() == [0, 2, 1]
+
+
+def test_producers_target_queues_and_depths_are_sampled():
+    sim = ev.Simulation(seed=2, sample_interval=1.0)
+    queue = sim.queue("orders", dead_letter="orders-dlq", max_receive_count=2)
+    sim.producer("shop", "orders", ev.Periodic(interval=1.0))
+    result = sim.run(until=10.5)
+    series = result.timeseries
+    depth = series[(series["metric"] == "queue_depth") & (series["entity"] == "orders")]
+    assert depth["value"].tolist() == [float(n) for n in range(11)]
+    dlq = series[series["metric"] == "dlq_depth"]
+    assert set(dlq["entity"]) == {"orders-dlq"} and (dlq["value"] == 0).all()
+    assert queue.dead_letter is sim.queues["orders-dlq"]
+    assert result.events["appended_at"].notna().all()
+    names = [q["name"] for q in sim.config["scenario"]["queues"]]
+    assert names == ["orders-dlq", "orders"]
+
+
+# --- SQS's ranges -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"visibility_timeout": 50000}, ev.ConfigError,
+         r"^visibility_timeout: must be between 0 and 43200 seconds \(SQS\), got 50000$"),
+        ({"visibility_timeout": -1}, ev.ConfigError, "visibility_timeout"),
+        ({"visibility_timeout": "30"}, ev.ConfigTypeError, "visibility_timeout"),
+        ({"retention": 59}, ev.ConfigError, r"retention: must be between 60 and 1209600"),
+        ({"retention": 1209601}, ev.ConfigError, "retention"),
+        ({"receive_batch": 0}, ev.ConfigError, r"receive_batch: must be between 1 and 10"),
+        ({"receive_batch": 11}, ev.ConfigError, "receive_batch"),
+        ({"receive_batch": 2.0}, ev.ConfigTypeError, "receive_batch"),
+        ({"wait_time": 21}, ev.ConfigError, r"wait_time: must be between 0 and 20"),
+        ({"wait_time": -0.5}, ev.ConfigError, "wait_time"),
+        ({"delay": 901}, ev.ConfigError, r"delay: must be between 0 and 900"),
+        ({"delay": -1}, ev.ConfigError, "delay"),
+        ({"latency": -1}, ev.ConfigError, "latency"),
+        ({"latency": "fast"}, ev.ConfigTypeError, "latency"),
+        ({"fifo": "yes"}, ev.ConfigTypeError, "fifo"),
+        ({"fifo": True}, ev.ConfigError, r"name: a FIFO queue's name must end in '\.fifo'"),
+        ({"content_based_deduplication": True}, ev.ConfigError, "content_based_deduplication"),
+        ({"dead_letter": "d"}, ev.ConfigError, r"^max_receive_count: .*RedrivePolicy"),
+        ({"max_receive_count": 3}, ev.ConfigError, r"^dead_letter: .*RedrivePolicy"),
+        ({"dead_letter": "d", "max_receive_count": 0}, ev.ConfigError,
+         r"max_receive_count: must be between 1 and 1000 \(SQS\), got 0"),
+        ({"dead_letter": "d", "max_receive_count": 1001}, ev.ConfigError, "max_receive_count"),
+        ({"dead_letter": "q", "max_receive_count": 2}, ev.ConfigError, "its own DLQ"),
+        ({"dead_letter": "t", "max_receive_count": 2}, ev.ConfigTypeError,
+         "dead_letter: expected a queue, got the topic 't'"),
+        ({"dead_letter": "f.fifo", "max_receive_count": 2}, ev.ConfigError,
+         "dead_letter: a standard queue's dead-letter queue must also be standard"),
+    ],
+)  # fmt: skip
+def test_values_outside_sqs_ranges_are_refused(kwargs, error, message):
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.queue("f.fifo", fifo=True)
+    with pytest.raises(error, match=message):
+        sim.queue("q", **kwargs)
+    assert "q" not in sim.queues and "d" not in sim.queues
+
+
+@pytest.mark.parametrize(
+    ("name", "fifo", "message"),
+    [
+        ("orders.fifo", False, "reserves for FIFO queues"),
+        ("bad name", False, "1 to 80 letters"),
+        ("x" * 81, False, "1 to 80 letters"),
+        ("", False, "non-empty string"),
+    ],
+)
+def test_queue_names_follow_sqs_rules(name, fifo, message):
+    with pytest.raises((ev.ConfigError, ev.ConfigTypeError), match=message):
+        ev.Simulation().queue(name, fifo=fifo)
+
+
+def test_receive_and_change_visibility_arguments_are_checked():
+    sim, queue, _ = make()
+    with pytest.raises(ev.ConfigError, match="max_messages: must be between 1 and 10"):
+        queue.receive(max_messages=11)
+    with pytest.raises(ev.ConfigError, match="max_messages: must be between 1 and 10"):
+        queue.receive(max_messages=0)
+    with pytest.raises(ev.ConfigError, match="wait_time: must be between 0 and 20"):
+        queue.receive(wait_time=25)
+    with pytest.raises(ev.ConfigTypeError, match="message: expected a Message"):
+        queue.delete("receipt")
+    post(sim, queue)
+    [message] = queue.messages()
+    with pytest.raises(ev.ConfigError, match="seconds: must be between 0 and 43200"):
+        queue.change_visibility(message, 43201)
+    assert queue.delete(message) is False  # never received: no receipt
+
+
+def test_a_fifo_dlq_must_be_fifo_and_named_so():
+    sim = ev.Simulation()
+    with pytest.raises(ev.ConfigError, match=r"dead_letter: a FIFO queue's DLQ .*'\.fifo'"):
+        sim.queue("a.fifo", fifo=True, dead_letter="plain", max_receive_count=2)
+    sim.queue("plain")
+    with pytest.raises(ev.ConfigError, match="FIFO queue's dead-letter queue must also be FIFO"):
+        sim.queue("a.fifo", fifo=True, dead_letter="plain", max_receive_count=2)
+
+
+def test_a_cancelled_long_poll_takes_no_message():
+    sim, queue, env = make()
+    request = queue.receive()
+    assert queue.cancel(request) is True and queue.cancel(request) is False
+    post(sim, queue)
+    env.run(until=30)
+    assert not request.triggered and queue.visible_count() == 1
+
+
+def test_standard_queue_messages_have_no_group():
+    sim, queue, _ = make()
+    post(sim, queue, key="k")
+    assert queue.messages()[0].group_id is None
