@@ -45,7 +45,7 @@ class QueueFeed:
         self._tries: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         self._batches: dict[Consumer, deque[Message]] = {}
-        self._polls: dict[Consumer, Any] = {}  # each consumer's pending long poll
+        self._polls: dict[Consumer, set[Any]] = {}  # each consumer's pending long polls
         queue.listen(self._on_queue)
 
     # --- life cycle -------------------------------------------------------------------
@@ -58,8 +58,7 @@ class QueueFeed:
         """A consumer crashed: the messages it had received but not started are dropped
         from its hands (they reappear after the visibility timeout, or are lost if they
         were deleted on receipt)."""
-        poll = self._polls.pop(consumer, None)
-        if poll is not None:
+        for poll in self._polls.pop(consumer, set()):
             self.queue.cancel(poll)
         for message in self._batches.pop(consumer, deque()):
             if message.event_id in self._in_hand:
@@ -76,9 +75,11 @@ class QueueFeed:
         batch = self._batches.setdefault(consumer, deque())
         queue = self.queue
         while not batch:
-            poll = self._polls[consumer] = queue.receive()
+            poll = queue.receive()
+            polls = self._polls.setdefault(consumer, set())
+            polls.add(poll)
             received = yield poll
-            del self._polls[consumer]
+            polls.discard(poll)
             if self.group.commit == "before":
                 for message in received:
                     queue.delete(message)

@@ -86,3 +86,107 @@ def test_the_same_scenario_and_seed_replay_identically(s):
     first, second = build(s).run(until=s["until"]), build(s).run(until=s["until"])
     for table in ("events", "deliveries", "attempts", "timeseries"):
         pd.testing.assert_frame_equal(getattr(first, table), getattr(second, table))
+
+
+fault_scenarios = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "partitions": st.integers(1, 4),
+        "consumers": st.integers(1, 4),
+        "concurrency": st.integers(1, 2),
+        "rate": st.floats(2.0, 40.0),
+        "mean_service": st.floats(0.001, 0.1),
+        "commit": st.sampled_from(["after", "before"]),
+        "commit_interval": st.sampled_from([0.0, 2.0, 5.0]),
+        "transient": st.sampled_from([0.0, 0.1, 0.5]),
+        "poison": st.sampled_from([0.0, 0.05]),
+        "crashes": st.sampled_from([None, (15.0, 3.0), (5.0, 5.0)]),
+        "outage": st.sampled_from([None, (5.0, 12.0)]),
+        "max_attempts": st.integers(1, 4),
+        "blocking": st.booleans(),
+        "jitter": st.sampled_from(["none", "full", "equal", "decorrelated"]),
+        "dead_letter": st.booleans(),
+        "idempotent": st.booleans(),
+        "session_timeout": st.sampled_from([3.0, 45.0]),
+        "retention": st.sampled_from([7 * 86400.0, 8.0]),
+        "until": st.floats(10.0, 40.0),
+    }
+)
+
+
+def faulty(s: dict) -> list:
+    faults = []
+    if s["transient"]:
+        faults.append(ev.TransientErrors(p=s["transient"]))
+    if s["poison"]:
+        faults.append(ev.PoisonEvents(p=s["poison"]))
+    if s["crashes"]:
+        faults.append(ev.Crashes(mttf=s["crashes"][0], mttr=s["crashes"][1]))
+    if s["outage"]:
+        faults.append(ev.Outage(*s["outage"]))
+    return faults
+
+
+def topic_with_faults(s: dict) -> ev.Simulation:
+    sim = ev.Simulation(seed=s["seed"])
+    sim.topic("t", partitions=s["partitions"], retention=s["retention"])
+    sim.producer("p", "t", ev.Poisson(rate=s["rate"]), keys=ev.UniformKeys(20))
+    retry = ev.Retry(
+        max_attempts=s["max_attempts"],
+        backoff=ev.Backoff(base=0.2, cap=2.0, jitter=s["jitter"]),
+        blocking=s["blocking"],
+    )
+    sim.consumer_group(
+        "g", "t", consumers=s["consumers"], concurrency=s["concurrency"],
+        service_time=ev.Exponential(mean=s["mean_service"]), faults=faulty(s), retry=retry,
+        commit=s["commit"], commit_interval=s["commit_interval"],
+        dead_letter="t-dead" if s["dead_letter"] else None, idempotent=s["idempotent"],
+        session_timeout=s["session_timeout"],
+    )  # fmt: skip
+    return sim
+
+
+def queue_with_faults(s: dict) -> ev.Simulation:
+    sim = ev.Simulation(seed=s["seed"])
+    sim.queue(
+        "q", visibility_timeout=2.0, retention=max(60.0, s["retention"]),
+        dead_letter="q-dlq" if s["dead_letter"] else None,
+        max_receive_count=s["max_attempts"] if s["dead_letter"] else None,
+        receive_batch=s["partitions"],
+    )  # fmt: skip
+    sim.producer("p", "q", ev.Poisson(rate=s["rate"]))
+    sim.consumer_group(
+        "g", "q", consumers=s["consumers"], concurrency=s["concurrency"],
+        service_time=ev.Exponential(mean=s["mean_service"]), faults=faulty(s),
+        retry=ev.Retry(max_attempts=s["max_attempts"], backoff=0.1), commit=s["commit"],
+        idempotent=s["idempotent"],
+    )  # fmt: skip
+    return sim
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fault_scenarios)
+def test_with_faults_every_routed_event_still_ends_in_exactly_one_outcome(s):
+    result = topic_with_faults(s).run(until=s["until"])
+    result.check()
+    deliveries = result.deliveries
+    summary = result.summary().loc["g"]
+    no_failures = not s["transient"] and not s["poison"]
+    if s["commit"] == "after" and no_failures:
+        assert summary["lost"] == 0  # at-least-once: a crash re-delivers, never loses
+    if not s["dead_letter"] and s["blocking"]:
+        assert summary["dead_lettered"] == 0  # only retry topics bring their own DLT
+    if s["idempotent"]:
+        assert summary["duplicates"] == 0
+    settled = deliveries[deliveries["outcome"].isin(["processed", "dead_lettered", "lost"])]
+    assert (settled["attempts"] >= 1).all()
+    assert (settled["attempts"] <= s["max_attempts"] + 20).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fault_scenarios)
+def test_a_queue_group_with_faults_accounts_for_every_message(s):
+    result = queue_with_faults(s).run(until=s["until"])
+    result.check()
+    if s["idempotent"]:
+        assert result.summary().loc["g", "duplicates"] == 0
