@@ -25,6 +25,7 @@ from evsim.errors import (
     UnknownNameError,
 )
 from evsim.event import Event
+from evsim.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
 from evsim.fanout import Fanout
 from evsim.faults import (
     Crashes,
@@ -50,6 +51,7 @@ __all__ = [
     "AccountingError",
     "Arrivals",
     "Backoff",
+    "ConfidenceInterval",
     "ConfigError",
     "ConfigTypeError",
     "Constant",
@@ -84,7 +86,10 @@ __all__ = [
     "UnknownNameError",
     "ZipfKeys",
     "__version__",
+    "confidence_interval",
     "from_aws",
     "murmur2",
     "partition_for_key",
+    "replicate",
+    "sweep",
 ]
