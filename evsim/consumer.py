@@ -133,12 +133,15 @@ class Consumer:
         env = world.env
         service = _service_sampler(group, self.name, worker)
         handle = None if group.handler is None else handler_runner(group, self.name, worker)
-        attempts_log = world.records.attempts
-        record = attempts_log.add
+        record = world.records.attempts.add
         current = self._attempt
         retry = group.retry
         backoff = group.backoff_delays(self.name, worker)
         code, group_code = self.code, group.code
+        idempotent = group.idempotent
+        slowed = group.slowdown if group.has_slowdowns else None
+        injected = group.injected_failure if group.has_failures else None
+        timeout = env.timeout
 
         def run(delivery: Delivery) -> Generator[Any, Any, int]:
             event_id = delivery.event_id
@@ -149,22 +152,23 @@ class Consumer:
                 if attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at:
                     delivery.first_attempt_at = started
                 delivery.attempts = attempt
-                if group.idempotent and group.seen(event_id):
+                if idempotent and group.seen(event_id):
                     record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
                     return SKIPPED
                 current[worker] = (attempt, started)
-                delay = service() * group.slowdown(started)
+                delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
-                    yield env.timeout(delay)
-                error_type, error = group.injected_failure(event_id, attempt)
+                    yield timeout(delay)
+                error_type, error = ("", None) if injected is None else injected(event_id, attempt)
                 if error is None and handle is not None:
                     error_type, error = yield from handle(delivery.record_id)
                 current[worker] = None
-                record(event_id, group_code, code, attempt, started, env.now,
-                       OK if error is None else ERROR, error)  # fmt: skip
                 if error is None:
-                    group.remember(event_id)
+                    record(event_id, group_code, code, attempt, started, env.now, OK, None)
+                    if idempotent:
+                        group.remember(event_id)
                     return HANDLED
+                record(event_id, group_code, code, attempt, started, env.now, ERROR, error)
                 delivery.error = error
                 if not retry.retries(attempt, error_type):
                     return FAILED
@@ -172,7 +176,7 @@ class Consumer:
                     return RETRY_LATER
                 pause = backoff(attempt - 1)
                 if pause > 0:
-                    yield env.timeout(pause)
+                    yield timeout(pause)
 
         return run
 

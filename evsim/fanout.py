@@ -129,4 +129,6 @@ class Fanout:
                 if not subscription.matches(attributes):
                     continue
             subscription.delivered += 1
+            events.hold(event_id)  # each copy is held by its queue
             subscription.queue.publish(event_id, key, producer, size_bytes)
+        events.release(event_id)  # the fanout's own hold: SNS keeps nothing

@@ -108,10 +108,14 @@ class ConsumerGroup:
         self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
         self._poison = [f for f in self.faults if isinstance(f, PoisonEvents)]
         self._slowdowns = [f for f in self.faults if isinstance(f, Slowdown)]
+        self.has_slowdowns = bool(self._slowdowns)
+        self.has_failures = bool(self._transient or self._poison)
         self._fault_draw = (
             world.streams.generator("group", name, "faults").random if self._transient else None
         )
         self.finished = 0
+        self._outcomes = world.records.outcomes.add
+        self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
         self._check_fault_targets()
@@ -265,9 +269,8 @@ class ConsumerGroup:
         return window is None or self.world.env.now - when <= window
 
     def remember(self, event_id: int) -> None:
-        """Note a processed event in the idempotency store (if the group has one)."""
-        if self.idempotent:
-            self._processed[event_id] = self.world.env.now
+        """Note a processed event in the idempotency store."""
+        self._processed[event_id] = self.world.env.now
 
     # --- outcomes -----------------------------------------------------------------------
 
@@ -275,10 +278,8 @@ class ConsumerGroup:
         self, event_id: int, consumer: Consumer | None, outcome: int, attempts: int, first: float
     ) -> None:
         """Record the final outcome of an event for this group (once per event)."""
-        code = self.world.records.names.code("") if consumer is None else consumer.code
-        self.world.records.outcomes.add(
-            event_id, self.code, code, outcome, attempts, first, self.world.env.now
-        )
+        code = self._nobody if consumer is None else consumer.code
+        self._outcomes(event_id, self.code, code, outcome, attempts, first, self.world.env.now)
         self.finished += 1
 
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:

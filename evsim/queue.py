@@ -182,6 +182,25 @@ class Queue:
         env.timeout(wait).callbacks.append(partial(self._give_up, entry))
         return request
 
+    def poll(self, max_messages: int | None = None) -> list[Message]:
+        """The messages a receive would hand out right now (no waiting, no event)."""
+        if self._waiting or not self._order.takeable():
+            return []
+        return self._take(self.receive_batch if max_messages is None else max_messages)
+
+    def wait(self, max_messages: int | None = None) -> simpy.Event:
+        """An event that fires with messages as soon as some are available.
+
+        The same as long polls repeated back to back until one returns messages, without
+        the empty answers in between (a consumer group's poll loop does just that).
+        """
+        request = self.world.env.event()
+        self._waiting.append(
+            (request, self.receive_batch if max_messages is None else max_messages)
+        )
+        self._serve()
+        return request
+
     def cancel(self, request: simpy.Event) -> bool:
         """Close a pending long poll (its receiver is gone); True if it was waiting."""
         for entry in self._waiting:
@@ -288,6 +307,7 @@ class Queue:
         dedup = self._dedup_id(event_id) if self.fifo else None
         if dedup is not None and self._deduplicator.duplicate(dedup, now):
             self.duplicates_dropped += 1
+            events.release(event_id)
             return
         message = Message(
             next(self.world.message_ids), event_id, now, key if self.fifo else None, dedup
@@ -387,6 +407,8 @@ class Queue:
         message._state = GONE
         del self._stored[message.message_id]
         self._notify(kind, message)
+        if kind != "dead_lettered":  # a move to the DLQ hands the event over
+            self.world.records.events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:
         for listener in self._listeners:

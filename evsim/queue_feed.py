@@ -12,7 +12,6 @@ they are received (at-most-once): a failure or crash loses them.
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ class QueueFeed:
         self.world = group.world
         self.queue = queue
         self.name = queue.name
-        self.routed = array("q")
+        self.routed = group.world.records.routed_log()
         self.partitions: list[Any] = []  # a queue has no partitions to assign
         self.queued: list[bool] = []
         self.active = False
@@ -75,11 +74,13 @@ class QueueFeed:
         batch = self._batches.setdefault(consumer, deque())
         queue = self.queue
         while not batch:
-            poll = queue.receive()
-            polls = self._polls.setdefault(consumer, set())
-            polls.add(poll)
-            received = yield poll
-            polls.discard(poll)
+            received = queue.poll()
+            if not received:  # long-poll until messages come
+                poll = queue.wait()
+                polls = self._polls.setdefault(consumer, set())
+                polls.add(poll)
+                received = yield poll
+                polls.discard(poll)
             if self.group.commit == "before":
                 for message in received:
                     queue.delete(message)

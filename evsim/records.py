@@ -124,6 +124,12 @@ class EventLog(Columns):
         self.attributes.append(attributes)
         return event_id
 
+    def hold(self, event_id: int) -> None:
+        """Full recording keeps every event: nothing to count (see SparseEventLog)."""
+
+    def release(self, event_id: int) -> None:
+        """Full recording keeps every event: nothing to forget (see SparseEventLog)."""
+
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Note where and when the broker appended the event."""
         self.partition[event_id] = partition
@@ -233,13 +239,40 @@ class GaugeLog(Columns):
         self.entity.append(entity)
         self.value.append(value)
 
+    def group_lag(self, time: float, group: int, total: float) -> None:
+        """A group's total lag: the rows per partition already say it."""
+
+
+RECORD_MODES = ("full", "summary")
+
 
 class Records:
-    """All the logs of one run, sharing one name interner."""
+    """All the logs of one run, sharing one name interner.
 
-    def __init__(self) -> None:
+    ``record="full"`` keeps a row per event, attempt, outcome and gauge sample;
+    ``record="summary"`` keeps aggregates only (:mod:`evsim.aggregates`).
+    """
+
+    def __init__(self, record: str = "full") -> None:
         self.names = Interner()
-        self.events = EventLog(self.names)
-        self.attempts = AttemptLog()
-        self.outcomes = OutcomeLog()
-        self.gauges = GaugeLog()
+        self.full = record == "full"
+        if self.full:
+            self.events: Any = EventLog(self.names)
+            self.attempts: Any = AttemptLog()
+            self.outcomes: Any = OutcomeLog()
+            self.gauges: Any = GaugeLog()
+        else:
+            from evsim import aggregates  # it builds on this module
+
+            self.events = aggregates.SparseEventLog(self.names)
+            self.attempts = aggregates.AttemptTally()
+            self.outcomes = aggregates.OutcomeTally(self.events)
+            self.gauges = aggregates.GaugeTally()
+
+    def routed_log(self) -> Any:
+        """Where a group notes the events routed to it: their ids, or just a count."""
+        if self.full:
+            return array("q")
+        from evsim.aggregates import Counter
+
+        return Counter()

@@ -61,8 +61,12 @@ class Redrive:
         env = self.world.env
         yield env.timeout(max(0.0, self.at - env.now))
         gap = 0.0 if self.rate is None else 1.0 / self.rate
+        queue = self.dead_letter.kind == "queue"
+        events = self.world.records.events
         for record_id in self._take():
             self._resend(record_id)
+            if queue:  # drained from the DLQ: the queue no longer holds it
+                events.release(record_id)
             if gap:
                 yield env.timeout(gap)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evsim.errors import EvsimError
+from evsim.errors import EvsimError, SimulationStateError
 from evsim.records import EXPIRED, NOT_YET, OK, OUTCOMES, STATUSES, Columns, Interner
 
 if TYPE_CHECKING:
@@ -54,9 +54,17 @@ class Result:
 
     # --- the four tables ----------------------------------------------------------------
 
+    def _need_rows(self, table: str) -> None:
+        if not self._records.full:
+            raise SimulationStateError(
+                f"{table}: this run used record='summary', which keeps aggregates only; "
+                "use summary(), accounting() and check(), or run with record='full'"
+            )
+
     @cached_property
     def events(self) -> pd.DataFrame:
         """One row per published event."""
+        self._need_rows("events")
         log = self._records.events
         partition = log.numpy("partition")
         placed = partition != NOT_YET
@@ -84,6 +92,7 @@ class Result:
     @cached_property
     def attempts(self) -> pd.DataFrame:
         """One row per processing attempt."""
+        self._need_rows("attempts")
         log = self._records.attempts
         return pd.DataFrame(
             {
@@ -101,6 +110,7 @@ class Result:
     @cached_property
     def deliveries(self) -> pd.DataFrame:
         """One row per event and consumer group that should get it, with its outcome."""
+        self._need_rows("deliveries")
         finished = self._outcome_frame(self._records.outcomes)
         frame = pd.concat([finished, self._unfinished_frame()], ignore_index=True)
         published = self._records.events.numpy("published_at")
@@ -111,6 +121,7 @@ class Result:
     @cached_property
     def timeseries(self) -> pd.DataFrame:
         """One row per sample of a gauge (lag, consumers_up, in_system)."""
+        self._need_rows("timeseries")
         log = self._records.gauges
         return pd.DataFrame(
             {
@@ -125,6 +136,8 @@ class Result:
 
     def summary(self) -> pd.DataFrame:
         """One row per consumer group: counts, throughput (events/s), latency (s), lag."""
+        if not self._records.full:
+            return self._summary_from_tallies()
         deliveries = self.deliveries
         counts = self._outcome_counts(deliveries)
         published = self._records.events.numpy("published_at")
@@ -149,7 +162,7 @@ class Result:
 
     def accounting(self) -> pd.DataFrame:
         """Per group: events routed to it against the sum of their outcomes."""
-        counts = self._outcome_counts(self.deliveries)
+        counts = self._outcome_counts(self.deliveries) if self._records.full else self._tallied()
         table = pd.DataFrame(index=pd.Index(self.groups, name="group"))
         table["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
         for outcome in OUTCOMES:
@@ -159,7 +172,16 @@ class Result:
         return table
 
     def check(self) -> None:
-        """Raise :class:`AccountingError` unless every routed event has exactly one outcome."""
+        """Raise :class:`AccountingError` unless every routed event has exactly one outcome.
+
+        With ``record="summary"`` only the counts can be compared.
+        """
+        if not self._records.full:
+            table = self.accounting()
+            unbalanced = table.index[~table["balanced"]].tolist()
+            if unbalanced:
+                raise AccountingError(f"accounting does not balance for {unbalanced}")
+            return
         deliveries = self.deliveries
         problems = []
         for name in self.groups:
@@ -175,6 +197,45 @@ class Result:
                 problems.append(f"{name}: without outcome {missing}, not routed {extra}")
         if problems:
             raise AccountingError("accounting does not balance: " + "; ".join(problems))
+
+    # --- summary mode ---------------------------------------------------------------------
+
+    def _tallied(self) -> pd.DataFrame:
+        """Outcome counts per group from the tallies and the unfinished snapshot."""
+        counts = pd.DataFrame(0, index=self.groups, columns=list(OUTCOMES))
+        codes = {self._sim.groups[g].code: g for g in self.groups}
+        for (group, outcome), n in self._records.outcomes.counts.items():
+            counts.loc[codes[group], OUTCOMES[outcome]] += n
+        unfinished = self._unfinished
+        for group, outcome in zip(unfinished.group, unfinished.outcome, strict=True):
+            counts.loc[codes[group], OUTCOMES[outcome]] += 1
+        return counts
+
+    def _summary_from_tallies(self) -> pd.DataFrame:
+        counts = self._tallied()
+        summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
+        summary["published"] = counts.sum(axis=1)
+        for outcome in OUTCOMES:
+            summary[outcome] = counts[outcome]
+        tallies = self._records
+        rows = []
+        for name in self.groups:
+            code = self._sim.groups[name].code
+            latency = tallies.outcomes.latency[code]
+            rows.append(
+                {
+                    # events applied more than once: successful attempts beyond one per event
+                    "duplicates": max(0, tallies.attempts.ok(code) - counts.loc[name, "processed"]),
+                    "throughput": latency.n / (self.until - self.warmup),
+                    "latency_mean": latency.mean(),
+                    "latency_p50": latency.quantile(0.5),
+                    "latency_p95": latency.quantile(0.95),
+                    "latency_p99": latency.quantile(0.99),
+                    "max_lag": float(tallies.gauges.peak_lag[code]),
+                }
+            )
+        summary[list(rows[0]) if rows else []] = pd.DataFrame(rows, index=summary.index)
+        return summary[SUMMARY_COLUMNS]
 
     # --- helpers --------------------------------------------------------------------------
 

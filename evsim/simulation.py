@@ -29,7 +29,7 @@ from evsim.keys import KeyChooser
 from evsim.log import SEVEN_DAYS, Topic
 from evsim.producer import DEFAULT_EVENT_BYTES, Producer
 from evsim.queue import Queue
-from evsim.records import Records
+from evsim.records import RECORD_MODES, Records
 from evsim.redrive import Redrive
 from evsim.result import Result
 from evsim.retry import Retry
@@ -48,14 +48,19 @@ class Simulation:
     """One simulated system. Times are seconds, rates per second.
 
     ``seed`` fixes every random stream (the same seed gives identical tables);
-    ``sample_interval`` is how often gauges (lag, consumers up) are sampled, in seconds.
+    ``sample_interval`` is how often gauges (lag, consumers up) are sampled, in seconds;
+    ``record="full"`` keeps a row per event, attempt and sample, ``record="summary"`` only
+    the aggregates ``summary()`` needs, so memory stays flat however long the run.
     """
 
-    def __init__(self, seed: int | None = None, sample_interval: float = 1.0) -> None:
+    def __init__(
+        self, seed: int | None = None, sample_interval: float = 1.0, record: str = "full"
+    ) -> None:
         self.streams = Streams(seed)
         self.seed = self.streams.seed
         self.sample_interval = _check.positive("sample_interval", sample_interval)
-        self.records = Records()
+        self.record = _check.choice("record", record, RECORD_MODES)
+        self.records = Records(record)
         self.world = World(simpy.Environment(), self.records, self.streams)
         self.topics: dict[str, Topic] = {}
         self.queues: dict[str, Queue] = {}
@@ -284,6 +289,7 @@ class Simulation:
             producer.launch()
         for move in self.redrives:
             move.launch()
+        self.records.outcomes.warmup = warmup  # summary mode measures latency as it goes
         env = self.world.env
         env.process(self._sample())
         env.run(until=until)
@@ -299,6 +305,7 @@ class Simulation:
             "seed": self.seed,
             "version": __version__,
             "sample_interval": self.sample_interval,
+            "record": self.record,
             "scenario": {
                 "topics": [t.spec() for t in self.topics.values()],
                 "queues": [q.spec() for q in self.queues.values()],
@@ -335,8 +342,12 @@ class Simulation:
             for group, tp_codes in entities.items():
                 if not group.active:  # a group that has not joined yet has no offsets
                     continue
+                total = 0
                 for tp, entity in enumerate(tp_codes):
-                    gauges.add(now, lag, entity, group.lag(tp))
+                    partition_lag = group.lag(tp)
+                    total += partition_lag
+                    gauges.add(now, lag, entity, partition_lag)
+                gauges.group_lag(now, group.code, total)
                 gauges.add(now, up, group.code, sum(m.up for m in group.members))
                 gauges.add(now, in_system, group.code, group.in_system())
             self._sample_queues(now)

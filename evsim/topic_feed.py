@@ -25,7 +25,6 @@ Rules modelled (Apache Kafka and Spring for Apache Kafka):
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Generator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -71,7 +70,7 @@ class TopicFeed:
         self.busy = [False] * size  # a worker is handling one of its records
         self.paused = [False] * size  # a retry partition waiting for its head to be due
         self.owner: list[Consumer | None] = [None] * size
-        self.routed = array("q")
+        self.routed = group.world.records.routed_log()
         self.in_flight: dict[int, Consumer] = {}
         self.in_retry: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
         self._carried: dict[int, tuple[int, float]] = {}  # the same, for crash-abandoned ones

@@ -1,0 +1,64 @@
+"""record="summary": the same summary as full recording, from aggregates only."""
+
+from __future__ import annotations
+
+import pytest
+
+import evsim as ev
+
+
+def queue_run(record: str, until: float = 3000.0, seed: int = 4) -> ev.Result:
+    sim = ev.Simulation(seed=seed, record=record)
+    sim.queue("q")
+    sim.producer("p", "q", ev.Poisson(rate=3.6))
+    sim.consumer_group("g", "q", consumers=4, service_time=ev.Exponential(mean=1.0))
+    return sim.run(until=until, warmup=100)
+
+
+def topic_run(record: str) -> ev.Result:
+    sim = ev.Simulation(seed=5, record=record)
+    sim.topic("t", partitions=3)
+    sim.producer("p", "t", ev.Poisson(rate=30), keys=ev.UniformKeys(100))
+    sim.consumer_group(
+        "g", "t", consumers=2, service_time=ev.Exponential(0.05),
+        faults=[ev.TransientErrors(p=0.1), ev.Crashes(mttf=40, mttr=5)],
+        retry=ev.Retry(max_attempts=2), dead_letter="t-dlt",
+    )  # fmt: skip
+    return sim.run(until=300)
+
+
+@pytest.mark.parametrize("run", [queue_run, topic_run])
+def test_summary_mode_gives_the_same_summary_as_full_recording(run):
+    full, summary = run("full").summary(), run("summary").summary()
+    exact = ["published", "processed", "dead_lettered", "expired", "lost", "pending",
+             "throughput", "latency_mean", "max_lag"]  # fmt: skip
+    expected = full.loc["g", exact].astype(float).tolist()
+    assert summary.loc["g", exact].astype(float).tolist() == pytest.approx(expected)
+    for column in ("latency_p50", "latency_p95", "latency_p99"):
+        assert summary.loc["g", column] == pytest.approx(full.loc["g", column], rel=0.015)
+    assert summary.loc["g", "duplicates"] >= full.loc["g", "duplicates"]
+
+
+def test_summary_mode_keeps_no_rows_and_says_so():
+    result = queue_run("summary", until=200)
+    result.check()
+    assert result.accounting()["balanced"].all()
+    for table in ("events", "deliveries", "attempts", "timeseries"):
+        with pytest.raises(ev.SimulationStateError, match="record='summary'"):
+            getattr(result, table)
+
+
+def test_summary_mode_forgets_events_a_queue_no_longer_holds():
+    sim = ev.Simulation(seed=1, record="summary")
+    sim.queue("q")
+    sim.producer("p", "q", ev.Poisson(rate=3.6))
+    sim.consumer_group("g", "q", consumers=4, service_time=ev.Exponential(mean=1.0))
+    sim.run(until=5000)
+    events = sim.records.events
+    assert len(events) > 17_000
+    assert events.live() < 200  # only those still queued or in service
+
+
+def test_record_must_be_full_or_summary():
+    with pytest.raises(ev.ConfigError, match="record"):
+        ev.Simulation(seed=1, record="some")
