@@ -98,11 +98,15 @@ class Consumer:
 
     def _work(self, worker: int) -> Generator[Any, Any, None]:
         feed = self.group.feed
+        take_now, wait = feed.take_now, feed.wait
         attempt = self._attempts_runner(worker)
         while True:
             try:
                 while True:
-                    delivery = yield from feed.take(self)
+                    delivery = take_now(self)
+                    if delivery is None:
+                        yield from wait(self)
+                        continue
                     self._in_hand[worker] = delivery
                     result = yield from attempt(delivery)
                     self._in_hand[worker] = None

@@ -114,7 +114,7 @@ class Queue:
         self._stored: dict[int, Message] = {}
         self._delayed = self._visible = self._in_flight = 0  # message counts by state
         self._listeners: list[Listener] = []
-        self._waiting: deque[tuple[simpy.Event, int]] = deque()
+        self._waiting: deque[tuple[simpy.Event, int, bool]] = deque()  # request, n, copies
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
         self._sequence = itertools.count()
@@ -177,27 +177,30 @@ class Queue:
         batch = self._take(n) if not self._waiting and self._order.takeable() else []
         if batch or wait == 0:
             return request.succeed(batch)
-        entry = (request, n)
+        entry = (request, n, True)
         self._waiting.append(entry)
         env.timeout(wait).callbacks.append(partial(self._give_up, entry))
         return request
 
-    def poll(self, max_messages: int | None = None) -> list[Message]:
-        """The messages a receive would hand out right now (no waiting, no event)."""
+    def poll(self, max_messages: int | None = None, copies: bool = True) -> list[Message]:
+        """The messages a receive would hand out right now (no waiting, no event).
+
+        ``copies=False`` hands out the stored messages themselves, for a consumer group
+        that notes each one's receipt and deletes with :meth:`delete_receipt`.
+        """
         if self._waiting or not self._order.takeable():
             return []
-        return self._take(self.receive_batch if max_messages is None else max_messages)
+        return self._take(self.receive_batch if max_messages is None else max_messages, copies)
 
-    def wait(self, max_messages: int | None = None) -> simpy.Event:
+    def wait(self, max_messages: int | None = None, copies: bool = True) -> simpy.Event:
         """An event that fires with messages as soon as some are available.
 
         The same as long polls repeated back to back until one returns messages, without
         the empty answers in between (a consumer group's poll loop does just that).
         """
         request = self.world.env.event()
-        self._waiting.append(
-            (request, self.receive_batch if max_messages is None else max_messages)
-        )
+        n = self.receive_batch if max_messages is None else max_messages
+        self._waiting.append((request, n, copies))
         self._serve()
         return request
 
@@ -211,7 +214,15 @@ class Queue:
 
     def delete(self, message: Message) -> bool:
         """DeleteMessage: True if deleted; False if the receipt is stale or it is gone."""
-        stored = self._current(message)
+        return self._delete(self._current(message))
+
+    def delete_receipt(self, message: Message, receipt: int | None) -> bool:
+        """DeleteMessage for a stored message received with ``receipt``."""
+        if message._state == GONE or message.receipt != receipt:
+            return False
+        return self._delete(message)
+
+    def _delete(self, stored: Message | None) -> bool:
         if stored is None:
             return False
         if stored._state == IN_FLIGHT:
@@ -340,13 +351,16 @@ class Queue:
         """A stored message becomes visible for the first time."""
         message._state = VISIBLE
         self._visible += 1
-        self._oldest = min(self._oldest, message.enqueued_at)
+        if message.enqueued_at < self._oldest:
+            self._oldest = message.enqueued_at
         self._order.push(message)
-        self._serve()
+        if self._waiting:
+            self._serve()
 
-    def _take(self, n: int) -> list[Message]:
+    def _take(self, n: int, copies: bool = True) -> list[Message]:
         """Hand out up to ``n`` messages (expiring or dead-lettering on the way)."""
-        return [m.snapshot() for m in self._order.take(n, self._admit)]
+        taken = self._order.take(n, self._admit)
+        return [m.snapshot() for m in taken] if copies else taken
 
     def _admit(self, message: Message) -> bool:
         """A visible message leaves the line: expired, to the DLQ, or received."""
@@ -418,13 +432,13 @@ class Queue:
         """Give available messages to waiting receivers, first come first served."""
         waiting = self._waiting
         while waiting and self._order.takeable():
-            request, n = waiting[0]
-            batch = self._take(n)
+            request, n, copies = waiting[0]
+            batch = self._take(n, copies)
             if batch:
                 waiting.popleft()
                 request.succeed(batch)
 
-    def _give_up(self, entry: tuple[simpy.Event, int], _event: object) -> None:
+    def _give_up(self, entry: tuple[simpy.Event, int, bool], _event: object) -> None:
         if not entry[0].triggered and entry in self._waiting:
             self._waiting.remove(entry)
             entry[0].succeed([])

@@ -20,6 +20,8 @@ from evsim.delivery import FAILED, Delivery
 from evsim.errors import ConfigError
 from evsim.records import DEAD_LETTERED, EXPIRED, LOST, PENDING, PROCESSED
 
+NO_TRIES = (0, float("nan"))
+
 if TYPE_CHECKING:
     from evsim.consumer import Consumer
     from evsim.group import ConsumerGroup
@@ -59,7 +61,7 @@ class QueueFeed:
         were deleted on receipt)."""
         for poll in self._polls.pop(consumer, set()):
             self.queue.cancel(poll)
-        for message in self._batches.pop(consumer, deque()):
+        for message, _receipt in self._batches.pop(consumer, deque()):
             if message.event_id in self._in_hand:
                 del self._in_hand[message.event_id]
                 self._settle_event(message.event_id, LOST, consumer)
@@ -69,26 +71,37 @@ class QueueFeed:
 
     # --- handing out messages -----------------------------------------------------------
 
-    def take(self, consumer: Consumer) -> Generator[Any, Any, Delivery]:
-        """The next message for ``consumer``, receiving a batch when its hands are empty."""
+    def take_now(self, consumer: Consumer) -> Delivery | None:
+        """The next message in ``consumer``'s hands, receiving a batch if they are empty;
+        None if the queue has nothing visible."""
+        batch = self._batches.get(consumer)
+        if not batch:
+            received = self.queue.poll(copies=False)
+            if not received:
+                return None
+            batch = self._receive(consumer, received)
+        message, receipt = batch.popleft()
+        attempts, first = self._tries.get(message.event_id, NO_TRIES)
+        return Delivery(message.event_id, message.event_id, (message, receipt), attempts, first)
+
+    def wait(self, consumer: Consumer) -> Generator[Any, Any, None]:
+        """Long-poll until messages come, and put them in ``consumer``'s hands."""
+        poll = self.queue.wait(copies=False)
+        polls = self._polls.setdefault(consumer, set())
+        polls.add(poll)
+        received = yield poll
+        polls.discard(poll)
+        self._receive(consumer, received)
+
+    def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
+        """Note each message with the receipt it came with (before a re-receive changes it)."""
         batch = self._batches.setdefault(consumer, deque())
-        queue = self.queue
-        while not batch:
-            received = queue.poll()
-            if not received:  # long-poll until messages come
-                poll = queue.wait()
-                polls = self._polls.setdefault(consumer, set())
-                polls.add(poll)
-                received = yield poll
-                polls.discard(poll)
-            if self.group.commit == "before":
-                for message in received:
-                    queue.delete(message)
-                    self._in_hand[message.event_id] = consumer
-            batch.extend(received)
-        message = batch.popleft()
-        attempts, first = self._tries.get(message.event_id, (0, float("nan")))
-        return Delivery(message.event_id, message.event_id, message, attempts, first)
+        for message in received:
+            batch.append((message, message.receipt))
+            if self.group.commit == "before":  # at-most-once: delete on receipt
+                self.queue.delete_receipt(message, message.receipt)
+                self._in_hand[message.event_id] = consumer
+        return batch
 
     def _on_queue(self, kind: str, message: Message) -> None:
         if not self.active:
@@ -105,23 +118,25 @@ class QueueFeed:
     def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
         """Delete what was handled; leave a failure to reappear, or dead-letter it."""
         event_id = delivery.event_id
-        message: Message = delivery.handle
-        self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
-        if self.group.commit == "before":
+        message, receipt = delivery.handle
+        if self.group.commit == "before":  # deleted on receipt: settle it either way
             del self._in_hand[event_id]
-            outcome = PROCESSED if result != FAILED else None
-            if outcome is None:
+            if result == FAILED:
                 self.group.give_up(delivery, consumer, {"original_queue": self.name})
                 self._tries.pop(event_id, None)
-                return
-            self._settle(delivery, outcome, consumer)
+            else:
+                self._settle(delivery, PROCESSED, consumer)
             return
         if result != FAILED:
-            if self.queue.delete(message):  # False: it reappeared and another has it
+            if self.queue.delete_receipt(message, receipt):  # False: another has it now
                 self._settle(delivery, PROCESSED, consumer)
-        elif self.group.dead_letter is not None and self.queue.delete(message):
+            else:
+                self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
+        elif self.group.dead_letter is not None and self.queue.delete_receipt(message, receipt):
             self.group.give_up(delivery, consumer, {"original_queue": self.name})
             self._tries.pop(event_id, None)
+        else:  # it reappears after the visibility timeout: count on from here
+            self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
 
     def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``."""

@@ -150,21 +150,23 @@ class TopicFeed:
 
     # --- handing out records ------------------------------------------------------------
 
-    def take(self, consumer: Consumer) -> Generator[Any, Any, Delivery]:
-        """Wait for the next record among the consumer's partitions (round-robin)."""
-        env = self.world.env
+    def take_now(self, consumer: Consumer) -> Delivery | None:
+        """The next record among the consumer's ready partitions (round-robin), or None."""
         ready = consumer.ready
-        while True:
-            if not ready:
-                wake = env.event()
-                consumer.idle.append(wake)
-                yield wake
-                continue
+        queued = self.queued
+        while ready:
             tp = ready.popleft()
-            self.queued[tp] = False
+            queued[tp] = False
             delivery = self._fetch(tp, consumer)
             if delivery is not None:
                 return delivery
+        return None
+
+    def wait(self, consumer: Consumer) -> Generator[Any, Any, None]:
+        """Sleep until one of the consumer's partitions has a record to read."""
+        wake = self.world.env.event()
+        consumer.idle.append(wake)
+        yield wake
 
     def _on_append(self, base: int, partition: int, offset: int, event_id: int) -> None:
         if not self.active:
