@@ -331,6 +331,11 @@ class ConsumerGroup:
         return getattr(self.feed, "partitions", [])
 
     @property
+    def consumers_up(self) -> int:
+        """How many of the group's consumers are running."""
+        return sum(member.up for member in self.members)
+
+    @property
     def active(self) -> bool:
         """Whether the group has joined."""
         return self.feed.active

@@ -114,6 +114,7 @@ class Queue:
         self._stored: dict[int, Message] = {}
         self._delayed = self._visible = self._in_flight = 0  # message counts by state
         self._listeners: list[Listener] = []
+        self._delete_listeners: list[Listener] = []  # deletes are frequent: few want them
         self._waiting: deque[tuple[simpy.Event, int, bool]] = deque()  # request, n, copies
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
@@ -253,9 +254,12 @@ class Queue:
 
     # --- observation ----------------------------------------------------------------
 
-    def listen(self, listener: Listener) -> None:
-        """Call ``listener(kind, message)`` on enqueued, dead_lettered, expired, deleted."""
+    def listen(self, listener: Listener, deletes: bool = True) -> None:
+        """Call ``listener(kind, message)`` on enqueued, dead_lettered, expired and (unless
+        ``deletes=False``) deleted."""
         self._listeners.append(listener)
+        if deletes:
+            self._delete_listeners.append(listener)
 
     def visible_count(self) -> int:
         """Messages available to a receive (SQS ApproximateNumberOfMessages)."""
@@ -425,7 +429,7 @@ class Queue:
             self.world.records.events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:
-        for listener in self._listeners:
+        for listener in self._delete_listeners if kind == "deleted" else self._listeners:
             listener(kind, message)
 
     def _serve(self) -> None:

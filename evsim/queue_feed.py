@@ -47,7 +47,7 @@ class QueueFeed:
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         self._batches: dict[Consumer, deque[Message]] = {}
         self._polls: dict[Consumer, set[Any]] = {}  # each consumer's pending long polls
-        queue.listen(self._on_queue)
+        queue.listen(self._on_queue, deletes=False)
 
     # --- life cycle -------------------------------------------------------------------
 

@@ -348,7 +348,7 @@ class Simulation:
                     total += partition_lag
                     gauges.add(now, lag, entity, partition_lag)
                 gauges.group_lag(now, group.code, total)
-                gauges.add(now, up, group.code, sum(m.up for m in group.members))
+                gauges.add(now, up, group.code, group.consumers_up)
                 gauges.add(now, in_system, group.code, group.in_system())
             self._sample_queues(now)
             yield env.timeout(self.sample_interval)
