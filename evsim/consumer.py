@@ -43,6 +43,7 @@ class Consumer:
         self._workers: list[simpy.Process] = []
         self._in_hand: list[Delivery | None] = []
         self._attempt: list[tuple[int, float] | None] = []  # (number, start) in progress
+        self._claimed: list[int | None] = []  # the event id each worker has locked
         self._back: simpy.Event | None = None
         self._down_for: set[str] = set()  # "crash", "outage": up again when all are over
 
@@ -52,6 +53,7 @@ class Consumer:
         count = self.group.concurrency
         self._in_hand = [None] * count
         self._attempt = [None] * count
+        self._claimed = [None] * count
         self._workers = [env.process(self._work(worker)) for worker in range(count)]
 
     def offer(self, tp: int) -> None:
@@ -115,7 +117,13 @@ class Consumer:
                 self._crashed(worker)
                 yield self._back
 
+    def _unclaim(self, worker: int) -> None:
+        event_id, self._claimed[worker] = self._claimed[worker], None
+        if event_id is not None:
+            self.group.unclaim(event_id)
+
     def _crashed(self, worker: int) -> None:
+        self._unclaim(worker)
         delivery, self._in_hand[worker] = self._in_hand[worker], None
         attempt, self._attempt[worker] = self._attempt[worker], None
         if delivery is None:
@@ -139,6 +147,7 @@ class Consumer:
         handle = None if group.handler is None else handler_runner(group, self.name, worker)
         record = world.records.attempts.add
         current = self._attempt
+        claimed = self._claimed
         retry = group.retry
         backoff = group.backoff_delays(self.name, worker)
         code, group_code = self.code, group.code
@@ -156,9 +165,18 @@ class Consumer:
                 if attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at:
                     delivery.first_attempt_at = started
                 delivery.attempts = attempt
-                if idempotent and group.seen(event_id):
-                    record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
-                    return SKIPPED
+                if idempotent:
+                    held = group.claim(event_id)
+                    while held is not None:  # another worker is processing it: wait
+                        yield held
+                        held = group.claim(event_id)
+                    claimed[worker] = event_id
+                    started = env.now
+                    if group.seen(event_id):
+                        self._unclaim(worker)
+                        record(event_id, group_code, code, attempt, started, started, DUPLICATE,
+                               None)  # fmt: skip
+                        return SKIPPED
                 current[worker] = (attempt, started)
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
@@ -167,10 +185,12 @@ class Consumer:
                 if error is None and handle is not None:
                     error_type, error = yield from handle(delivery.record_id)
                 current[worker] = None
+                if idempotent:
+                    if error is None:
+                        group.remember(event_id)
+                    self._unclaim(worker)
                 if error is None:
                     record(event_id, group_code, code, attempt, started, env.now, OK, None)
-                    if idempotent:
-                        group.remember(event_id)
                     return HANDLED
                 record(event_id, group_code, code, attempt, started, env.now, ERROR, error)
                 delivery.error = error

@@ -105,6 +105,7 @@ class ConsumerGroup:
             None if self.event_types is None else frozenset(map(names.code, self.event_types))
         )
         self._processed: dict[int, float] = {}  # idempotency store: event id → when
+        self._claims: dict[int, Any] = {}  # ids being processed now → released when done
         self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
         self._poison = [f for f in self.faults if isinstance(f, PoisonEvents)]
         self._slowdowns = [f for f in self.faults if isinstance(f, Slowdown)]
@@ -271,6 +272,20 @@ class ConsumerGroup:
     def remember(self, event_id: int) -> None:
         """Note a processed event in the idempotency store."""
         self._processed[event_id] = self.world.env.now
+
+    def claim(self, event_id: int) -> Any:
+        """Lock ``event_id`` in the idempotency store for one attempt, as a unique key in
+        the consumer's database would; if another worker holds it, the event to wait for."""
+        held = self._claims.get(event_id)
+        if held is None:
+            self._claims[event_id] = self.world.env.event()
+        return held
+
+    def unclaim(self, event_id: int) -> None:
+        """Release the lock on ``event_id`` (the attempt ended, or its consumer crashed)."""
+        held = self._claims.pop(event_id, None)
+        if held is not None:
+            held.succeed()
 
     # --- outcomes -----------------------------------------------------------------------
 

@@ -36,12 +36,11 @@ def send(
     event_type: int,
     key: str | None = None,
     payload: Any = None,
-    *,
+    attributes: dict[str, Any] | None = None,
+    schema_version: int = 1,
+    size_bytes: int = DEFAULT_EVENT_BYTES,
     cause: int = -1,
     original: int = -1,
-    schema_version: int = 1,
-    attributes: dict[str, Any] | None = None,
-    size_bytes: int = DEFAULT_EVENT_BYTES,
 ) -> int:
     """Record an event published now by ``producer`` and hand it to ``broker``.
 
@@ -129,31 +128,22 @@ class Producer:
             if self.keys is None
             else self.keys.chooser(streams.generator("producer", self.name, "keys"))
         )
-        payload_for, attributes_for = _per_event(self.payload), _per_event(self.attributes)
+        payload, attributes = self.payload, self.attributes
+        payload_for = payload if callable(payload) else None
+        attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
         target, code, event_type = self.target, self.code, self._event_type_code
+        version, size = self.schema_version, self.size_bytes
+        timeout = env.timeout
         for index, time in enumerate(times):
             if time >= stop:
                 return
-            yield env.timeout(time - env.now)
+            yield timeout(time - env.now)
             send(
-                world,
-                target,
-                code,
-                event_type,
-                None if next_key is None else next_key(),
-                payload_for(index),
-                schema_version=self.schema_version,
-                attributes=attributes_for(index),
-                size_bytes=self.size_bytes,
-            )
-
-
-def _per_event(value: Any) -> Callable[[int], Any]:
-    """A function of the event's index: ``value`` itself if callable, else a constant."""
-    if callable(value):
-        return value
-    return lambda _index: value
+                world, target, code, event_type, None if next_key is None else next_key(),
+                payload if payload_for is None else payload_for(index),
+                attributes if attributes_for is None else attributes_for(index), version, size,
+            )  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
