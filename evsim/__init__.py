@@ -14,6 +14,7 @@
 Times are in seconds, rates per second.
 """
 
+from evsim import theory
 from evsim.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
 from evsim.aws import from_aws
 from evsim.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
@@ -92,4 +93,5 @@ __all__ = [
     "partition_for_key",
     "replicate",
     "sweep",
+    "theory",
 ]
