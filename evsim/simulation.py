@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import simpy
@@ -34,6 +34,7 @@ from evsim.redrive import Redrive
 from evsim.result import Result
 from evsim.retry import Retry
 from evsim.rng import Streams
+from evsim.sampler import Sampler
 from evsim.sqs_rules import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -291,7 +292,11 @@ class Simulation:
             move.launch()
         self.records.outcomes.warmup = warmup  # summary mode measures latency as it goes
         env = self.world.env
-        env.process(self._sample())
+        sampler = Sampler(
+            self.records, list(self.groups.values()), list(self.queues.values()),
+            self.sample_interval,
+        )  # fmt: skip
+        env.process(sampler.run(env))
         env.run(until=until)
         self._result = Result(self, until=until, warmup=warmup)
         return self._result
@@ -327,47 +332,3 @@ class Simulation:
         """Register a component built successfully (so a failed one leaves no trace)."""
         self._free(name)
         self._names[name] = kind
-
-    def _sample(self) -> Iterator[Any]:
-        env = self.world.env
-        gauges = self.records.gauges
-        code = self.records.names.code
-        lag, up, in_system = code("lag"), code("consumers_up"), code("in_system")
-        entities = {
-            group: [code(f"{group.name}/{topic.name}-{p}") for topic, p in group.partitions]
-            for group in self.groups.values()
-        }
-        while True:
-            now = env.now
-            for group, tp_codes in entities.items():
-                if not group.active:  # a group that has not joined yet has no offsets
-                    continue
-                total = 0
-                for tp, entity in enumerate(tp_codes):
-                    partition_lag = group.lag(tp)
-                    total += partition_lag
-                    gauges.add(now, lag, entity, partition_lag)
-                gauges.group_lag(now, group.code, total)
-                gauges.add(now, up, group.code, group.consumers_up)
-                gauges.add(now, in_system, group.code, group.in_system())
-            self._sample_queues(now)
-            yield env.timeout(self.sample_interval)
-
-    def _sample_queues(self, now: float) -> None:
-        """Expire old messages, then sample ``queue_depth`` of every queue and
-        ``dlq_depth`` of every dead-letter target (for a queue SQS's
-        ApproximateNumberOfMessages + NotVisible + Delayed; for a topic its retained
-        records)."""
-        gauges, code = self.records.gauges, self.records.names.code
-        depth, dlq_depth = code("queue_depth"), code("dlq_depth")
-        dead_letters: dict[str, Queue] = {}
-        for queue in self.queues.values():
-            queue.sweep(now)
-            gauges.add(now, depth, queue.code, queue.depth())
-            if queue.dead_letter is not None:
-                dead_letters[queue.dead_letter.name] = queue.dead_letter
-        for group in self.groups.values():
-            if group.dead_letter is not None:  # a queue, or a topic (a Kafka DLT)
-                dead_letters[group.dead_letter.name] = group.dead_letter
-        for dlq in dead_letters.values():
-            gauges.add(now, dlq_depth, dlq.code, dlq.depth())

@@ -1,0 +1,60 @@
+"""Gauges sampled on a fixed interval: what a monitoring system would scrape.
+
+Every ``interval`` seconds (from time 0) it records, for each consumer group that has
+joined, Kafka's consumer lag of each partition (log-end offset − committed offset), the
+consumers up and the events in the system; for each queue its depth (SQS's
+ApproximateNumberOfMessages + NotVisible + Delayed, after expiring old messages); and for
+each dead-letter target its depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from evsim.records import Records
+
+
+class Sampler:
+    """Samples the gauges of one simulation into its records."""
+
+    def __init__(self, records: Records, groups: list[Any], queues: list[Any], interval: float):
+        code = records.names.code
+        self._gauges = records.gauges
+        self._interval = interval
+        self._metrics = [code(m) for m in ("lag", "consumers_up", "in_system")]
+        self._depth, self._dlq_depth = code("queue_depth"), code("dlq_depth")
+        self._groups = [
+            (group, [code(f"{group.name}/{topic.name}-{p}") for topic, p in group.partitions])
+            for group in groups
+        ]
+        self._queues = queues
+        targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
+        self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
+
+    def run(self, env: Any) -> Iterator[Any]:
+        """The SimPy process: sample now, then every interval."""
+        while True:
+            self._sample(env.now)
+            yield env.timeout(self._interval)
+
+    def _sample(self, now: float) -> None:
+        add = self._gauges.add
+        lag, up, in_system = self._metrics
+        for group, entities in self._groups:
+            if not group.active:  # a group that has not joined yet has no offsets
+                continue
+            total = 0
+            for tp, entity in enumerate(entities):
+                partition_lag = group.lag(tp)
+                total += partition_lag
+                add(now, lag, entity, partition_lag)
+            if entities:
+                self._gauges.group_lag(now, group.code, total)
+            add(now, up, group.code, group.consumers_up)
+            add(now, in_system, group.code, group.in_system())
+        for queue in self._queues:
+            queue.sweep(now)
+            add(now, self._depth, queue.code, queue.depth())
+        for target in self._dead_letters:
+            add(now, self._dlq_depth, target.code, target.depth())
