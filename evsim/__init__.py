@@ -14,7 +14,7 @@
 Times are in seconds, rates per second.
 """
 
-from evsim import theory
+from evsim import plot, theory
 from evsim.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
 from evsim.aws import from_aws
 from evsim.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
@@ -44,7 +44,9 @@ from evsim.queue import Queue
 from evsim.redrive import Redrive
 from evsim.result import AccountingError, Result
 from evsim.retry import Backoff, Retry
+from evsim.scenario import ScenarioError, load_scenario
 from evsim.simulation import Simulation
+from evsim.topology import draw_topology, to_mermaid, topology
 
 __version__ = "0.1.0"
 
@@ -76,6 +78,7 @@ __all__ = [
     "Replay",
     "Result",
     "Retry",
+    "ScenarioError",
     "Schedule",
     "Simulation",
     "SimulationStateError",
@@ -88,10 +91,15 @@ __all__ = [
     "ZipfKeys",
     "__version__",
     "confidence_interval",
+    "draw_topology",
     "from_aws",
+    "load_scenario",
     "murmur2",
     "partition_for_key",
+    "plot",
     "replicate",
     "sweep",
     "theory",
+    "to_mermaid",
+    "topology",
 ]

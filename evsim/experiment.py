@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evsim import _check
 from evsim.errors import ConfigError, ConfigTypeError
@@ -68,6 +67,8 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> Confide
     level = _check.number("level", level)
     if not 0 < level < 1:
         raise ConfigError(f"level: must be between 0 and 1, got {level!r}")
+    from scipy import stats  # imported on first use: it takes seconds to load
+
     mean = float(data.mean())
     half = float(
         stats.t.ppf((1 + level) / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data))

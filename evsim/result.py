@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evsim import prometheus
 from evsim.errors import EvsimError, SimulationStateError
 from evsim.records import EXPIRED, NOT_YET, OK, OUTCOMES, STATUSES, Columns, Interner
 
@@ -197,6 +198,15 @@ class Result:
                 problems.append(f"{name}: without outcome {missing}, not routed {extra}")
         if problems:
             raise AccountingError("accounting does not balance: " + "; ".join(problems))
+
+    def to_prometheus(self) -> str:
+        """What a Prometheus scrape at the end of the run would see, as exposition text.
+
+        Gauges with their last sampled value (``evsim_consumer_lag``, ``evsim_consumers_up``,
+        ``evsim_queue_depth``, ``evsim_dlq_depth``), event counters (``*_total``) and a
+        latency summary per group; see :mod:`evsim.prometheus`.
+        """
+        return prometheus.to_prometheus(self)
 
     # --- summary mode ---------------------------------------------------------------------
 

@@ -1,0 +1,213 @@
+"""The evsim command, run as a user would: exit codes, files written, stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evsim import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "data" / "scenarios"
+ORDER_FLOW = str(SCENARIOS / "order_flow.yaml")
+
+
+def evsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evsim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+def assert_clear_error(run: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit status 2, one ``evsim: error:`` line on stderr, no traceback."""
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("evsim: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_run_prints_the_summary_and_writes_the_tables(tmp_path):
+    out = tmp_path / "out"
+    run = evsim("run", ORDER_FLOW, "--until", "10", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "notification-service" in run.stdout and "inventory-service" in run.stdout
+    assert "latency_p95" in run.stdout
+    for name in ("events", "deliveries", "attempts", "timeseries", "summary"):
+        assert (out / f"{name}.csv").is_file()
+    summary = pd.read_csv(out / "summary.csv", index_col="group")
+    assert list(summary.index) == ["notification-service", "inventory-service"]
+    events = pd.read_csv(out / "events.csv")
+    assert set(events["event_type"]) == {"OrderCreated", "PaymentProcessed"}
+    orders = (events["event_type"] == "OrderCreated").sum()
+    assert summary["published"].sum() <= len(events) + orders  # both groups get orders
+
+
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``cli.main(args)`` in this process (no interpreter start-up): status, stdout, stderr."""
+    status = cli.main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_run_with_the_same_seed_prints_the_same_table(capsys):
+    first = in_process(capsys, "run", ORDER_FLOW, "--until", "5", "--seed", "3")
+    second = in_process(capsys, "run", ORDER_FLOW, "--until", "5", "--seed", "3")
+    other = in_process(capsys, "run", ORDER_FLOW, "--until", "5", "--seed", "4")
+    assert first[0] == second[0] == other[0] == 0
+    assert first[1] == second[1] != other[1]
+    assert "seed 3" in first[1]
+
+
+def test_the_installed_command_runs(tmp_path):
+    script = Path(sys.executable).with_name("evsim")
+    if not script.exists():
+        pytest.skip("evsim is not installed beside this Python (pip install -e .)")
+    run = subprocess.run(
+        [str(script), "run", str(SCENARIOS / "event_storm.yaml"), "--until", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "fraud-check" in run.stdout
+
+
+def test_a_missing_file_exits_2(tmp_path):
+    assert_clear_error(evsim("run", str(tmp_path / "nowhere.yaml")), "cannot read the file")
+
+
+def test_malformed_yaml_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("topics:\n  - name: x\n   partitions: 2\n")
+    assert_clear_error(evsim("run", str(bad)), "line 3", "not valid YAML")
+
+
+def test_an_invalid_field_exits_2_naming_path_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("duration: 5\ntopics:\n  - name: t\n    partitions: 0\n")
+    assert_clear_error(evsim("run", str(bad)), "line 4: topics[0].partitions: must be >= 1")
+
+
+def test_several_problems_come_one_per_line_after_a_count(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "duration: 5\n"
+        "topics: [{name: t, partitons: 2}]\n"
+        "producers: [{name: p, target: nowhere, arrivals: {poisson: {rate: 1}}}]\n"
+    )
+    run = evsim("run", str(bad))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert lines[0] == f"evsim: error: {bad}: 2 problems:"
+    assert lines[1].startswith("  line 2: topics[0].partitons: unknown field")
+    assert lines[2].startswith("  line 3: producers[0].target: no topic")
+
+
+def test_no_duration_and_a_bad_until_exit_2(tmp_path, capsys):
+    short = tmp_path / "short.yaml"
+    short.write_text("topics: [{name: t}]\n")
+    assert_clear_error(evsim("run", str(short)), "no duration", "--until")
+    status, _, err = in_process(capsys, "run", ORDER_FLOW, "--until", "-1")
+    assert (status, err) == (2, "evsim: error: --until: must be > 0 seconds, got -1\n")
+
+
+def test_sweep_runs_every_point_and_writes_its_table(tmp_path):
+    out = tmp_path / "sweep"
+    run = evsim(
+        "sweep",
+        str(SCENARIOS / "event_storm.yaml"),
+        "--param",
+        "consumer_groups[1].consumers=2,3",
+        "--replications",
+        "2",
+        "--until",
+        "5",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "consumer_groups[1].consumers" in run.stdout
+    table = pd.read_csv(out / "sweep.csv")
+    assert len(table) == 2 * 2 * 2  # points x replications x groups
+    assert set(table["consumer_groups[1].consumers"]) == {2, 3}
+    assert set(table["group"]) == {"fraud-check", "email-service"}
+    # common random numbers: replication r has the same seed at every point
+    seeds = table.groupby("replication")["seed"].nunique()
+    assert (seeds == 1).all()
+
+
+def test_sweep_of_a_spec_parameter_runs_in_this_process(capsys):
+    rate = "producers[0].arrivals.poisson.rate"
+    status, out, _ = in_process(
+        capsys, "sweep", ORDER_FLOW, "--param", f"{rate}=20,40", "--until", "3", "--jobs", "1"
+    )
+    assert status == 0
+    assert rate in out and "inventory-service" in out
+
+
+def test_sweep_refuses_an_unknown_path():
+    run = evsim("sweep", ORDER_FLOW, "--param", "consumer_groups[9].consumers=1,2")
+    assert_clear_error(run, "--param consumer_groups[9].consumers", "has 2 entries")
+
+
+@pytest.mark.parametrize(
+    ("param", "fragment"),
+    [
+        ("producers[0].arrivals.poison.rate=1,2", "did you mean 'poisson'"),
+        ("consumer_groups[0].consumrs=1,2", "consumer_groups[0].consumrs: unknown field"),
+        ("consumer_groups[0].consumers=0,2", "consumers=0: 1 problem:"),
+        ("consumers", "expected PATH=V1,V2"),
+        ("seed=1,2", "--replications"),
+        ("topics.0.partitions=1", "topics is not a mapping"),
+    ],
+)
+def test_sweep_refuses_bad_params(capsys, param, fragment):
+    status, out, err = in_process(capsys, "sweep", ORDER_FLOW, "--param", param, "--until", "1")
+    assert status == 2 and out == ""
+    assert err.startswith("evsim: error: ") and err.count("\n") == 1
+    assert fragment in err
+
+
+def test_lessons_finds_the_notebooks():
+    run = evsim("lessons", "--dry-run")
+    if run.returncode == 1 and "JupyterLab is not installed" in run.stderr:
+        pytest.skip("JupyterLab is not installed")
+    assert run.returncode == 0, run.stderr
+    assert " lab " in run.stdout
+    assert run.stdout.split()[2] == str(ROOT / "notebooks")
+
+
+def test_lessons_without_jupyter_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "find_jupyter", lambda: None)
+    assert cli.main(["lessons"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("evsim: error: JupyterLab is not installed")
+    assert "pip install" in err
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["lessons"]])
+def test_help_for_every_command(command, capsys):
+    assert cli.main([*command, "--help"]) == 0
+    assert "usage: evsim" in capsys.readouterr().out
+
+
+def test_usage_errors_return_2(capsys):
+    assert cli.main([]) == 2
+    assert cli.main(["run"]) == 2
+    assert cli.main(["sweep", ORDER_FLOW]) == 2  # --param is required
+    assert "required" in capsys.readouterr().err

@@ -1,0 +1,301 @@
+"""Charts (ev.plot): tested through the data they draw, not their pixels."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import evsim as ev
+from evsim import plot
+
+
+def pay(event, ctx):
+    ctx.publish("order-events", "PaymentProcessed", key=event.key)
+
+
+def order_flow(seed: int = 1, until: float = 30.0, warmup: float = 0.0, **kw) -> ev.Result:
+    """The seed's order flow; notification's consumer 1 is down from 10 s to 20 s."""
+    sim = ev.Simulation(seed=seed, **kw)
+    sim.topic("order-events", partitions=3, latency=0.002)
+    sim.producer(
+        "orders-service", "order-events", ev.Poisson(rate=20), "OrderCreated", ev.UniformKeys(100)
+    )
+    sim.consumer_group(
+        "payment-service", "order-events", event_types="OrderCreated", handler=pay,
+        service_time=ev.Exponential(0.01),
+    )  # fmt: skip
+    sim.consumer_group(
+        "notification-service", "order-events", consumers=2, service_time=ev.Exponential(0.02),
+        faults=[ev.Outage(10, 20, consumers=["notification-service-1"])],
+    )  # fmt: skip
+    return sim.run(until=until, warmup=warmup)
+
+
+def fanout_flow(seed: int = 1) -> ev.Result:
+    sim = ev.Simulation(seed=seed)
+    sns = sim.fanout("OrderEvents")
+    sim.queue(
+        "NotificationQueue", visibility_timeout=1, dead_letter="NotificationDLQ",
+        max_receive_count=2,
+    )  # fmt: skip
+    sim.queue("AuditQueue")
+    sns.subscribe("NotificationQueue", filter_policy={"eventType": ["OrderCreated"]})
+    sns.subscribe("AuditQueue")
+    sim.producer("orders-service", "OrderEvents", ev.Poisson(rate=10), "OrderCreated")
+    sim.consumer_group(
+        "notifier", "NotificationQueue", service_time=0.01, faults=[ev.TransientErrors(p=0.4)]
+    )
+    sim.consumer_group("auditor", "AuditQueue", service_time=0.01)
+    return sim.run(until=30)
+
+
+@pytest.fixture(scope="module")
+def result() -> ev.Result:
+    return order_flow()
+
+
+@pytest.fixture(scope="module")
+def fanout() -> ev.Result:
+    return fanout_flow()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def lines_by_label(ax) -> dict:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+# --- latency ------------------------------------------------------------------------------
+
+
+def test_latency_data_is_the_sample_summary_measures():
+    result = order_flow(warmup=5)
+    data = plot.latency_data(result)
+    summary = result.summary()
+    counts = data.groupby("group")["latency"].size()
+    for group in result.groups:
+        sample = data.loc[data["group"] == group, "latency"]
+        assert counts[group] == round(summary.loc[group, "throughput"] * 25)
+        assert sample.mean() == pytest.approx(summary.loc[group, "latency_mean"])
+        assert sample.quantile(0.99) == pytest.approx(summary.loc[group, "latency_p99"])
+    only = plot.latency_data(result, groups=["payment-service"])
+    assert set(only["group"]) == {"payment-service"}
+
+
+def test_latency_ecdf_draws_each_groups_sorted_sample_with_percentile_markers(result):
+    ax = plot.latency(result)
+    lines = lines_by_label(ax)
+    data = plot.latency_data(result)
+    summary = result.summary()
+    for group in result.groups:
+        sample = np.sort(data.loc[data["group"] == group, "latency"].to_numpy())
+        line = lines[group]
+        np.testing.assert_allclose(line.get_xdata(), sample)
+        np.testing.assert_allclose(line.get_ydata(), np.arange(1, len(sample) + 1) / len(sample))
+        colour = line.get_color()
+        marks = [m for m in ax.get_lines() if m.get_label() == "_nolegend_"
+                 and m.get_color() == colour]  # fmt: skip
+        xs = sorted(float(m.get_xdata()[0]) for m in marks)
+        expected = summary.loc[group, ["latency_p50", "latency_p95", "latency_p99"]]
+        np.testing.assert_allclose(xs, expected.to_numpy(dtype=float))
+        assert sorted(float(m.get_ydata()[0]) for m in marks) == [0.5, 0.95, 0.99]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "latency (s)"
+    assert "Latency" in ax.get_title()
+
+
+def test_latency_histogram_and_linear_axis(result):
+    ax = plot.latency(result, kind="hist", groups=["payment-service"], log=False)
+    assert ax.get_xscale() == "linear"
+    assert len(ax.patches) == 1  # one step histogram
+    counts = ax.patches[0].get_path().vertices
+    assert counts[:, 1].max() > 0
+    p99 = result.summary().loc["payment-service", "latency_p99"]
+    vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
+    assert any(ln.get_xdata()[0] == pytest.approx(p99) for ln in vertical)
+    assert ax.get_ylabel() == "events"
+    with pytest.raises(ev.ConfigError, match="kind"):
+        plot.latency(result, kind="violin")
+
+
+def test_percentile_bars_are_summarys_percentiles(result):
+    ax = plot.percentiles(result)
+    summary = result.summary()
+    bars = {c.get_label(): [b.get_height() for b in c] for c in ax.containers}
+    for name in ("p50", "p95", "p99"):
+        np.testing.assert_allclose(bars[name], summary[f"latency_{name}"].to_numpy(dtype=float))
+    assert [t.get_text() for t in ax.get_xticklabels()] == result.groups
+    assert ax.get_ylabel() == "latency (s)"
+
+
+# --- over time ----------------------------------------------------------------------------
+
+
+def test_throughput_counts_processed_events_per_second_by_completion_time(result):
+    data = plot.throughput_data(result, bin=2.0)
+    assert list(data.columns) == result.groups
+    np.testing.assert_allclose(data.index, np.arange(0, 30, 2.0))
+    deliveries = result.deliveries
+    processed = deliveries[deliveries["outcome"] == "processed"]
+    for group in result.groups:
+        assert (data[group] * 2.0).sum() == pytest.approx((processed["group"] == group).sum())
+    first = processed[(processed["group"] == "payment-service") & (processed["completed_at"] < 2)]
+    assert data.loc[0.0, "payment-service"] == len(first) / 2.0
+    ax = plot.throughput(result, bin=2.0)
+    line = lines_by_label(ax)["notification-service"]
+    np.testing.assert_allclose(line.get_ydata(), data["notification-service"])
+    assert ax.get_ylabel() == "throughput (events/s)"
+    assert ax.get_xlabel() == "time (s)"
+
+
+def test_throughput_last_bin_is_divided_by_its_own_length():
+    result = order_flow(until=5.5)
+    data = plot.throughput_data(result, bin=2.0)
+    np.testing.assert_allclose(data.index, [0, 2, 4])
+    done = result.deliveries
+    late = done[(done["outcome"] == "processed") & (done["completed_at"] >= 4)
+                & (done["group"] == "payment-service")]  # fmt: skip
+    assert data.loc[4.0, "payment-service"] == pytest.approx(len(late) / 1.5)
+    with pytest.raises(ev.ConfigError, match="bin"):
+        plot.throughput_data(result, bin=0)
+
+
+def test_lag_per_partition_and_per_group(result):
+    series = result.timeseries
+    lag = series[series["metric"] == "lag"]
+    data = plot.lag_data(result)
+    assert set(data.columns) == set(lag["entity"].astype(str))
+    entity = "payment-service/order-events-1"
+    expected = lag[lag["entity"] == entity].set_index("time")["value"]
+    np.testing.assert_allclose(data[entity].to_numpy(), expected.to_numpy())
+    per_group = plot.lag_data(result, per_partition=False)
+    assert list(per_group.columns) == result.groups
+    partitions = [f"notification-service/order-events-{p}" for p in range(3)]
+    np.testing.assert_allclose(per_group["notification-service"], data[partitions].sum(axis=1))
+    ax = plot.lag(result, group="payment-service")
+    assert set(lines_by_label(ax)) == {f"payment-service/order-events-{p}" for p in range(3)}
+    np.testing.assert_allclose(lines_by_label(ax)[entity].get_ydata(), expected.to_numpy())
+    assert ax.get_ylabel() == "lag (events)"
+    with pytest.raises(ev.ConfigError, match="group"):
+        plot.lag_data(result, group="nobody")
+
+
+def test_depth_shows_queues_and_dlqs_once_each(fanout):
+    data = plot.depth_data(fanout)
+    assert list(data.columns) == ["NotificationQueue", "AuditQueue", "NotificationDLQ (DLQ)"]
+    series = fanout.timeseries
+    dlq = series[(series["metric"] == "dlq_depth") & (series["entity"] == "NotificationDLQ")]
+    np.testing.assert_allclose(data["NotificationDLQ (DLQ)"], dlq["value"])
+    assert data["NotificationDLQ (DLQ)"].iloc[-1] > 0  # poison-ish failures reached the DLQ
+    ax = plot.depth(fanout)
+    lines = lines_by_label(ax)
+    assert lines["NotificationDLQ (DLQ)"].get_linestyle() == "--"
+    assert lines["AuditQueue"].get_linestyle() == "-"
+    assert ax.get_ylabel() == "depth (messages)"
+
+
+def test_consumers_up_dips_during_an_outage(result):
+    data = plot.consumers_up_data(result)
+    assert list(data.columns) == result.groups
+    notification = data["notification-service"]
+    assert notification.loc[5.0] == 2
+    assert notification.loc[15.0] == 1
+    assert notification.loc[25.0] == 2
+    assert (data["payment-service"] == 1).all()
+    ax = plot.consumers_up(result)
+    np.testing.assert_allclose(lines_by_label(ax)["notification-service"].get_ydata(), notification)
+    assert ax.get_ylabel() == "consumers up"
+
+
+# --- sweeps -------------------------------------------------------------------------------
+
+
+def sweep_table() -> pd.DataFrame:
+    rows = []
+    for variant in ("range", "sticky"):
+        for partitions in (1, 2, 4):
+            for replication in range(3):
+                value = partitions * (2 if variant == "sticky" else 1) + replication
+                rows.append({"assignment": variant, "partitions": partitions,
+                             "replication": replication, "seed": replication,
+                             "group": "g", "max_lag": float(value)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_sweep_data_means_and_confidence_intervals_over_replications():
+    table = sweep_table()
+    data = plot.sweep_data(table, "partitions", "max_lag", by="assignment")
+    assert list(data.columns) == ["assignment", "partitions", "mean", "low", "high", "n"]
+    assert len(data) == 6
+    row = data[(data["assignment"] == "sticky") & (data["partitions"] == 2)].iloc[0]
+    ci = ev.confidence_interval([4.0, 5.0, 6.0])
+    assert (row["mean"], row["low"], row["high"], row["n"]) == pytest.approx(
+        (ci.mean, ci.low, ci.high, 3)
+    )
+    with pytest.raises(ev.ConfigError, match="assignment"):
+        plot.sweep_data(table, "partitions", "max_lag")  # assignment varies too
+    with pytest.raises(ev.ConfigError, match="metric"):
+        plot.sweep_data(table, "partitions", "p99")
+
+
+def test_sweep_comparison_draws_one_errorbar_line_per_variant():
+    table = sweep_table()
+    ax = plot.sweep_comparison(table, "partitions", "max_lag", by="assignment", level=0.9)
+    data = plot.sweep_data(table, "partitions", "max_lag", by="assignment", level=0.9)
+    assert len(ax.containers) == 2
+    for container, (name, part) in zip(ax.containers, data.groupby("assignment"), strict=True):
+        line, _, (bars,) = container
+        np.testing.assert_allclose(np.asarray(line.get_xdata(), float), part["partitions"])
+        np.testing.assert_allclose(np.asarray(line.get_ydata(), float), part["mean"])
+        segments = bars.get_segments()
+        np.testing.assert_allclose([s[0][1] for s in segments], part["low"])
+        np.testing.assert_allclose([s[1][1] for s in segments], part["high"])
+        assert container.get_label() == f"assignment = {name}"
+    assert ax.get_ylabel() == "max_lag (events)"
+    assert "90% confidence interval" in ax.get_title()
+
+
+def test_sweep_comparison_on_a_real_sweep_uses_one_line_per_group():
+    def run(seed, rate):
+        sim = ev.Simulation(seed=seed)
+        sim.topic("t", partitions=2)
+        sim.producer("p", "t", ev.Poisson(rate=rate), "E")
+        sim.consumer_group("fast", "t", service_time=ev.Exponential(0.005))
+        sim.consumer_group("slow", "t", service_time=ev.Exponential(0.02))
+        return sim.run(until=10)
+
+    table = ev.sweep(run, {"rate": [5, 20]}, replications=2, executor="serial")
+    data = plot.sweep_data(table, "rate", "throughput")
+    assert set(data["group"]) == {"fast", "slow"} and (data["n"] == 2).all()
+    ax = plot.sweep_comparison(table, "rate", "throughput")
+    assert [c.get_label() for c in ax.containers] == ["group = fast", "group = slow"]
+    assert ax.get_ylabel() == "throughput (events/s)"
+
+
+# --- the standard set ---------------------------------------------------------------------
+
+
+def test_standard_charts_write_the_charts_that_have_data(result, fanout, tmp_path):
+    written = plot.standard_charts(result, tmp_path / "flow")
+    names = {p.stem for p in written}
+    assert names == {"topology", "latency", "percentiles", "throughput", "lag", "consumers_up"}
+    assert all(p.suffix == ".png" and p.stat().st_size > 1000 for p in written)
+    names = {p.stem for p in plot.standard_charts(fanout, tmp_path / "fan")}
+    assert "depth" in names and "lag" not in names  # queues, no topics
+    assert not plt.get_fignums()  # nothing left open
+
+
+def test_standard_charts_of_a_summary_mode_run(tmp_path):
+    result = order_flow(until=10, record="summary")
+    names = {p.stem for p in plot.standard_charts(result, tmp_path)}
+    assert names == {"topology", "percentiles"}
