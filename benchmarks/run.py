@@ -1,0 +1,120 @@
+"""The benchmarks `make bench` runs: speed (mm4.py), then peak memory (memory.py).
+
+Prints each part's report, then a summary block with the ratios, the peaks and whether each
+target is met. It is a report, not a test: the exit code is 0 even when a target is MISSED
+(it is non-zero only if a benchmark itself fails).
+
+    python benchmarks/run.py            # 200,000 events x 5 rounds; 1M full, 1M + 10M summary
+    python benchmarks/run.py --quick    # 20,000 x 2 rounds; 100k full, 100k + 300k summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+
+SPEED_TARGETS = {"evsim/simpy": 1.0, "evsim/ciw": 2.0}
+
+
+def load(name: str):
+    """A sibling script (mm4.py) as a module, without putting this directory on sys.path."""
+    spec = importlib.util.spec_from_file_location(f"evsim_bench_{name}", _HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mark(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def summary_block(speed: dict, mem: dict, machine: str) -> str:
+    lines = ["", "=" * 78, "SUMMARY", machine]
+    rates = speed["median_events_per_s"]
+    lines.append(
+        "events/s (median): " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items())
+    )
+    for label, target in SPEED_TARGETS.items():
+        ratio = speed["ratios"].get(label)
+        if ratio is None:
+            lines.append(f"{label}: not measured (target >= {target:.1f}x)")
+        else:
+            verdict = mark(ratio >= target)
+            cpu, paired = speed["cpu_ratios"][label], speed["paired_ratios"][label]
+            lines.append(
+                f"{label}: {ratio:.2f}x  (target >= {target:.1f}x: {verdict})"
+                f"   [by CPU time {cpu:.2f}x, paired {paired:.2f}x]"
+            )
+    w = speed["theory_w"]
+    lines.append(
+        f"mean time in system vs M/M/4 theory {w:.4f} s: "
+        + ", ".join(f"{name} {(v - w) / w:+.1%}" for name, v in speed["mean_w"].items())
+    )
+    if "full_met" in mem:
+        lines.append(
+            f"peak memory, {mem['full_events']:,} events fully recorded: "
+            f"{mem['full_net_mb']:.1f} MB net  (target < {mem['full_target_mb']:.0f} MB: "
+            f"{mark(mem['full_met'])})"
+        )
+    if "flat_met" in mem:
+        a, b = mem["summary_events"]
+        lines.append(
+            f"peak memory, record='summary': {a:,} events {mem['summary_short_mb']:.1f} MB, "
+            f"{b:,} events {mem['summary_long_mb']:.1f} MB net  "
+            f"(flat: {mark(mem['flat_met'])})"
+        )
+    else:
+        lines.append("peak memory, record='summary': not available yet (flatness not measured)")
+    lines.append("=" * 78)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--events", type=int, default=None, help="mm4.py --events")
+    parser.add_argument("--rounds", type=int, default=None, help="mm4.py --rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+    args = parser.parse_args(argv)
+
+    mm4 = load("mm4")
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+
+    speed_argv = ["--quick"] if args.quick else []
+    if args.events is not None:
+        speed_argv += ["--events", str(args.events)]
+    if args.rounds is not None:
+        speed_argv += ["--rounds", str(args.rounds)]
+    print("## speed: benchmarks/mm4.py", *speed_argv)
+    speed = mm4.main(speed_argv)
+
+    # memory.py runs in a process of its own: its cases are its subprocesses, and on Linux
+    # a child's ru_maxrss starts from its parent's peak, which is large in this process now.
+    memory_argv = ["--quick"] if args.quick else []
+    print("\n## memory: benchmarks/memory.py", *memory_argv, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "memory.json"
+        command = [sys.executable, str(_HERE / "memory.py"), *memory_argv, "--json", str(out)]
+        subprocess.run(command, check=True)
+        mem = json.loads(out.read_text())
+
+    print(summary_block(speed, mem, mm4.machine_report(speed["machine"])))
+    print(f"(started {started:%Y-%m-%d %H:%M} UTC, took {time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        payload = {"started": started.isoformat(), "speed": speed, "memory": mem}
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Smoke test of benchmarks/mm4.py: each implementation runs and is roughly right.
+
+No timing assertions: speed is reported by `make bench`, never tested. The mean time in
+system is checked at a lower load (λ = 2/s, ρ = 0.5) than the benchmark's (ρ = 0.9): at
+ρ = 0.9 the mean over 2,000 customers has a standard deviation of about 30% of its value
+(long busy periods), so a 25% band would fail for about a third of all seeds; at ρ = 0.5
+it is about 4%.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import evsim as ev
+
+MM4_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "mm4.py"
+EVENTS = 2_000
+
+
+@pytest.fixture(scope="module")
+def mm4():
+    spec = importlib.util.spec_from_file_location("evsim_bench_mm4", MM4_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+IMPLEMENTATIONS = ["evsim", "simpy", "ciw"]
+
+
+def implementation(mm4, name):
+    if name == "ciw":
+        pytest.importorskip("ciw", reason="the bench extra (Ciw) is not installed")
+    return mm4.IMPLEMENTATIONS[name]
+
+
+@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+def test_the_benchmark_workload_runs(mm4, name):
+    completed, mean_w = implementation(mm4, name)(EVENTS, 1)
+    # about 2,000 Poisson arrivals (sd ~45), less the few still in the system at the end
+    assert 0.9 * EVENTS < completed < 1.1 * EVENTS
+    assert mean_w > mm4.SERVICE_MEAN / 2
+
+
+@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+def test_mean_time_in_system_matches_mmc_theory(mm4, name):
+    rate = 2.0
+    completed, mean_w = implementation(mm4, name)(EVENTS, 7, arrival_rate=rate)
+    assert completed > 0
+    expected = ev.theory.mmc(rate, 1.0 / mm4.SERVICE_MEAN, mm4.SERVERS).w
+    assert mean_w == pytest.approx(expected, rel=0.25)
+
+
+def test_erlang_c_in_the_script_agrees_with_evsim_theory(mm4):
+    for rate in (2.0, 3.6):
+        expected = ev.theory.mmc(rate, 1.0, 4).w
+        assert mm4.erlang_c_time_in_system(rate) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ratios_and_medians_come_out_of_a_tiny_run(mm4):
+    names = ("evsim", "simpy")
+    results = mm4.benchmark(events=500, rounds=2, names=names, log=lambda line: None)
+    assert set(results["median_events_per_s"]) == set(names)
+    assert all(rate > 0 for rate in results["median_events_per_s"].values())
+    assert results["ratios"]["evsim/simpy"] > 0
+    assert "evsim/simpy" in mm4.report(results)
