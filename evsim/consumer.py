@@ -161,22 +161,25 @@ class Consumer:
             attempt = delivery.attempts
             while True:
                 attempt += 1
-                started = env.now
-                if attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at:
-                    delivery.first_attempt_at = started
-                delivery.attempts = attempt
+                fresh = attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at
+                delivery.attempts = attempt  # at once: another holder of the event numbers on
                 if idempotent:
                     held = group.claim(event_id)
-                    while held is not None:  # another worker is processing it: wait
-                        yield held
-                        held = group.claim(event_id)
+                    try:
+                        while held is not None:  # another worker is processing it: wait
+                            yield held
+                            held = group.claim(event_id)
+                    except simpy.Interrupt:  # crashed before the attempt began: it made none
+                        delivery.attempts = attempt - 1
+                        raise
                     claimed[worker] = event_id
-                    started = env.now
-                    if group.seen(event_id):
-                        self._unclaim(worker)
-                        record(event_id, group_code, code, attempt, started, started, DUPLICATE,
-                               None)  # fmt: skip
-                        return SKIPPED
+                started = env.now
+                if fresh:
+                    delivery.first_attempt_at = started
+                if idempotent and group.seen(event_id):
+                    self._unclaim(worker)
+                    record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
+                    return SKIPPED
                 current[worker] = (attempt, started)
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:

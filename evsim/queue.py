@@ -218,10 +218,19 @@ class Queue:
         return self._delete(self._current(message))
 
     def delete_receipt(self, message: Message, receipt: int | None) -> bool:
-        """DeleteMessage for a stored message received with ``receipt``."""
-        if message._state == GONE or message.receipt != receipt:
+        """DeleteMessage for a stored message received with ``receipt``.
+
+        False if the message has left this queue since (deleted, expired, or moved to the
+        DLQ, whose own receipts may happen to carry the same number) or was received again.
+        """
+        if not self.holds(message) or message.receipt != receipt:
             return False
         return self._delete(message)
+
+    def holds(self, message: Message) -> bool:
+        """Whether ``message`` (a stored message, as ``poll(copies=False)`` hands out) is
+        still in this queue."""
+        return self._stored.get(message.message_id) is message
 
     def _delete(self, stored: Message | None) -> bool:
         if stored is None:

@@ -8,6 +8,11 @@ failed, took longer than the visibility timeout, or its consumer crashed) become
 visible again and is received again; the queue moves it to its dead-letter queue once
 its receive count passes ``max_receive_count``. ``commit="before"`` deletes messages as
 they are received (at-most-once): a failure or crash loses them.
+
+A message that reappears while a consumer still works on it is handed to another: both
+deliveries are attempts on the same event, so the event's attempt count and first attempt
+span all of them (its ``attempts`` counts every row of ``result.attempts`` that started
+before its outcome was decided).
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ class QueueFeed:
         self.partitions: list[Any] = []  # a queue has no partitions to assign
         self.queued: list[bool] = []
         self.active = False
-        self._tries: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
+        # event → (attempts, first attempt) of its deliveries that ended without settling it
+        self._tries: dict[int, tuple[int, float]] = {}
+        self._holders: dict[int, list[Delivery]] = {}  # event → its deliveries in progress
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         self._batches: dict[Consumer, deque[Message]] = {}
         self._polls: dict[Consumer, set[Any]] = {}  # each consumer's pending long polls
@@ -81,8 +88,16 @@ class QueueFeed:
                 return None
             batch = self._receive(consumer, received)
         message, receipt = batch.popleft()
-        attempts, first = self._tries.get(message.event_id, NO_TRIES)
-        return Delivery(message.event_id, message.event_id, (message, receipt), attempts, first)
+        event_id = message.event_id
+        attempts, first = self._count(event_id)
+        # the handle keeps the attempt count at hand-out: what follows is this delivery's own
+        delivery = Delivery(event_id, event_id, (message, receipt, attempts), attempts, first)
+        holders = self._holders.get(event_id)
+        if holders is None:
+            self._holders[event_id] = [delivery]
+        else:  # it reappeared while another consumer still works on it
+            holders.append(delivery)
+        return delivery
 
     def wait(self, consumer: Consumer) -> Generator[Any, Any, None]:
         """Long-poll until messages come, and put them in ``consumer``'s hands."""
@@ -117,41 +132,76 @@ class QueueFeed:
 
     def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
         """Delete what was handled; leave a failure to reappear, or dead-letter it."""
-        event_id = delivery.event_id
-        message, receipt = delivery.handle
+        message, receipt, _ = delivery.handle
         if self.group.commit == "before":  # deleted on receipt: settle it either way
-            del self._in_hand[event_id]
+            del self._in_hand[delivery.event_id]
+            self._close(delivery)
             if result == FAILED:
                 self.group.give_up(delivery, consumer, {"original_queue": self.name})
-                self._tries.pop(event_id, None)
             else:
-                self._settle(delivery, PROCESSED, consumer)
+                self.group.settle(delivery, PROCESSED, consumer)
             return
         if result != FAILED:
             if self.queue.delete_receipt(message, receipt):  # False: another has it now
-                self._settle(delivery, PROCESSED, consumer)
+                self._close(delivery)
+                self.group.settle(delivery, PROCESSED, consumer)
             else:
-                self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
+                self._keep(delivery)
         elif self.group.dead_letter is not None and self.queue.delete_receipt(message, receipt):
+            self._close(delivery)
             self.group.give_up(delivery, consumer, {"original_queue": self.name})
-            self._tries.pop(event_id, None)
         else:  # it reappears after the visibility timeout: count on from here
-            self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
+            self._keep(delivery)
 
     def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``."""
         event_id = delivery.event_id
-        self._tries[event_id] = (delivery.attempts, delivery.first_attempt_at)
         if event_id in self._in_hand:  # deleted on receipt: gone for good
             del self._in_hand[event_id]
-            self._settle(delivery, LOST, consumer)
+            self._close(delivery)
+            self.group.settle(delivery, LOST, consumer)
+        else:
+            self._keep(delivery)
 
-    def _settle(self, delivery: Delivery, outcome: int, consumer: Consumer) -> None:
-        self._tries.pop(delivery.event_id, None)
-        self.group.settle(delivery, outcome, consumer)
+    def _count(self, event_id: int) -> tuple[int, float]:
+        """The attempts on ``event_id`` so far and the first one's start, over the
+        deliveries that ended and those in progress."""
+        attempts, first = self._tries.get(event_id, NO_TRIES)
+        for holder in self._holders.get(event_id, ()):
+            attempts += holder.attempts - holder.handle[2]
+            if holder.first_attempt_at < first or first != first:
+                first = holder.first_attempt_at
+        return attempts, first
+
+    def _drop(self, delivery: Delivery) -> None:
+        holders = self._holders[delivery.event_id]
+        holders.remove(delivery)
+        if not holders:
+            del self._holders[delivery.event_id]
+
+    def _close(self, delivery: Delivery) -> None:
+        """``delivery`` settles its event: give it the attempts of every delivery."""
+        event_id = delivery.event_id
+        delivery.attempts, delivery.first_attempt_at = self._count(event_id)
+        self._drop(delivery)
+        self._tries.pop(event_id, None)
+
+    def _keep(self, delivery: Delivery) -> None:
+        """``delivery`` ended without settling its event: add its attempts to the event's,
+        if its message is still in the queue (to be received again)."""
+        self._drop(delivery)
+        event_id = delivery.event_id
+        if not self.queue.holds(delivery.handle[0]):  # settled meanwhile (or moved away)
+            return
+        attempts, first = self._tries.get(event_id, NO_TRIES)
+        attempts += delivery.attempts - delivery.handle[2]
+        if delivery.first_attempt_at < first or first != first:
+            first = delivery.first_attempt_at
+        self._tries[event_id] = (attempts, first)
 
     def _settle_event(self, event_id: int, outcome: int, consumer: Consumer | None) -> None:
-        attempts, first = self._tries.pop(event_id, (0, float("nan")))
+        attempts, first = self._count(event_id)
+        self._tries.pop(event_id, None)
         self.group.record_outcome(event_id, consumer, outcome, attempts, first)
 
     # --- reading the state ----------------------------------------------------------------

@@ -42,7 +42,6 @@ class Redrive:
             self.to = _source_queue(self.dead_letter, sources or [])
         self.code = world.records.names.code(f"redrive:{self.dead_letter.name}")
         self.moved = 0
-        self._cursor: list[int] = []
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this redrive."""
@@ -76,14 +75,16 @@ class Redrive:
         if dead_letter.kind == "queue":
             return [message.event_id for message in dead_letter.drain()]
         now = self.world.env.now
-        if not self._cursor:
-            self._cursor = [0] * dead_letter.partitions
+        # shared by every redrive of this topic, so a later one sends only what came since
+        cursor = self.world.redrive_cursors.setdefault(
+            dead_letter.name, [0] * dead_letter.partitions
+        )
         records = []
         for partition in range(dead_letter.partitions):
-            start = max(self._cursor[partition], dead_letter.log_start_offset(partition, now))
+            start = max(cursor[partition], dead_letter.log_start_offset(partition, now))
             end = dead_letter.log_end_offset(partition)
             records.extend(dead_letter.event_at(partition, o) for o in range(start, end))
-            self._cursor[partition] = end
+            cursor[partition] = end
         return sorted(records)
 
     def _resend(self, record_id: int) -> None:

@@ -265,15 +265,18 @@ class TopicFeed:
         """The consumer crashed holding ``delivery``: its work is not done."""
         tp, offset = delivery.handle
         self.busy[tp] = False
-        if not delivery.settles:
-            return
-        del self.in_flight[delivery.event_id]
-        if self.group.commit == "before":  # committed on fetch: never delivered again
-            self.group.settle(delivery, LOST, consumer)
-            self.high_water[tp] = offset + 1
-        else:  # delivered again from the committed offset, counting on from here
-            history = self.in_retry if delivery.stage else self._carried
-            history[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
+        # its uncommitted progress is lost, also when the partition has already moved to
+        # another consumer (a rebalance while this one was busy): read on from the commit
+        self.position[tp] = self.done[tp] = self.committed[tp]
+        if delivery.settles:
+            del self.in_flight[delivery.event_id]
+            if self.group.commit == "before":  # committed on fetch: never delivered again
+                self.group.settle(delivery, LOST, consumer)
+                self.high_water[tp] = offset + 1
+            else:  # delivered again from the committed offset, counting on from here
+                history = self.in_retry if delivery.stage else self._carried
+                history[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
+        self.release(tp)
 
     def _forward(self, delivery: Delivery, tp: int) -> None:
         target = self.retry_topics[self.source[tp]][delivery.stage]

@@ -25,6 +25,8 @@ class World:
     brokers: dict[str, Any] = field(default_factory=dict)
     message_ids: Iterator[int] = field(default_factory=itertools.count)
     """Queue message ids (SQS MessageId), unique within the simulation, from 0."""
+    redrive_cursors: dict[str, list[int]] = field(default_factory=dict)
+    """How far redrives have read each dead-letter topic: the next offset per partition."""
 
     def broker(self, name: Any, argument: str) -> Any:
         """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""
