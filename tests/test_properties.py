@@ -180,7 +180,12 @@ def test_with_faults_every_routed_event_still_ends_in_exactly_one_outcome(s):
         assert summary["duplicates"] == 0
     settled = deliveries[deliveries["outcome"].isin(["processed", "dead_lettered", "lost"])]
     assert (settled["attempts"] >= 1).all()
-    assert (settled["attempts"] <= s["max_attempts"] + 20).all()
+    # an event's attempt count is backed by its rows in attempts (re-deliveries after a
+    # crash may add more rows once it has settled, never fewer)
+    rows = result.attempts.groupby("event_id").size()
+    assert (settled["attempts"].to_numpy() <= rows.loc[settled["event_id"]].to_numpy()).all()
+    if not s["crashes"] and not s["outage"]:  # without crashes the policy caps attempts
+        assert (settled["attempts"] <= s["max_attempts"]).all()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
