@@ -206,9 +206,6 @@ class QueueFeed:
 
     # --- reading the state ----------------------------------------------------------------
 
-    def lag(self, tp: int) -> int:
-        raise IndexError("a queue has no partitions")  # pragma: no cover - never called
-
     def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
         """Messages still in the queue (or in a consumer's hands) without an outcome."""
         now = self.world.env.now
