@@ -10,26 +10,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from flows import order_flow_core
 
 import evsim as ev
 from evsim import plot
 
 
-def pay(event, ctx):
-    ctx.publish("order-events", "PaymentProcessed", key=event.key)
-
-
 def order_flow(seed: int = 1, until: float = 30.0, warmup: float = 0.0, **kw) -> ev.Result:
     """The seed's order flow; notification's consumer 1 is down from 10 s to 20 s."""
-    sim = ev.Simulation(seed=seed, **kw)
-    sim.topic("order-events", partitions=3, latency=0.002)
-    sim.producer(
-        "orders-service", "order-events", ev.Poisson(rate=20), "OrderCreated", ev.UniformKeys(100)
-    )
-    sim.consumer_group(
-        "payment-service", "order-events", event_types="OrderCreated", handler=pay,
-        service_time=ev.Exponential(0.01),
-    )  # fmt: skip
+    sim = order_flow_core(seed, **kw)
     sim.consumer_group(
         "notification-service", "order-events", consumers=2, service_time=ev.Exponential(0.02),
         faults=[ev.Outage(10, 20, consumers=["notification-service-1"])],

@@ -6,6 +6,7 @@ import math
 import re
 
 import pytest
+from flows import order_flow_core
 
 import evsim as ev
 
@@ -53,20 +54,8 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
-def pay(event, ctx):
-    ctx.publish("order-events", "PaymentProcessed", key=event.key)
-
-
 def order_flow(seed: int = 3, record: str = "full") -> ev.Result:
-    sim = ev.Simulation(seed=seed, record=record)
-    sim.topic("order-events", partitions=3, latency=0.002)
-    sim.producer(
-        "orders-service", "order-events", ev.Poisson(rate=30), "OrderCreated", ev.UniformKeys(100)
-    )
-    sim.consumer_group(
-        "payment-service", "order-events", event_types="OrderCreated", handler=pay,
-        service_time=ev.Exponential(0.01),
-    )  # fmt: skip
+    sim = order_flow_core(seed, rate=30, record=record)
     sim.consumer_group(
         "inventory-service", "order-events", consumers=2, event_types="OrderCreated",
         service_time=ev.Exponential(0.03), faults=[ev.TransientErrors(p=0.2)],

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import networkx as nx
 import pytest
+from flows import order_flow_core
 
 import evsim as ev
 from evsim.topology import layout
@@ -19,23 +20,10 @@ from evsim.topology import layout
 CORAL, YELLOW, BLUE = "#ff6f61", "#ffeb3b", "#405de6"
 
 
-def pay(event, ctx):
-    """The seed's Payment service: an order comes in, a payment event goes out."""
-    ctx.publish("order-events", "PaymentProcessed", key=event.key)
-
-
 def order_flow(seed: int = 1) -> ev.Simulation:
     """The seed's diagram: Orders publishes OrderCreated, Payment publishes
     PaymentProcessed, Notification reads both, Inventory reads OrderCreated."""
-    sim = ev.Simulation(seed=seed)
-    sim.topic("order-events", partitions=3, latency=0.002)
-    sim.producer(
-        "orders-service", "order-events", ev.Poisson(rate=20), "OrderCreated", ev.UniformKeys(100)
-    )
-    sim.consumer_group(
-        "payment-service", "order-events", event_types="OrderCreated", handler=pay,
-        service_time=ev.Exponential(0.01),
-    )  # fmt: skip
+    sim = order_flow_core(seed)
     sim.consumer_group(
         "notification-service", "order-events", consumers=2,
         event_types=["OrderCreated", "PaymentProcessed"], service_time=ev.Exponential(0.01),
