@@ -2,12 +2,16 @@
 
 The hot path appends primitives to ``array.array`` columns (8 bytes a number, no per-event
 dicts, no pandas); :mod:`evsim.result` turns them into DataFrames only when they are read.
-Strings (names, event types, outcomes) are interned to small integer codes.
+Strings (names, event types, outcomes) are interned to small integer codes. Fields that
+almost every row leaves at a default (an event's payload, cause, attributes; an attempt's
+error) are kept sparsely, and fields written after the row (an event's partition and
+offset) are padded on demand, so a row costs only the appends it needs.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,7 @@ STATUSES = ("ok", "error", "crashed", "duplicate")
 OK, ERROR, CRASHED, DUPLICATE = range(len(STATUSES))
 
 NOT_YET = -1  # partition/offset of an event still travelling to its broker
+NAN = float("nan")
 
 
 class Interner:
@@ -44,6 +49,61 @@ class Interner:
         return lookup[codes]
 
 
+class SparseColumn:
+    """A column whose rows nearly all hold ``default``: only the other values are stored."""
+
+    __slots__ = ("default", "typecode", "values")
+
+    def __init__(self, typecode: str, default: Any) -> None:
+        self.typecode = typecode
+        self.default = default
+        self.values: dict[int, Any] = {}
+
+    def __getitem__(self, row: int) -> Any:
+        return self.values.get(row, self.default)
+
+    def __setitem__(self, row: int, value: Any) -> None:
+        self.values[row] = value
+
+    def numpy(self, length: int) -> np.ndarray:
+        """The first ``length`` rows as a numpy array."""
+        if self.typecode == "O":
+            out = np.empty(length, dtype=object)
+            out[:] = [self.default] * length
+        else:
+            out = np.full(length, self.default, dtype=self.typecode)
+        for row, value in self.values.items():
+            out[row] = value
+        return out
+
+
+class PaddedColumn:
+    """A numeric column written after its rows exist: unwritten rows hold ``default``."""
+
+    __slots__ = ("default", "values")
+
+    def __init__(self, typecode: str, default: float) -> None:
+        self.default = default
+        self.values = array(typecode)
+
+    def __getitem__(self, row: int) -> Any:
+        values = self.values
+        return values[row] if row < len(values) else self.default
+
+    def __setitem__(self, row: int, value: Any) -> None:
+        values = self.values
+        if row >= len(values):
+            values.extend(array(values.typecode, [self.default]) * (row + 1 - len(values)))
+        values[row] = value
+
+    def numpy(self, length: int) -> np.ndarray:
+        """The first ``length`` rows as a numpy array."""
+        out = np.full(length, self.default, dtype=self.values.typecode)
+        written = min(length, len(self.values))
+        out[:written] = _as_numpy(self.values)[:written]
+        return out
+
+
 class Columns:
     """Named append-only columns: numbers in ``array.array``, anything else in lists."""
 
@@ -56,21 +116,36 @@ class Columns:
         return len(getattr(self, next(iter(self._typecodes))))
 
     def numpy(self, column: str) -> np.ndarray:
-        """A column as a numpy array (zero-copy for numeric columns)."""
+        """A column as a numpy array (zero-copy for dense numeric columns)."""
         values = getattr(self, column)
-        if isinstance(values, array):
-            return (
-                np.frombuffer(values, dtype=values.typecode)
-                if len(values)
-                else np.array([], dtype=values.typecode)
-            )
-        out = np.empty(len(values), dtype=object)
-        out[:] = values
-        return out
+        if isinstance(values, SparseColumn | PaddedColumn):
+            return values.numpy(len(self))
+        return _as_numpy(values)
+
+    def _appends(self, *columns: str) -> tuple[Callable[[Any], None], ...]:
+        """The bound ``append`` of each column, for a closure on the hot path (a closure
+        variable is cheaper to reach than ``self.column.append``)."""
+        return tuple(getattr(self, column).append for column in columns)
+
+
+def _as_numpy(values: array | list) -> np.ndarray:
+    if isinstance(values, array):
+        if not len(values):
+            return np.array([], dtype=values.typecode)
+        return np.frombuffer(values, dtype=values.typecode)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 class EventLog(Columns):
-    """Every published event, one row each; the row number is the event id."""
+    """Every published event, one row each; the row number is the event id.
+
+    ``add(event_type, key, producer, target, published_at, payload, schema_version, cause,
+    attributes, original=-1)`` records a newly published event and returns its id. ``cause``
+    is the event whose handler published this one; ``original`` the event this one is a
+    copy of (in a retry topic or a dead-letter queue); -1 for none.
+    """
 
     def __init__(self, names: Interner) -> None:
         super().__init__(
@@ -78,51 +153,63 @@ class EventLog(Columns):
             key="O",
             producer="i",
             target="i",
-            partition="i",
-            offset="q",
             published_at="d",
             appended_at="d",
-            payload="O",
-            schema_version="i",
-            cause="q",
-            original="q",
-            attributes="O",
         )
         self.names = names
+        self.partition = PaddedColumn("i", NOT_YET)
+        self.offset = PaddedColumn("q", NOT_YET)
+        self.payload = SparseColumn("O", None)
+        self.schema_version = SparseColumn("i", 1)
+        self.cause = SparseColumn("q", -1)
+        self.original = SparseColumn("q", -1)
+        self.attributes = SparseColumn("O", None)
+        self.add = self._adder()
 
-    def add(
-        self,
-        event_type: int,
-        key: str | None,
-        producer: int,
-        target: int,
-        published_at: float,
-        payload: Any,
-        schema_version: int,
-        cause: int,
-        attributes: dict[str, Any] | None,
-        original: int = -1,
-    ) -> int:
-        """Record a newly published event and return its id.
+    def _adder(self) -> Callable[..., int]:
+        row_count = self.published_at.__len__
+        type_, key_, producer_, target_, published_, appended_ = self._appends(
+            "event_type", "key", "producer", "target", "published_at", "appended_at"
+        )
+        payloads, versions = self.payload.values, self.schema_version.values
+        causes, originals, attribute_sets = (
+            self.cause.values,
+            self.original.values,
+            self.attributes.values,
+        )
 
-        ``cause`` is the event whose handler published this one; ``original`` the event
-        this one is a copy of (in a retry topic or a dead-letter queue); -1 for none.
-        """
-        event_id = len(self.published_at)
-        self.event_type.append(event_type)
-        self.key.append(key)
-        self.producer.append(producer)
-        self.target.append(target)
-        self.partition.append(NOT_YET)
-        self.offset.append(NOT_YET)
-        self.published_at.append(published_at)
-        self.appended_at.append(float("nan"))
-        self.payload.append(payload)
-        self.schema_version.append(schema_version)
-        self.cause.append(cause)
-        self.original.append(original)
-        self.attributes.append(attributes)
-        return event_id
+        def add(
+            event_type: int,
+            key: str | None,
+            producer: int,
+            target: int,
+            published_at: float,
+            payload: Any,
+            schema_version: int,
+            cause: int,
+            attributes: dict[str, Any] | None,
+            original: int = -1,
+        ) -> int:
+            event_id = row_count()
+            type_(event_type)
+            key_(key)
+            producer_(producer)
+            target_(target)
+            published_(published_at)
+            appended_(NAN)
+            if payload is not None:
+                payloads[event_id] = payload
+            if schema_version != 1:
+                versions[event_id] = schema_version
+            if cause >= 0:
+                causes[event_id] = cause
+            if original >= 0:
+                originals[event_id] = original
+            if attributes is not None:
+                attribute_sets[event_id] = attributes
+            return event_id
+
+        return add
 
     def hold(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to count (see SparseEventLog)."""
@@ -159,7 +246,10 @@ class EventLog(Columns):
 
 
 class AttemptLog(Columns):
-    """One row per processing attempt of an event by a consumer."""
+    """One row per processing attempt of an event by a consumer.
+
+    ``add(event, group, consumer, attempt, started_at, finished_at, status, error=None)``.
+    """
 
     def __init__(self) -> None:
         super().__init__(
@@ -170,61 +260,82 @@ class AttemptLog(Columns):
             started_at="d",
             finished_at="d",
             status="b",
-            error="O",
         )
+        self.error = SparseColumn("O", None)
+        self.add = self._adder()
 
-    def add(
-        self,
-        event: int,
-        group: int,
-        consumer: int,
-        attempt: int,
-        started_at: float,
-        finished_at: float,
-        status: int,
-        error: str | None = None,
-    ) -> None:
-        self.event.append(event)
-        self.group.append(group)
-        self.consumer.append(consumer)
-        self.attempt.append(attempt)
-        self.started_at.append(started_at)
-        self.finished_at.append(finished_at)
-        self.status.append(status)
-        self.error.append(error)
+    def _adder(self) -> Callable[..., None]:
+        row_count = self.event.__len__
+        event_, group_, consumer_, attempt_, started_, finished_, status_ = self._appends(
+            "event", "group", "consumer", "attempt", "started_at", "finished_at", "status"
+        )
+        errors = self.error.values
+
+        def add(
+            event: int,
+            group: int,
+            consumer: int,
+            attempt: int,
+            started_at: float,
+            finished_at: float,
+            status: int,
+            error: str | None = None,
+        ) -> None:
+            if error is not None:
+                errors[row_count()] = error
+            event_(event)
+            group_(group)
+            consumer_(consumer)
+            attempt_(attempt)
+            started_(started_at)
+            finished_(finished_at)
+            status_(status)
+
+        return add
 
 
 class OutcomeLog(Columns):
-    """One row per event and consumer group that reached a final outcome."""
+    """One row per event and consumer group that reached a final outcome.
+
+    ``add(event, group, consumer, outcome, attempts, first_attempt_at, completed_at)``.
+    """
+
+    COLUMNS = {
+        "event": "q",
+        "group": "i",
+        "consumer": "i",
+        "outcome": "b",
+        "attempts": "i",
+        "first_attempt_at": "d",
+        "completed_at": "d",
+    }
 
     def __init__(self) -> None:
-        super().__init__(
-            event="q",
-            group="i",
-            consumer="i",
-            outcome="b",
-            attempts="i",
-            first_attempt_at="d",
-            completed_at="d",
-        )
+        super().__init__(**self.COLUMNS)
+        self.add = self._adder()
 
-    def add(
-        self,
-        event: int,
-        group: int,
-        consumer: int,
-        outcome: int,
-        attempts: int,
-        first_attempt_at: float,
-        completed_at: float,
-    ) -> None:
-        self.event.append(event)
-        self.group.append(group)
-        self.consumer.append(consumer)
-        self.outcome.append(outcome)
-        self.attempts.append(attempts)
-        self.first_attempt_at.append(first_attempt_at)
-        self.completed_at.append(completed_at)
+    def _adder(self) -> Callable[..., None]:
+        appends = self._appends(*self.COLUMNS)
+        event_, group_, consumer_, outcome_, attempts_, first_, completed_ = appends
+
+        def add(
+            event: int,
+            group: int,
+            consumer: int,
+            outcome: int,
+            attempts: int,
+            first_attempt_at: float,
+            completed_at: float,
+        ) -> None:
+            event_(event)
+            group_(group)
+            consumer_(consumer)
+            outcome_(outcome)
+            attempts_(attempts)
+            first_(first_attempt_at)
+            completed_(completed_at)
+
+        return add
 
 
 class GaugeLog(Columns):

@@ -26,7 +26,16 @@ import pandas as pd
 
 from evsim import prometheus
 from evsim.errors import EvsimError, SimulationStateError
-from evsim.records import EXPIRED, NOT_YET, OK, OUTCOMES, STATUSES, Columns, Interner
+from evsim.records import (
+    EXPIRED,
+    NOT_YET,
+    OK,
+    OUTCOMES,
+    STATUSES,
+    Columns,
+    Interner,
+    OutcomeLog,
+)
 
 if TYPE_CHECKING:
     from evsim.simulation import Simulation
@@ -254,7 +263,9 @@ class Result:
         log = self._records.events
         names = self._records.names.names
         out = np.empty(len(log), dtype=object)
-        for i, (code, extra) in enumerate(zip(log.event_type, log.attributes, strict=True)):
+        for i, (code, extra) in enumerate(
+            zip(log.event_type, log.numpy("attributes"), strict=True)
+        ):
             out[i] = {"eventType": names[code], **extra} if extra else {"eventType": names[code]}
         return out
 
@@ -278,10 +289,7 @@ class Result:
 
     def _collect_unfinished(self) -> Columns:
         """Snapshot the events without an outcome when the run stopped."""
-        rows = Columns(
-            event="q", group="i", consumer="i", outcome="b", attempts="i",
-            first_attempt_at="d", completed_at="d",
-        )  # fmt: skip
+        rows = Columns(**OutcomeLog.COLUMNS)
         names = self._records.names
         for group in self._sim.groups.values():
             unassigned = names.code("")
