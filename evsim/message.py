@@ -95,16 +95,19 @@ Admit = Callable[[Message], bool]
 
 
 class StandardOrder:
-    """Visible messages of a standard queue, in one line."""
+    """Visible messages of a standard queue, in one line.
+
+    ``push(message)``: a message became visible (new, after its delay, or after its
+    timeout); it joins the back, as does a ``returned`` one. ``takeable()`` is truthy when
+    a receive would find a message now. The three are the line's own C methods: they run
+    once or twice per message.
+    """
 
     def __init__(self) -> None:
         self._line: deque[Message] = deque()
-
-    def push(self, message: Message) -> None:
-        """A message became visible (new, after its delay, or after its timeout)."""
-        self._line.append(message)
-
-    returned = push
+        self.push: Callable[[Message], None] = self._line.append
+        self.returned = self.push
+        self.takeable: Callable[[], int] = self._line.__len__
 
     def landed(self, message: Message) -> None:
         """A message in flight was deleted (nothing to release in a standard queue)."""
@@ -119,10 +122,6 @@ class StandardOrder:
                 taken.append(message)
         return taken
 
-    def takeable(self) -> bool:
-        """Whether a receive would find a message now."""
-        return bool(self._line)
-
     def remove(self, message: Message) -> None:
         """Take a visible message out of the line."""
         self._line.remove(message)
@@ -131,7 +130,9 @@ class StandardOrder:
         """Remove and return the visible messages ``doomed`` selects."""
         gone = [m for m in self._line if doomed(m)]
         if gone:
-            self._line = deque(m for m in self._line if not doomed(m))
+            kept = [m for m in self._line if not doomed(m)]
+            self._line.clear()  # in place: push and takeable are bound to this deque
+            self._line.extend(kept)
         return gone
 
     def clear(self) -> list[Message]:

@@ -32,7 +32,6 @@ A queue knows nothing of consumer groups: they call :meth:`Queue.receive`,
 from __future__ import annotations
 
 import itertools
-import math
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -108,9 +107,13 @@ class Queue:
             self, dead_letter, max_receive_count, Queue
         )
         self.code = world.records.names.code(self.name)
+        self._env = world.env
+        self._events = world.records.events
+        self._forgets = not world.records.full  # summary mode forgets events that left
         self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
         self.reader: str | None = None  # the consumer group reading it (set by the group)
         self._order = FifoOrder() if self.fifo else StandardOrder()
+        self._push = self._order.push
         self._stored: dict[int, Message] = {}
         self._delayed = self._visible = self._in_flight = 0  # message counts by state
         self._listeners: list[Listener] = []
@@ -121,7 +124,8 @@ class Queue:
         self._sequence = itertools.count()
         self._deduplicator = rules.Deduplicator()
         self._oldest = float("inf")  # a lower bound of visible messages' enqueue times
-        self._latency_sampler: Callable[[], float] | None = None
+        self._latency_sampler = self._make_latency()
+        self._instant = isinstance(self.latency, Constant) and self.latency.mean == 0
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this queue (the DLQ by name)."""
@@ -146,18 +150,19 @@ class Queue:
 
         A FIFO queue needs a key: it is the message group id (``MessageGroupId``).
         """
-        if self.fifo and key is None:
+        if key is None and self.fifo:
             raise ConfigError(
                 f"queue {self.name!r}: a FIFO queue needs a key on every event "
                 "(the key is the SQS message group id); give the producer keys="
             )
-        if self._latency_sampler is None:
-            self._latency_sampler = self._make_latency()
+        if self._instant:
+            self._arrive(event_id, key)
+            return
         wait = self._latency_sampler()
         if wait <= 0:
             self._arrive(event_id, key)
         else:
-            self.world.env.timeout(wait).callbacks.append(partial(self._on_arrival, event_id, key))
+            self._env.timeout(wait).callbacks.append(partial(self._on_arrival, event_id, key))
 
     # --- ReceiveMessage, DeleteMessage, ChangeMessageVisibility ----------------------
 
@@ -223,7 +228,7 @@ class Queue:
         False if the message has left this queue since (deleted, expired, or moved to the
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
-        if not self.holds(message) or message.receipt != receipt:
+        if self._stored.get(message.message_id) is not message or message.receipt != receipt:
             return False
         return self._delete(message)
 
@@ -237,12 +242,14 @@ class Queue:
             return False
         if stored._state == IN_FLIGHT:
             self._in_flight -= 1
-            self._order.landed(stored)
+            if self.fifo:  # its group may go on
+                self._order.landed(stored)
         else:  # its timeout passed but nobody received it again: the receipt still works
             self._visible -= 1
             self._order.remove(stored)
         self._leave(stored, "deleted")
-        self._serve()
+        if self._waiting:
+            self._serve()
         return True
 
     def change_visibility(self, message: Message, seconds: float) -> bool:
@@ -327,17 +334,20 @@ class Queue:
         self._arrive(event_id, key)
 
     def _arrive(self, event_id: int, key: str | None) -> None:
-        now, events = self.world.env.now, self.world.records.events
-        dedup = self._dedup_id(event_id) if self.fifo else None
-        if dedup is not None and self._deduplicator.duplicate(dedup, now):
-            self.duplicates_dropped += 1
-            events.release(event_id)
-            return
-        message = Message(
-            next(self.world.message_ids), event_id, now, key if self.fifo else None, dedup
-        )
-        if events.target[event_id] == self.code and math.isnan(events.appended_at[event_id]):
-            events.appended_at[event_id] = now  # the event row: when it reached its target
+        now, events = self._env.now, self._events
+        if self.fifo:
+            dedup = self._dedup_id(event_id)
+            if dedup is not None and self._deduplicator.duplicate(dedup, now):
+                self.duplicates_dropped += 1
+                events.release(event_id)
+                return
+            message = Message(next(self.world.message_ids), event_id, now, key, dedup)
+        else:
+            message = Message(next(self.world.message_ids), event_id, now)
+        if events.target[event_id] == self.code:
+            appended_at = events.appended_at
+            if appended_at[event_id] != appended_at[event_id]:  # NaN: not there yet
+                appended_at[event_id] = now  # the event row: when it reached its target
         self._store(message, "enqueued")
         if self.delay > 0:
             self._delayed += 1
@@ -366,7 +376,7 @@ class Queue:
         self._visible += 1
         if message.enqueued_at < self._oldest:
             self._oldest = message.enqueued_at
-        self._order.push(message)
+        self._push(message)
         if self._waiting:
             self._serve()
 
@@ -378,17 +388,18 @@ class Queue:
     def _admit(self, message: Message) -> bool:
         """A visible message leaves the line: expired, to the DLQ, or received."""
         self._visible -= 1
-        now = self.world.env.now
+        now = self._env.now
         if now - message.enqueued_at > self.retention:
             self._leave(message, "expired")
             return False
-        if self.dead_letter is not None and message.receive_count >= self.max_receive_count:
+        count = message.receive_count
+        if self.dead_letter is not None and count >= self.max_receive_count:
             self._leave(message, "dead_lettered")
             self.dead_letter._accept_dead_letter(message, now)
             return False
-        message.receive_count += 1
+        message.receive_count = count + 1
         message.receipt = next(self._receipts)
-        if message.first_received_at is None:
+        if not count:
             message.first_received_at = now
         message._state = IN_FLIGHT
         self._in_flight += 1
@@ -434,8 +445,8 @@ class Queue:
         message._state = GONE
         del self._stored[message.message_id]
         self._notify(kind, message)
-        if kind != "dead_lettered":  # a move to the DLQ hands the event over
-            self.world.records.events.release(message.event_id)
+        if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
+            self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:
         for listener in self._delete_listeners if kind == "deleted" else self._listeners:

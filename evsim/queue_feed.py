@@ -48,6 +48,7 @@ class QueueFeed:
         self.partitions: list[Any] = []  # a queue has no partitions to assign
         self.queued: list[bool] = []
         self.active = False
+        self._at_most_once = group.commit == "before"  # delete on receipt
         # event → (attempts, first attempt) of its deliveries that ended without settling it
         self._tries: dict[int, tuple[int, float]] = {}
         self._holders: dict[int, list[Delivery]] = {}  # event → its deliveries in progress
@@ -89,10 +90,14 @@ class QueueFeed:
             batch = self._receive(consumer, received)
         message, receipt = batch.popleft()
         event_id = message.event_id
+        holders = self._holders.get(event_id)
+        if holders is None and event_id not in self._tries:  # its first delivery
+            delivery = Delivery(event_id, event_id, (message, receipt, 0))
+            self._holders[event_id] = [delivery]
+            return delivery
         attempts, first = self._count(event_id)
         # the handle keeps the attempt count at hand-out: what follows is this delivery's own
         delivery = Delivery(event_id, event_id, (message, receipt, attempts), attempts, first)
-        holders = self._holders.get(event_id)
         if holders is None:
             self._holders[event_id] = [delivery]
         else:  # it reappeared while another consumer still works on it
@@ -110,10 +115,12 @@ class QueueFeed:
 
     def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
         """Note each message with the receipt it came with (before a re-receive changes it)."""
-        batch = self._batches.setdefault(consumer, deque())
+        batch = self._batches.get(consumer)
+        if batch is None:
+            batch = self._batches[consumer] = deque()
         for message in received:
             batch.append((message, message.receipt))
-            if self.group.commit == "before":  # at-most-once: delete on receipt
+            if self._at_most_once:
                 self.queue.delete_receipt(message, message.receipt)
                 self._in_hand[message.event_id] = consumer
         return batch
@@ -133,7 +140,7 @@ class QueueFeed:
     def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
         """Delete what was handled; leave a failure to reappear, or dead-letter it."""
         message, receipt, _ = delivery.handle
-        if self.group.commit == "before":  # deleted on receipt: settle it either way
+        if self._at_most_once:  # deleted on receipt: settle it either way
             del self._in_hand[delivery.event_id]
             self._close(delivery)
             if result == FAILED:
@@ -182,6 +189,10 @@ class QueueFeed:
     def _close(self, delivery: Delivery) -> None:
         """``delivery`` settles its event: give it the attempts of every delivery."""
         event_id = delivery.event_id
+        holders = self._holders[event_id]
+        if len(holders) == 1 and not delivery.handle[2] and event_id not in self._tries:
+            del self._holders[event_id]  # the event's only delivery: its count stands
+            return
         delivery.attempts, delivery.first_attempt_at = self._count(event_id)
         self._drop(delivery)
         self._tries.pop(event_id, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -300,7 +300,7 @@ class OutcomeLog(Columns):
     ``add(event, group, consumer, outcome, attempts, first_attempt_at, completed_at)``.
     """
 
-    COLUMNS = {
+    COLUMNS: ClassVar[dict[str, str]] = {
         "event": "q",
         "group": "i",
         "consumer": "i",
