@@ -100,8 +100,9 @@ class Consumer:
 
     def _work(self, worker: int) -> Generator[Any, Any, None]:
         feed = self.group.feed
-        take_now, wait = feed.take_now, feed.wait
+        take_now, wait, complete = feed.take_now, feed.wait, feed.complete
         attempt = self._attempts_runner(worker)
+        in_hand = self._in_hand
         while True:
             try:
                 while True:
@@ -109,10 +110,10 @@ class Consumer:
                     if delivery is None:
                         yield from wait(self)
                         continue
-                    self._in_hand[worker] = delivery
+                    in_hand[worker] = delivery
                     result = yield from attempt(delivery)
-                    self._in_hand[worker] = None
-                    feed.complete(delivery, result, self)
+                    in_hand[worker] = None
+                    complete(delivery, result, self)
             except simpy.Interrupt:
                 self._crashed(worker)
                 yield self._back
@@ -161,7 +162,6 @@ class Consumer:
             attempt = delivery.attempts
             while True:
                 attempt += 1
-                fresh = attempt == 1 or delivery.first_attempt_at != delivery.first_attempt_at
                 delivery.attempts = attempt  # at once: another holder of the event numbers on
                 if idempotent:
                     held = group.claim(event_id)
@@ -174,7 +174,7 @@ class Consumer:
                         raise
                     claimed[worker] = event_id
                 started = env.now
-                if fresh:
+                if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
                     delivery.first_attempt_at = started
                 if idempotent and group.seen(event_id):
                     self._unclaim(worker)
@@ -184,7 +184,9 @@ class Consumer:
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
                     yield timeout(delay)
-                error_type, error = ("", None) if injected is None else injected(event_id, attempt)
+                error = None
+                if injected is not None:
+                    error_type, error = injected(event_id, attempt)
                 if error is None and handle is not None:
                     error_type, error = yield from handle(delivery.record_id)
                 current[worker] = None

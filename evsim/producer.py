@@ -7,7 +7,8 @@ publish follow-up events through the same :func:`send`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import itertools
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from evsim import _check
@@ -114,14 +115,15 @@ class Producer:
         }
 
     def launch(self) -> None:
-        """Start publishing when the simulation runs."""
-        self.world.env.process(self._publish_loop())
+        """Start publishing when the simulation runs.
 
-    def _publish_loop(self) -> Generator[Any, Any, None]:
+        Each arrival is a timer whose callback publishes the event and sets the next
+        timer: no SimPy process per producer, since one would cost a resume per event.
+        """
         world, env = self.world, self.world.env
         streams = world.streams
-        times = self.arrivals.times(
-            streams.generator("producer", self.name, "arrivals"), self.start
+        times = iter(
+            self.arrivals.times(streams.generator("producer", self.name, "arrivals"), self.start)
         )
         next_key = (
             None
@@ -135,15 +137,23 @@ class Producer:
         target, code, event_type = self.target, self.code, self._event_type_code
         version, size = self.schema_version, self.size_bytes
         timeout = env.timeout
-        for index, time in enumerate(times):
-            if time >= stop:
-                return
-            yield timeout(time - env.now)
+        indexes = itertools.count()
+
+        def arrive(_timer: object) -> None:
+            index = next(indexes)
             send(
                 world, target, code, event_type, None if next_key is None else next_key(),
                 payload if payload_for is None else payload_for(index),
                 attributes if attributes_for is None else attributes_for(index), version, size,
             )  # fmt: skip
+            wait_for_next()
+
+        def wait_for_next() -> None:
+            time = next(times, stop)
+            if time < stop:
+                timeout(time - env.now).callbacks.append(arrive)
+
+        wait_for_next()
 
 
 def _plain(value: Any) -> Any:

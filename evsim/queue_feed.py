@@ -83,12 +83,17 @@ class QueueFeed:
         """The next message in ``consumer``'s hands, receiving a batch if they are empty;
         None if the queue has nothing visible."""
         batch = self._batches.get(consumer)
-        if not batch:
+        if batch:
+            message, receipt = batch.popleft()
+        else:
             received = self.queue.poll(copies=False)
             if not received:
                 return None
-            batch = self._receive(consumer, received)
-        message, receipt = batch.popleft()
+            if len(received) == 1 and not self._at_most_once:  # nothing left in hand
+                message = received[0]
+                receipt = message.receipt
+            else:
+                message, receipt = self._receive(consumer, received).popleft()
         event_id = message.event_id
         holders = self._holders.get(event_id)
         if holders is None and event_id not in self._tries:  # its first delivery
