@@ -76,6 +76,7 @@ class ConsumerGroup:
         retry_topics: list[list[Topic]] | None = None,
     ) -> None:
         self.world = world
+        self._env = world.env
         self.name = _check.name("name", name)
         self.code = world.records.names.code(name)
         self.service_time = as_distribution(service_time, "service_time")
@@ -119,6 +120,7 @@ class ConsumerGroup:
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
+        self.consumers_up = count  # how many members are running (they keep it up to date)
         self._check_fault_targets()
         self.feed = self._make_feed(source, retry_topics or [])
 
@@ -294,14 +296,17 @@ class ConsumerGroup:
     ) -> None:
         """Record the final outcome of an event for this group (once per event)."""
         code = self._nobody if consumer is None else consumer.code
-        self._outcomes(event_id, self.code, code, outcome, attempts, first, self.world.env.now)
+        self._outcomes(event_id, self.code, code, outcome, attempts, first, self._env.now)
         self.finished += 1
 
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
-        """Record the outcome of a delivery."""
-        self.record_outcome(
-            delivery.event_id, consumer, outcome, delivery.attempts, delivery.first_attempt_at
-        )
+        """Record the outcome of a delivery (once per event)."""
+        code = self._nobody if consumer is None else consumer.code
+        self._outcomes(
+            delivery.event_id, self.code, code, outcome, delivery.attempts,
+            delivery.first_attempt_at, self._env.now,
+        )  # fmt: skip
+        self.finished += 1
 
     def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it (``lost``)."""
@@ -344,11 +349,6 @@ class ConsumerGroup:
     def partitions(self) -> list[tuple[Topic, int]]:
         """The topic partitions the group reads (empty for a queue)."""
         return getattr(self.feed, "partitions", [])
-
-    @property
-    def consumers_up(self) -> int:
-        """How many of the group's consumers are running."""
-        return sum(member.up for member in self.members)
 
     @property
     def active(self) -> bool:

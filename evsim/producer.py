@@ -139,21 +139,20 @@ class Producer:
         timeout = env.timeout
         indexes = itertools.count()
 
-        def arrive(_timer: object) -> None:
-            index = next(indexes)
-            send(
-                world, target, code, event_type, None if next_key is None else next_key(),
-                payload if payload_for is None else payload_for(index),
-                attributes if attributes_for is None else attributes_for(index), version, size,
-            )  # fmt: skip
-            wait_for_next()
-
-        def wait_for_next() -> None:
+        def arrive(timer: object) -> None:
+            if timer is not None:  # the timer of an arrival: publish it
+                index = next(indexes)
+                send(
+                    world, target, code, event_type, None if next_key is None else next_key(),
+                    payload if payload_for is None else payload_for(index),
+                    attributes if attributes_for is None else attributes_for(index), version,
+                    size,
+                )  # fmt: skip
             time = next(times, stop)
             if time < stop:
                 timeout(time - env.now).callbacks.append(arrive)
 
-        wait_for_next()
+        arrive(None)  # set the first timer
 
 
 def _plain(value: Any) -> Any:

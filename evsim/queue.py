@@ -444,7 +444,8 @@ class Queue:
     def _leave(self, message: Message, kind: str) -> None:
         message._state = GONE
         del self._stored[message.message_id]
-        self._notify(kind, message)
+        if kind != "deleted" or self._delete_listeners:
+            self._notify(kind, message)
         if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
             self._events.release(message.event_id)
 

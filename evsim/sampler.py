@@ -40,21 +40,28 @@ class Sampler:
 
     def _sample(self, now: float) -> None:
         add = self._gauges.add
-        lag, up, in_system = self._metrics
+        _, up, in_system = self._metrics
         for group, entities in self._groups:
             if not group.active:  # a group that has not joined yet has no offsets
                 continue
-            total = 0
-            for tp, entity in enumerate(entities):
-                partition_lag = group.lag(tp)
-                total += partition_lag
-                add(now, lag, entity, partition_lag)
             if entities:
-                self._gauges.group_lag(now, group.code, total)
-            add(now, up, group.code, group.consumers_up)
-            add(now, in_system, group.code, group.in_system())
+                self._sample_lag(now, group, entities)
+            code = group.code
+            add(now, up, code, group.consumers_up)
+            add(now, in_system, code, group.in_system())
+        depth = self._depth
         for queue in self._queues:
             queue.sweep(now)
-            add(now, self._depth, queue.code, queue.depth())
+            add(now, depth, queue.code, queue.depth())
         for target in self._dead_letters:
             add(now, self._dlq_depth, target.code, target.depth())
+
+    def _sample_lag(self, now: float, group: Any, entities: list[int]) -> None:
+        """Kafka's consumer lag of each partition, and the group's total."""
+        add, lag = self._gauges.add, self._metrics[0]
+        total = 0
+        for tp, entity in enumerate(entities):
+            partition_lag = group.lag(tp)
+            total += partition_lag
+            add(now, lag, entity, partition_lag)
+        self._gauges.group_lag(now, group.code, total)
