@@ -56,7 +56,8 @@ from evsim.sqs_rules import DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT, DEFAU
 from evsim.world import World
 
 Listener = Callable[[str, Message], None]
-"""Called with (kind, message); kind is enqueued, dead_lettered, expired or deleted."""
+"""Called with (kind, message); kind is one of ``LISTEN_KINDS``."""
+LISTEN_KINDS = ("enqueued", "dead_lettered", "expired", "deleted")
 
 
 class Queue:
@@ -116,8 +117,9 @@ class Queue:
         self._push = self._order.push
         self._stored: dict[int, Message] = {}
         self._delayed = self._visible = self._in_flight = 0  # message counts by state
-        self._listeners: list[Listener] = []
-        self._delete_listeners: list[Listener] = []  # deletes are frequent: few want them
+        self._listeners: dict[str, list[Listener]] = {kind: [] for kind in LISTEN_KINDS}
+        self._enqueued: list[Callable[[int], None]] = []  # called with the event id
+        self._message_ids = world.message_ids
         self._waiting: deque[tuple[simpy.Event, int, bool]] = deque()  # request, n, copies
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
@@ -270,12 +272,18 @@ class Queue:
 
     # --- observation ----------------------------------------------------------------
 
-    def listen(self, listener: Listener, deletes: bool = True) -> None:
-        """Call ``listener(kind, message)`` on enqueued, dead_lettered, expired and (unless
-        ``deletes=False``) deleted."""
-        self._listeners.append(listener)
-        if deletes:
-            self._delete_listeners.append(listener)
+    def listen(self, listener: Listener, kinds: tuple[str, ...] = LISTEN_KINDS) -> None:
+        """Call ``listener(kind, message)`` when a message is enqueued, dead_lettered,
+        expired or deleted (or only on the ``kinds`` given)."""
+        for kind in kinds:
+            if kind not in self._listeners:
+                raise ConfigError(f"kinds: expected some of {LISTEN_KINDS}, got {kind!r}")
+            self._listeners[kind].append(listener)
+
+    def on_enqueued(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(event_id)`` for every message stored from now on (a consumer
+        group noting the events routed to it)."""
+        self._enqueued.append(callback)
 
     def visible_count(self) -> int:
         """Messages available to a receive (SQS ApproximateNumberOfMessages)."""
@@ -341,14 +349,14 @@ class Queue:
                 self.duplicates_dropped += 1
                 events.release(event_id)
                 return
-            message = Message(next(self.world.message_ids), event_id, now, key, dedup)
+            message = Message(next(self._message_ids), event_id, now, key, dedup)
         else:
-            message = Message(next(self.world.message_ids), event_id, now)
+            message = Message(next(self._message_ids), event_id, now)
         if events.target[event_id] == self.code:
             appended_at = events.appended_at
             if appended_at[event_id] != appended_at[event_id]:  # NaN: not there yet
                 appended_at[event_id] = now  # the event row: when it reached its target
-        self._store(message, "enqueued")
+        self._store(message)
         if self.delay > 0:
             self._delayed += 1
             self.world.env.timeout(self.delay).callbacks.append(partial(self._undelay, message))
@@ -360,11 +368,14 @@ class Queue:
         content_based = self.content_based_deduplication
         return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
 
-    def _store(self, message: Message, kind: str) -> None:
+    def _store(self, message: Message) -> None:
         message._seq = next(self._sequence)
         message._state = DELAYED
         self._stored[message.message_id] = message
-        self._notify(kind, message)
+        for callback in self._enqueued:
+            callback(message.event_id)
+        if self._listeners["enqueued"]:
+            self._notify("enqueued", message)
 
     def _undelay(self, message: Message, _event: object) -> None:
         self._delayed -= 1
@@ -411,7 +422,7 @@ class Queue:
         message.receipt = None
         if self.fifo:
             message.enqueued_at = now  # SQS resets the enqueue time for FIFO queues
-        self._store(message, "enqueued")
+        self._store(message)
         self._show(message)
 
     def _on_timeout(self, message: Message, token: int) -> None:
@@ -444,13 +455,13 @@ class Queue:
     def _leave(self, message: Message, kind: str) -> None:
         message._state = GONE
         del self._stored[message.message_id]
-        if kind != "deleted" or self._delete_listeners:
+        if self._listeners[kind]:
             self._notify(kind, message)
         if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
             self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:
-        for listener in self._delete_listeners if kind == "deleted" else self._listeners:
+        for listener in self._listeners[kind]:
             listener(kind, message)
 
     def _serve(self) -> None:

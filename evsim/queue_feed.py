@@ -55,13 +55,14 @@ class QueueFeed:
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         self._batches: dict[Consumer, deque[Message]] = {}
         self._polls: dict[Consumer, set[Any]] = {}  # each consumer's pending long polls
-        queue.listen(self._on_queue, deletes=False)
 
     # --- life cycle -------------------------------------------------------------------
 
     def join(self) -> None:
         """Start counting the messages that arrive from now on."""
         self.active = True
+        self.queue.on_enqueued(self.routed.append)
+        self.queue.listen(self._on_queue, kinds=("dead_lettered", "expired"))
 
     def member_down(self, consumer: Consumer) -> None:
         """A consumer crashed: the messages it had received but not started are dropped
@@ -131,11 +132,7 @@ class QueueFeed:
         return batch
 
     def _on_queue(self, kind: str, message: Message) -> None:
-        if not self.active:
-            return
-        if kind == "enqueued":
-            self.routed.append(message.event_id)
-        elif kind == "dead_lettered":
+        if kind == "dead_lettered":
             self._settle_event(message.event_id, DEAD_LETTERED, None)
         elif kind == "expired":
             self._settle_event(message.event_id, EXPIRED, None)
