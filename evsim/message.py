@@ -259,14 +259,15 @@ class VisibilityClock:
         self._line: deque[tuple[float, int, Message]] = deque()
         self._alarm_at: float | None = None
 
-    def start(self, message: Message, seconds: float | None = None) -> None:
-        """Hide ``message`` for ``seconds`` (the queue's timeout if None) from now."""
-        message._token += 1
+    def start(self, message: Message, now: float, seconds: float | None = None) -> None:
+        """Hide ``message`` for ``seconds`` (the queue's timeout if None) from ``now`` (the
+        current time, which the caller has at hand)."""
+        token = message._token = message._token + 1
         if seconds is not None and seconds != self._timeout:
             timer = self._env.timeout(seconds)
-            timer.callbacks.append(lambda _e, m=message, t=message._token: self._due(m, t))
+            timer.callbacks.append(lambda _e, m=message, t=token: self._due(m, t))
             return
-        self._line.append((self._env.now + self._timeout, message._token, message))
+        self._line.append((now + self._timeout, token, message))
         if self._alarm_at is None:
             self._arm()
 

@@ -141,18 +141,19 @@ class Producer:
         indexes = itertools.count()
 
         def arrive(timer: object) -> None:
+            now = env.now
             if timer is not None:  # the timer of an arrival: publish it (as send() does)
                 index = next(indexes)
                 key = None if next_key is None else next_key()
                 event_id = add(
-                    event_type, key, code, target_code, env.now,
+                    event_type, key, code, target_code, now,
                     payload if payload_for is None else payload_for(index), version, -1,
                     attributes if attributes_for is None else attributes_for(index),
                 )  # fmt: skip
                 publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
-                timeout(time - env.now).callbacks.append(arrive)
+                timeout(time - now).callbacks.append(arrive)
 
         arrive(None)  # set the first timer
 

@@ -267,7 +267,7 @@ class Queue:
         if seconds == 0:
             self._reappear(stored)
         else:
-            self._clock.start(stored, seconds)
+            self._clock.start(stored, self._env.now, seconds)
         return True
 
     # --- observation ----------------------------------------------------------------
@@ -414,7 +414,7 @@ class Queue:
             message.first_received_at = now
         message._state = IN_FLIGHT
         self._in_flight += 1
-        self._clock.start(message)
+        self._clock.start(message, now)
         return True
 
     def _accept_dead_letter(self, message: Message, now: float) -> None:

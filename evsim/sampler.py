@@ -9,7 +9,6 @@ each dead-letter target its depth.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from evsim.records import Records
@@ -32,11 +31,15 @@ class Sampler:
         targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
         self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
 
-    def run(self, env: Any) -> Iterator[Any]:
-        """The SimPy process: sample now, then every interval."""
-        while True:
-            self._sample(env.now)
-            yield env.timeout(self._interval)
+    def start(self, env: Any) -> None:
+        """Sample now, then every interval (a timer that sets the next one: no process)."""
+        timeout, interval, sample = env.timeout, self._interval, self._sample
+
+        def tick(_timer: object) -> None:
+            sample(env.now)
+            timeout(interval).callbacks.append(tick)
+
+        tick(None)
 
     def _sample(self, now: float) -> None:
         add = self._gauges.add

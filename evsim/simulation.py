@@ -296,7 +296,7 @@ class Simulation:
             self.records, list(self.groups.values()), list(self.queues.values()),
             self.sample_interval,
         )  # fmt: skip
-        env.process(sampler.run(env))
+        sampler.start(env)
         env.run(until=until)
         self._result = Result(self, until=until, warmup=warmup)
         return self._result
