@@ -43,11 +43,6 @@ class Interner:
             self.names.append(name)
         return code
 
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Names for an array of codes (object array)."""
-        lookup = np.array([*self.names, ""], dtype=object)
-        return lookup[codes]
-
 
 class SparseColumn:
     """A column whose rows nearly all hold ``default``: only the other values are stored."""

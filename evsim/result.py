@@ -33,7 +33,6 @@ from evsim.records import (
     OUTCOMES,
     STATUSES,
     Columns,
-    Interner,
     OutcomeLog,
 )
 
@@ -270,9 +269,17 @@ class Result:
         return out
 
     def _names(self, codes: np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
-        names: Interner = self._records.names
-        values = names.decode(codes) if len(codes) else np.array([], dtype=object)
-        return pd.Categorical(values, categories=categories)
+        """Interned codes as a Categorical of names (code -1 reads as ""); without
+        ``categories``, the names present, sorted (as pandas would infer them).
+
+        Built from integer codes: no per-row string objects, so it costs little per row.
+        """
+        names = [*self._records.names.names, ""]  # code -1 indexes the last entry
+        if categories is None:
+            categories = sorted({names[code] for code in np.unique(codes)})
+        position = {name: i for i, name in enumerate(categories)}
+        lookup = np.array([position.get(name, -1) for name in names], dtype=np.int64)
+        return pd.Categorical.from_codes(lookup[codes], categories=categories)
 
     def _outcome_frame(self, log: Columns) -> pd.DataFrame:
         return pd.DataFrame(
@@ -304,18 +311,24 @@ class Result:
         return rows
 
     def _unfinished_frame(self) -> pd.DataFrame:
-        frame = self._outcome_frame(self._unfinished)
+        unfinished = self._unfinished
+        frame = self._outcome_frame(unfinished)
         if frame.empty:
             return frame
-        attempts = self.attempts
-        tried = attempts.groupby(["group", "event_id"], observed=True).agg(
-            attempts=("attempt", "size"), first_attempt_at=("started_at", "min")
+        # each unfinished (group, event): its attempts so far and the first one's start
+        attempts = self._records.attempts
+        width = len(self._records.events) + 1
+        wanted = _pair_keys(unfinished.numpy("group"), unfinished.numpy("event"), width)
+        keys = _pair_keys(attempts.numpy("group"), attempts.numpy("event"), width)
+        hit = np.isin(keys, wanted)
+        tried = (
+            pd.Series(attempts.numpy("started_at")[hit], index=keys[hit])
+            .groupby(level=0)
+            .agg(["size", "min"])
+            .reindex(wanted)
         )
-        keys = pd.MultiIndex.from_arrays([frame["group"].astype(str), frame["event_id"]])
-        tried.index = tried.index.set_levels(tried.index.levels[0].astype(str), level=0)
-        found = tried.reindex(keys)
-        frame["attempts"] = found["attempts"].fillna(0).to_numpy(dtype=np.int64)
-        frame["first_attempt_at"] = found["first_attempt_at"].to_numpy(dtype=float)
+        frame["attempts"] = tried["size"].fillna(0).to_numpy(dtype=np.int64)
+        frame["first_attempt_at"] = tried["min"].to_numpy(dtype=float)
         return frame
 
     def _outcome_counts(self, deliveries: pd.DataFrame) -> pd.DataFrame:
@@ -323,19 +336,28 @@ class Result:
         return counts.reindex(index=self.groups, columns=list(OUTCOMES), fill_value=0)
 
     def _duplicates(self) -> pd.Series:
-        attempts = self.attempts
-        ok = attempts[attempts["status"] == STATUSES[OK]]
-        per_event = ok.groupby(["group", "event_id"], observed=True).size()
-        repeated = per_event[per_event > 1].groupby(level="group", observed=False).size()
-        return repeated.reindex(self.groups, fill_value=0)
+        """Per group, the events with more than one successful attempt."""
+        log = self._records.attempts
+        ok = log.numpy("status") == OK
+        groups, events = log.numpy("group")[ok], log.numpy("event")[ok]
+        counts = {}
+        for name in self.groups:
+            _, per_event = np.unique(
+                events[groups == self._sim.groups[name].code], return_counts=True
+            )
+            counts[name] = int((per_event > 1).sum())
+        return pd.Series(counts, index=self.groups, dtype=np.int64)
 
     def _max_lag(self) -> pd.Series:
-        series = self.timeseries
-        lag = series[series["metric"] == "lag"]
-        group = lag["entity"].astype(str).str.rsplit("/", n=1).str[0]
-        total = lag.groupby([group, lag["time"]])["value"].sum()
-        if total.empty:
+        """Per group, the largest total lag over its partitions at one sample."""
+        log, names = self._records.gauges, self._records.names
+        lag = log.numpy("metric") == names.code("lag")
+        if not lag.any():
             return pd.Series(0.0, index=self.groups)
+        entities = log.numpy("entity")[lag]
+        group_of = {code: names.names[code].rsplit("/", 1)[0] for code in np.unique(entities)}
+        group = pd.Series(entities).map(group_of).to_numpy()
+        total = pd.Series(log.numpy("value")[lag]).groupby([group, log.numpy("time")[lag]]).sum()
         return total.groupby(level=0).max().reindex(self.groups, fill_value=0.0)
 
     def __repr__(self) -> str:
@@ -348,3 +370,8 @@ class Result:
 def _nullable(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
     """Integers with <NA> where ``valid`` is False (e.g. the offset of an event in transit)."""
     return pd.arrays.IntegerArray(values.astype(np.int64), ~valid)
+
+
+def _pair_keys(groups: np.ndarray, events: np.ndarray, width: int) -> np.ndarray:
+    """One integer per (group code, event id) pair."""
+    return groups.astype(np.int64) * width + events.astype(np.int64)
