@@ -338,12 +338,18 @@ class GaugeLog(Columns):
 
     def __init__(self) -> None:
         super().__init__(time="d", metric="i", entity="i", value="d")
+        self.add = self._adder()
 
-    def add(self, time: float, metric: int, entity: int, value: float) -> None:
-        self.time.append(time)
-        self.metric.append(metric)
-        self.entity.append(entity)
-        self.value.append(value)
+    def _adder(self) -> Callable[[float, int, int, float], None]:
+        time_, metric_, entity_, value_ = self._appends("time", "metric", "entity", "value")
+
+        def add(time: float, metric: int, entity: int, value: float) -> None:
+            time_(time)
+            metric_(metric)
+            entity_(entity)
+            value_(value)
+
+        return add
 
     def group_lag(self, time: float, group: int, total: float) -> None:
         """A group's total lag: the rows per partition already say it."""
