@@ -109,6 +109,10 @@ class StandardOrder:
         self.returned = self.push
         self.takeable: Callable[[], int] = self._line.__len__
 
+    def __len__(self) -> int:
+        """How many messages are visible."""
+        return len(self._line)
+
     def landed(self, message: Message) -> None:
         """A message in flight was deleted (nothing to release in a standard queue)."""
 
@@ -116,10 +120,12 @@ class StandardOrder:
         """Up to ``n`` messages from the front; those ``admit`` refuses are dropped."""
         taken: list[Message] = []
         line = self._line
-        while line and len(taken) < n:
+        while line:
             message = line.popleft()
             if admit(message):
                 taken.append(message)
+                if len(taken) == n:
+                    break
         return taken
 
     def remove(self, message: Message) -> None:
@@ -197,6 +203,10 @@ class FifoOrder:
     def takeable(self) -> bool:
         """Whether a receive would find a message now."""
         return bool(self._ready)
+
+    def __len__(self) -> int:
+        """How many messages are visible."""
+        return sum(map(len, self._groups.values()))
 
     def remove(self, message: Message) -> None:
         """Take a visible message out of its group."""

@@ -116,7 +116,7 @@ class Queue:
         self._order = FifoOrder() if self.fifo else StandardOrder()
         self._push = self._order.push
         self._stored: dict[int, Message] = {}
-        self._delayed = self._visible = self._in_flight = 0  # message counts by state
+        self._delayed = 0  # messages in their delay (the others are visible or in flight)
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in LISTEN_KINDS}
         self._enqueued: list[Callable[[int], None]] = []  # called with the event id
         self._message_ids = world.message_ids
@@ -243,11 +243,9 @@ class Queue:
         if stored is None:
             return False
         if stored._state == IN_FLIGHT:
-            self._in_flight -= 1
             if self.fifo:  # its group may go on
                 self._order.landed(stored)
         else:  # its timeout passed but nobody received it again: the receipt still works
-            self._visible -= 1
             self._order.remove(stored)
         self._leave(stored, "deleted")
         if self._waiting:
@@ -287,11 +285,11 @@ class Queue:
 
     def visible_count(self) -> int:
         """Messages available to a receive (SQS ApproximateNumberOfMessages)."""
-        return self._visible
+        return len(self._order)
 
     def in_flight_count(self) -> int:
         """Messages received and not yet deleted or visible again (…NotVisible)."""
-        return self._in_flight
+        return len(self._stored) - len(self._order) - self._delayed
 
     def delayed_count(self) -> int:
         """Messages still in their delay (ApproximateNumberOfMessagesDelayed)."""
@@ -299,7 +297,7 @@ class Queue:
 
     def depth(self) -> int:
         """Visible + in flight + delayed messages."""
-        return self._visible + self._in_flight + self._delayed
+        return len(self._stored)
 
     def messages(self) -> list[Message]:
         """A snapshot of every message still in the queue, oldest first."""
@@ -312,7 +310,6 @@ class Queue:
         for message in drained:
             self._stored.pop(message.message_id, None)
             message._state = GONE
-        self._visible -= len(drained)
         return drained
 
     def sweep(self, now: float) -> int:
@@ -321,7 +318,6 @@ class Queue:
             return 0
         expired = self._order.discard(lambda m: now - m.enqueued_at > self.retention)
         for message in expired:
-            self._visible -= 1
             self._leave(message, "expired")
         self._oldest = min((m.enqueued_at for m in self._order), default=float("inf"))
         return len(expired)
@@ -369,7 +365,8 @@ class Queue:
         return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
 
     def _store(self, message: Message) -> None:
-        message._seq = next(self._sequence)
+        if self.fifo:  # the order within a message group
+            message._seq = next(self._sequence)
         message._state = DELAYED
         self._stored[message.message_id] = message
         for callback in self._enqueued:
@@ -384,7 +381,6 @@ class Queue:
     def _show(self, message: Message) -> None:
         """A stored message becomes visible for the first time."""
         message._state = VISIBLE
-        self._visible += 1
         if message.enqueued_at < self._oldest:
             self._oldest = message.enqueued_at
         self._push(message)
@@ -398,7 +394,6 @@ class Queue:
 
     def _admit(self, message: Message) -> bool:
         """A visible message leaves the line: expired, to the DLQ, or received."""
-        self._visible -= 1
         now = self._env.now
         if now - message.enqueued_at > self.retention:
             self._leave(message, "expired")
@@ -413,7 +408,6 @@ class Queue:
         if not count:
             message.first_received_at = now
         message._state = IN_FLIGHT
-        self._in_flight += 1
         self._clock.start(message, now)
         return True
 
@@ -432,13 +426,11 @@ class Queue:
     def _reappear(self, message: Message) -> None:
         """The visibility timeout ended without a delete: visible again, or expired."""
         message._token += 1
-        self._in_flight -= 1
         if self.world.env.now - message.enqueued_at > self.retention:
             self._order.landed(message)
             self._leave(message, "expired")
         else:
             message._state = VISIBLE
-            self._visible += 1
             self._oldest = min(self._oldest, message.enqueued_at)
             self._order.returned(message)
         self._serve()
