@@ -436,3 +436,36 @@ def test_standard_queue_messages_have_no_group():
     sim, queue, _ = make()
     post(sim, queue, key="k")
     assert queue.messages()[0].group_id is None
+
+
+# --- observation ---------------------------------------------------------------------------
+
+
+def test_depth_counts_visible_in_flight_and_delayed_messages():
+    sim, queue, env = make(visibility_timeout=30, delay=5)
+    at(env, 0, lambda: [post(sim, queue) for _ in range(3)])
+    counts = []
+    at(env, 1, lambda: counts.append((queue.visible_count(), queue.in_flight_count(),
+                                      queue.delayed_count(), queue.depth())))  # fmt: skip
+    at(env, 6, lambda: queue.receive(max_messages=2))
+    at(env, 7, lambda: counts.append((queue.visible_count(), queue.in_flight_count(),
+                                      queue.delayed_count(), queue.depth())))  # fmt: skip
+    env.run(until=8)
+    assert counts == [(0, 0, 3, 3), (1, 2, 0, 3)]
+
+
+def test_listeners_can_ask_for_some_kinds_and_groups_get_event_ids():
+    sim, queue, env = make(visibility_timeout=30)
+    seen, ids = [], []
+    queue.listen(lambda kind, message: seen.append(kind), kinds=("deleted",))
+    queue.on_enqueued(ids.append)
+    at(env, 0, lambda: post(sim, queue))
+    receiving(env, queue, [], start=1, wait_time=0, delete=True)
+    env.run(until=2)
+    assert seen == ["deleted"] and ids == [0]
+
+
+def test_listening_for_an_unknown_kind_is_refused():
+    _, queue, _ = make()
+    with pytest.raises(ev.ConfigError, match="kinds: expected some of"):
+        queue.listen(lambda kind, message: None, kinds=("received",))
