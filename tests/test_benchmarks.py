@@ -67,3 +67,16 @@ def test_ratios_and_medians_come_out_of_a_tiny_run(mm4):
     assert all(rate > 0 for rate in results["median_events_per_s"].values())
     assert results["ratios"]["evsim/simpy"] > 0
     assert "evsim/simpy" in mm4.report(results)
+
+
+def test_the_bytecode_count_attributes_evsim_work_to_its_modules(mm4):
+    spec = importlib.util.spec_from_file_location(
+        "evsim_bench_opcodes", MM4_PATH.with_name("opcodes.py")
+    )
+    opcodes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(opcodes)
+    completed, counts = opcodes.count(mm4.run_evsim, 300, 1)
+    modules = {module for module, _ in counts}
+    assert completed > 0 and {"queue.py", "consumer.py", "records.py"} <= modules
+    # every customer costs at least its own publish, receive, attempt and outcome
+    assert sum(counts.values()) / completed > 100
