@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
-from evsim.dist import Constant
 from evsim.handler import handler_runner
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
 
@@ -78,7 +77,6 @@ class Consumer:
         if not self.up:
             return
         self.up = False
-        self.group.consumers_up -= 1
         self.epoch += 1
         self._back = self.group.world.env.event()
         for worker in self._workers:
@@ -94,7 +92,6 @@ class Consumer:
         if self.up or self._down_for:
             return
         self.up = True
-        self.group.consumers_up += 1
         back, self._back = self._back, None
         if back is not None:
             back.succeed()
@@ -214,9 +211,6 @@ class Consumer:
 
 def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Callable[[], float]:
     """Service times (seconds) for one worker, from its own random stream."""
-    dist = group.service_time
-    if isinstance(dist, Constant):
-        value = dist.mean
-        return lambda: value
-    rng = group.world.streams.generator("group", group.name, "service", consumer, str(worker))
-    return dist.sampler(rng)
+    return group.world.sampler(
+        group.service_time, "group", group.name, "service", consumer, str(worker)
+    )

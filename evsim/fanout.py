@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from evsim import _check
-from evsim.dist import Constant, Distribution, as_distribution
+from evsim.dist import Distribution, as_distribution
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.filter_policy import Matcher, compile_policy, validate_policy
 from evsim.queue import Queue
@@ -106,10 +106,7 @@ class Fanout:
         return f"<Fanout {self.name!r} subscriptions={len(self.subscriptions)}>"
 
     def _make_latency(self) -> Callable[[], float]:
-        if isinstance(self.latency, Constant):
-            value = self.latency.mean
-            return lambda: value
-        return self.latency.sampler(self.world.streams.generator("fanout", self.name, "latency"))
+        return self.world.sampler(self.latency, "fanout", self.name, "latency")
 
     def _on_arrival(
         self, event_id: int, key: str | None, producer: int, size_bytes: int, _event: object

@@ -120,7 +120,6 @@ class ConsumerGroup:
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
-        self.consumers_up = count  # how many members are running (they keep it up to date)
         self._check_fault_targets()
         self.feed = self._make_feed(source, retry_topics or [])
 
@@ -301,12 +300,9 @@ class ConsumerGroup:
 
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
         """Record the outcome of a delivery (once per event)."""
-        code = self._nobody if consumer is None else consumer.code
-        self._outcomes(
-            delivery.event_id, self.code, code, outcome, delivery.attempts,
-            delivery.first_attempt_at, self._env.now,
-        )  # fmt: skip
-        self.finished += 1
+        self.record_outcome(
+            delivery.event_id, consumer, outcome, delivery.attempts, delivery.first_attempt_at
+        )
 
     def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it (``lost``)."""
@@ -349,6 +345,11 @@ class ConsumerGroup:
     def partitions(self) -> list[tuple[Topic, int]]:
         """The topic partitions the group reads (empty for a queue)."""
         return getattr(self.feed, "partitions", [])
+
+    @property
+    def consumers_up(self) -> int:
+        """How many of the group's consumers are running."""
+        return sum(member.up for member in self.members)
 
     @property
     def active(self) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 
 from evsim import _check
-from evsim.dist import Constant, Distribution, as_distribution
+from evsim.dist import Distribution, as_distribution
 from evsim.partitioner import StickyPartitioner, partition_for_key
 from evsim.world import World
 
@@ -121,11 +121,7 @@ class Topic:
         return self._append_times[partition][offset]
 
     def _make_delay(self) -> Callable[[], float]:
-        if isinstance(self.latency, Constant):
-            value = self.latency.mean
-            return lambda: value
-        rng = self.world.streams.generator("topic", self.name, "latency")
-        return self.latency.sampler(rng)
+        return self.world.sampler(self.latency, "topic", self.name, "latency")
 
     def _sticky_for(self, producer: int) -> StickyPartitioner:
         sticky = self._sticky.get(producer)

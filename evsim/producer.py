@@ -135,25 +135,22 @@ class Producer:
         attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
         target, code, event_type = self.target, self.code, self._event_type_code
-        target_code = target.code
         version, size = self.schema_version, self.size_bytes
-        timeout, add, publish = env.timeout, world.records.events.add, target.publish
+        timeout = env.timeout
         indexes = itertools.count()
 
         def arrive(timer: object) -> None:
-            now = env.now
-            if timer is not None:  # the timer of an arrival: publish it (as send() does)
+            if timer is not None:  # the timer of an arrival: publish it
                 index = next(indexes)
-                key = None if next_key is None else next_key()
-                event_id = add(
-                    event_type, key, code, target_code, now,
-                    payload if payload_for is None else payload_for(index), version, -1,
-                    attributes if attributes_for is None else attributes_for(index),
+                send(
+                    world, target, code, event_type, None if next_key is None else next_key(),
+                    payload if payload_for is None else payload_for(index),
+                    attributes if attributes_for is None else attributes_for(index), version,
+                    size,
                 )  # fmt: skip
-                publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
-                timeout(time - now).callbacks.append(arrive)
+                timeout(time - env.now).callbacks.append(arrive)
 
         arrive(None)  # set the first timer
 

@@ -40,7 +40,7 @@ from typing import Any
 import simpy
 
 from evsim import sqs_rules as rules
-from evsim.dist import Constant, Distribution, as_distribution
+from evsim.dist import Distribution, as_distribution
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.message import (
     DELAYED,
@@ -110,11 +110,9 @@ class Queue:
         self.code = world.records.names.code(self.name)
         self._env = world.env
         self._events = world.records.events
-        self._forgets = not world.records.full  # summary mode forgets events that left
         self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
         self.reader: str | None = None  # the consumer group reading it (set by the group)
         self._order = FifoOrder() if self.fifo else StandardOrder()
-        self._push = self._order.push
         self._stored: dict[int, Message] = {}
         self._delayed = 0  # messages in their delay (the others are visible or in flight)
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in LISTEN_KINDS}
@@ -126,8 +124,7 @@ class Queue:
         self._sequence = itertools.count()
         self._deduplicator = rules.Deduplicator()
         self._oldest = float("inf")  # a lower bound of visible messages' enqueue times
-        self._latency_sampler = self._make_latency()
-        self._instant = isinstance(self.latency, Constant) and self.latency.mean == 0
+        self._latency_sampler = world.sampler(self.latency, "queue", self.name, "latency")
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this queue (the DLQ by name)."""
@@ -157,9 +154,6 @@ class Queue:
                 f"queue {self.name!r}: a FIFO queue needs a key on every event "
                 "(the key is the SQS message group id); give the producer keys="
             )
-        if self._instant:
-            self._arrive(event_id, key)
-            return
         wait = self._latency_sampler()
         if wait <= 0:
             self._arrive(event_id, key)
@@ -230,7 +224,7 @@ class Queue:
         False if the message has left this queue since (deleted, expired, or moved to the
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
-        if self._stored.get(message.message_id) is not message or message.receipt != receipt:
+        if not self.holds(message) or message.receipt != receipt:
             return False
         return self._delete(message)
 
@@ -243,8 +237,7 @@ class Queue:
         if stored is None:
             return False
         if stored._state == IN_FLIGHT:
-            if self.fifo:  # its group may go on
-                self._order.landed(stored)
+            self._order.landed(stored)
         else:  # its timeout passed but nobody received it again: the receipt still works
             self._order.remove(stored)
         self._leave(stored, "deleted")
@@ -328,12 +321,6 @@ class Queue:
 
     # --- internals --------------------------------------------------------------------
 
-    def _make_latency(self) -> Callable[[], float]:
-        if isinstance(self.latency, Constant):
-            value = self.latency.mean
-            return lambda: value
-        return self.latency.sampler(self.world.streams.generator("queue", self.name, "latency"))
-
     def _on_arrival(self, event_id: int, key: str | None, _event: object) -> None:
         self._arrive(event_id, key)
 
@@ -371,8 +358,7 @@ class Queue:
         self._stored[message.message_id] = message
         for callback in self._enqueued:
             callback(message.event_id)
-        if self._listeners["enqueued"]:
-            self._notify("enqueued", message)
+        self._notify("enqueued", message)
 
     def _undelay(self, message: Message, _event: object) -> None:
         self._delayed -= 1
@@ -383,7 +369,7 @@ class Queue:
         message._state = VISIBLE
         if message.enqueued_at < self._oldest:
             self._oldest = message.enqueued_at
-        self._push(message)
+        self._order.push(message)
         if self._waiting:
             self._serve()
 
@@ -447,9 +433,8 @@ class Queue:
     def _leave(self, message: Message, kind: str) -> None:
         message._state = GONE
         del self._stored[message.message_id]
-        if self._listeners[kind]:
-            self._notify(kind, message)
-        if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
+        self._notify(kind, message)
+        if kind != "dead_lettered":  # a move to the DLQ hands the event over
             self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:

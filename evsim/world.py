@@ -4,12 +4,13 @@ streams and the directory of named brokers."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
+from evsim.dist import Distribution
 from evsim.errors import UnknownNameError
 from evsim.records import Records
 from evsim.rng import Streams
@@ -44,3 +45,8 @@ class World:
                 f"{argument}: no topic, queue or fanout named {name!r} (known: {listed})"
             )
         return broker
+
+    def sampler(self, dist: Distribution, *path: str) -> Callable[[], float]:
+        """A zero-argument function drawing from ``dist`` (seconds) on the random stream
+        named ``path`` (a constant draws nothing from it)."""
+        return dist.sampler(self.streams.generator(*path))
