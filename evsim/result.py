@@ -144,7 +144,14 @@ class Result:
     # --- summaries ----------------------------------------------------------------------
 
     def summary(self) -> pd.DataFrame:
-        """One row per consumer group: counts, throughput (events/s), latency (s), lag."""
+        """One row per consumer group: counts, throughput (events/s), latency (s), lag.
+
+        ``duplicates`` counts the events whose effect was applied more than once (more than
+        one successful attempt). A run with ``record="summary"`` keeps no per-event rows,
+        so there it is the successful attempts beyond one per processed event: the same
+        when each duplicated event was applied twice, more when some were applied three
+        times or more.
+        """
         if not self._records.full:
             return self._summary_from_tallies()
         deliveries = self.deliveries
@@ -242,7 +249,7 @@ class Result:
             latency = tallies.outcomes.latency[code]
             rows.append(
                 {
-                    # events applied more than once: successful attempts beyond one per event
+                    # no per-event rows: successful attempts beyond one per processed event
                     "duplicates": max(0, tallies.attempts.ok(code) - counts.loc[name, "processed"]),
                     "throughput": latency.n / (self.until - self.warmup),
                     "latency_mean": latency.mean(),

@@ -57,10 +57,14 @@ def test_latency_delays_every_copy():
 
 
 def test_random_latency_uses_its_own_stream():
-    sim, _, queues = build(latency=ev.Exponential(mean=0.1))
+    latency = ev.Exponential(mean=0.1)
+    sim, _, queues = build(latency=latency)
     produce(sim, "OrderCreated")
-    sim.run(until=20)
-    assert queues["all"].depth() == 10
+    result = sim.run(until=20)
+    own = latency.sampler(sim.world.streams.generator("fanout", "orders", "latency"))
+    delays = result.events["appended_at"] - result.events["published_at"]
+    assert delays.tolist() == pytest.approx([own() for _ in range(10)], abs=1e-12)
+    assert queues["all"].depth() == 10 and delays.nunique() == 10
 
 
 def test_attributes_include_the_event_type():

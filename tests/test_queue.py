@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 import evsim as ev
@@ -299,7 +301,7 @@ def test_content_based_deduplication_hashes_the_payload():
     )
     env.run(until=1)
     assert [m.event_id for m in queue.messages()] == [0, 2]
-    assert queue.messages()[0].dedup_id is not None
+    assert queue.messages()[0].dedup_id == hashlib.sha256(repr({"o": 1}).encode()).hexdigest()
 
 
 def test_fifo_send_without_a_key_is_refused():

@@ -385,8 +385,7 @@ def test_every_problem_is_reported_at_once_in_line_order():
 
 
 def test_scenario_errors_pickle():
-    try:
+    with pytest.raises(ev.ScenarioError) as info:
         ev.load_scenario("topics: [{name: t, partitions: 0}]\n")
-    except ev.ScenarioError as err:
-        copy = pickle.loads(pickle.dumps(err))
-        assert copy.problems == err.problems and str(copy) == str(err)
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert copy.problems == info.value.problems and str(copy) == str(info.value)
