@@ -1,4 +1,4 @@
-"""The seed's order flow, shared by the tests of what reads a run (plots, topology, export).
+"""Flows and helpers shared by the test modules: the seed's order flow and its SNS/SQS flow.
 
 Orders publishes OrderCreated to ``order-events``; the Payment service reacts to each with
 a PaymentProcessed event (a handler chain). Each test module adds the groups it needs.
@@ -26,3 +26,33 @@ def order_flow_core(seed: int, rate: float = 20.0, **simulation) -> ev.Simulatio
         service_time=ev.Exponential(0.01),
     )  # fmt: skip
     return sim
+
+
+def fanout_flow_core(
+    seed: int, max_receive_count: int = 2, failure_p: float = 0.4, only_orders: bool = True
+) -> tuple[ev.Simulation, ev.Fanout]:
+    """The seed's SNS/SQS flow: ``OrderEvents`` fans out to ``NotificationQueue``
+    (visibility 1 s, dead-letter queue ``NotificationDLQ``), read by a notifier whose
+    attempts fail with probability ``failure_p``. Returns the simulation and the fan-out,
+    for a test module to subscribe more queues."""
+    sim = ev.Simulation(seed=seed)
+    sns = sim.fanout("OrderEvents")
+    sim.queue(
+        "NotificationQueue", visibility_timeout=1, dead_letter="NotificationDLQ",
+        max_receive_count=max_receive_count,
+    )  # fmt: skip
+    policy = {"eventType": ["OrderCreated"]} if only_orders else None
+    sns.subscribe("NotificationQueue", filter_policy=policy)
+    sim.producer("orders-service", "OrderEvents", ev.Poisson(rate=10), "OrderCreated")
+    sim.consumer_group(
+        "notifier", "NotificationQueue", service_time=0.01,
+        faults=[ev.TransientErrors(p=failure_p)],
+    )  # fmt: skip
+    return sim, sns
+
+
+def series(result: ev.Result, metric: str, entity: str):
+    """One gauge of one entity from ``result.timeseries``, indexed by sample time."""
+    rows = result.timeseries
+    rows = rows[(rows["metric"] == metric) & (rows["entity"] == entity)]
+    return rows.set_index("time")["value"]

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from flows import order_flow_core
+from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 from evsim import plot
@@ -27,19 +27,9 @@ def order_flow(seed: int = 1, until: float = 30.0, warmup: float = 0.0, **kw) ->
 
 
 def fanout_flow(seed: int = 1) -> ev.Result:
-    sim = ev.Simulation(seed=seed)
-    sns = sim.fanout("OrderEvents")
-    sim.queue(
-        "NotificationQueue", visibility_timeout=1, dead_letter="NotificationDLQ",
-        max_receive_count=2,
-    )  # fmt: skip
+    sim, sns = fanout_flow_core(seed)
     sim.queue("AuditQueue")
-    sns.subscribe("NotificationQueue", filter_policy={"eventType": ["OrderCreated"]})
     sns.subscribe("AuditQueue")
-    sim.producer("orders-service", "OrderEvents", ev.Poisson(rate=10), "OrderCreated")
-    sim.consumer_group(
-        "notifier", "NotificationQueue", service_time=0.01, faults=[ev.TransientErrors(p=0.4)]
-    )
     sim.consumer_group("auditor", "AuditQueue", service_time=0.01)
     return sim.run(until=30)
 

@@ -6,7 +6,7 @@ import math
 import re
 
 import pytest
-from flows import order_flow_core
+from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 
@@ -66,17 +66,7 @@ def order_flow(seed: int = 3, record: str = "full") -> ev.Result:
 
 
 def fanout_flow() -> ev.Result:
-    sim = ev.Simulation(seed=2)
-    sns = sim.fanout("OrderEvents")
-    sim.queue(
-        "NotificationQueue", visibility_timeout=1, dead_letter="NotificationDLQ",
-        max_receive_count=2,
-    )  # fmt: skip
-    sns.subscribe("NotificationQueue")
-    sim.producer("orders-service", "OrderEvents", ev.Poisson(rate=10), "OrderCreated")
-    sim.consumer_group(
-        "notifier", "NotificationQueue", service_time=0.01, faults=[ev.TransientErrors(p=0.4)]
-    )
+    sim, _ = fanout_flow_core(seed=2, only_orders=False)
     return sim.run(until=30)
 
 

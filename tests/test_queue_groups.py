@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from flows import series
 
 import evsim as ev
 
@@ -38,12 +39,6 @@ def run_queue(
     result = sim.run(until=until)
     result.check()
     return sim, result
-
-
-def series(result, metric, entity):
-    rows = result.timeseries
-    rows = rows[(rows["metric"] == metric) & (rows["entity"] == entity)]
-    return rows.set_index("time")["value"]
 
 
 def by_event(attempts):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from flows import series
 
 import evsim as ev
 
@@ -25,12 +26,6 @@ def coupon(i):
 def buggy(event):
     """Orders with a coupon crash the handler until the fix is deployed at FIXED_AT."""
     return event.payload["coupon"] and event.published_at < FIXED_AT
-
-
-def series(result, metric, entity):
-    rows = result.timeseries
-    rows = rows[(rows["metric"] == metric) & (rows["entity"] == entity)]
-    return rows.set_index("time")["value"]
 
 
 def copies_of(result, name):

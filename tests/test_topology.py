@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import networkx as nx
 import pytest
-from flows import order_flow_core
+from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 from evsim.topology import layout
@@ -38,22 +38,12 @@ def order_flow(seed: int = 1) -> ev.Simulation:
 
 def fanout_flow(seed: int = 1) -> ev.Simulation:
     """The seed's SNS/SQS configuration: a fan-out, filtered queue subscriptions, a DLQ."""
-    sim = ev.Simulation(seed=seed)
-    sns = sim.fanout("OrderEvents")
-    sim.queue(
-        "NotificationQueue", visibility_timeout=1, dead_letter="NotificationDLQ",
-        max_receive_count=3,
-    )  # fmt: skip
+    sim, sns = fanout_flow_core(seed, max_receive_count=3, failure_p=0.3)
     sim.queue("AuditQueue")
     sim.queue("BigOrders")
-    sns.subscribe("NotificationQueue", filter_policy={"eventType": ["OrderCreated"]})
     sns.subscribe("AuditQueue")
     sns.subscribe("BigOrders", filter_policy={"amount": [{"numeric": [">=", 100]}]})
-    sim.producer("orders-service", "OrderEvents", ev.Poisson(rate=10), "OrderCreated")
     sim.producer("payment-service", "OrderEvents", ev.Poisson(rate=5), "PaymentProcessed")
-    sim.consumer_group(
-        "notifier", "NotificationQueue", service_time=0.01, faults=[ev.TransientErrors(p=0.3)]
-    )
     sim.consumer_group("auditor", "AuditQueue", service_time=0.01)
     return sim
 
