@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from evsim.records import OK, PROCESSED, EventLog, Interner
+from evsim.records import OK, PROCESSED, EventLog, Interner, PeakLag
 
 FIELDS = (
     "event_type", "key", "producer", "target", "partition", "offset", "published_at",
@@ -175,7 +175,6 @@ class OutcomeTally:
         self._events = events
         self.counts: dict[tuple[int, int], int] = defaultdict(int)
         self.latency: dict[int, LatencyHistogram] = defaultdict(LatencyHistogram)
-        self.measured: dict[int, int] = defaultdict(int)  # processed after the warm-up
         self.warmup = 0.0
 
     def add(self, event: int, group: int, consumer: int, outcome: int, attempts: int,
@@ -190,12 +189,12 @@ class OutcomeTally:
         return sum(self.counts.values())
 
 
-class GaugeTally:
+class GaugeTally(PeakLag):
     """Per gauge and entity: samples, their sum and maximum; each group's peak lag."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.stats: dict[tuple[int, int], list[float]] = {}
-        self.peak_lag: dict[int, float] = defaultdict(float)
 
     def add(self, time: float, metric: int, entity: int, value: float) -> None:
         stats = self.stats.get((metric, entity))
@@ -205,10 +204,6 @@ class GaugeTally:
             stats[0] += 1
             stats[1] += value
             stats[2] = max(stats[2], value)
-
-    def group_lag(self, time: float, group: int, total: float) -> None:
-        """A sample of a group's total lag."""
-        self.peak_lag[group] = max(self.peak_lag[group], total)
 
     def mean(self, metric: int, entity: int) -> float:
         """The average of the samples of one gauge (NaN if none)."""

@@ -11,6 +11,7 @@ offset) are padded on demand, so a row costs only the appends it needs.
 from __future__ import annotations
 
 from array import array
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -333,11 +334,23 @@ class OutcomeLog(Columns):
         return add
 
 
-class GaugeLog(Columns):
+class PeakLag:
+    """Each group's largest total lag (records, summed over its partitions) at one sample."""
+
+    def __init__(self) -> None:
+        self.peak_lag: dict[int, float] = defaultdict(float)
+
+    def group_lag(self, time: float, group: int, total: float) -> None:
+        """A sample of a group's total lag."""
+        self.peak_lag[group] = max(self.peak_lag[group], total)
+
+
+class GaugeLog(Columns, PeakLag):
     """Samples of gauges (lag, depth, consumers up) taken on a fixed interval."""
 
     def __init__(self) -> None:
-        super().__init__(time="d", metric="i", entity="i", value="d")
+        Columns.__init__(self, time="d", metric="i", entity="i", value="d")
+        PeakLag.__init__(self)
         self.add = self._adder()
 
     def _adder(self) -> Callable[[float, int, int, float], None]:
@@ -350,9 +363,6 @@ class GaugeLog(Columns):
             value_(value)
 
         return add
-
-    def group_lag(self, time: float, group: int, total: float) -> None:
-        """A group's total lag: the rows per partition already say it."""
 
 
 RECORD_MODES = ("full", "summary")

@@ -163,10 +163,7 @@ class Result:
         ]
         latency = measured.groupby("group", observed=False)["latency"]
         quantiles = latency.quantile([0.5, 0.95, 0.99]).unstack()
-        summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        summary["published"] = counts.sum(axis=1)
-        for outcome in OUTCOMES:
-            summary[outcome] = counts[outcome]
+        summary = self._counts_frame(counts)
         summary["duplicates"] = self._duplicates()
         summary["throughput"] = latency.size() / (self.until - self.warmup)
         summary["latency_mean"] = latency.mean()
@@ -238,10 +235,7 @@ class Result:
 
     def _summary_from_tallies(self) -> pd.DataFrame:
         counts = self._tallied()
-        summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        summary["published"] = counts.sum(axis=1)
-        for outcome in OUTCOMES:
-            summary[outcome] = counts[outcome]
+        summary = self._counts_frame(counts)
         tallies = self._records
         rows = []
         for name in self.groups:
@@ -256,10 +250,10 @@ class Result:
                     "latency_p50": latency.quantile(0.5),
                     "latency_p95": latency.quantile(0.95),
                     "latency_p99": latency.quantile(0.99),
-                    "max_lag": float(tallies.gauges.peak_lag[code]),
                 }
             )
         summary[list(rows[0]) if rows else []] = pd.DataFrame(rows, index=summary.index)
+        summary["max_lag"] = self._max_lag()
         return summary[SUMMARY_COLUMNS]
 
     # --- helpers --------------------------------------------------------------------------
@@ -355,17 +349,20 @@ class Result:
             counts[name] = int((per_event > 1).sum())
         return pd.Series(counts, index=self.groups, dtype=np.int64)
 
+    def _counts_frame(self, counts: pd.DataFrame) -> pd.DataFrame:
+        """The summary's first columns: events published to each group, and how they ended."""
+        summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
+        summary["published"] = counts.sum(axis=1)
+        for outcome in OUTCOMES:
+            summary[outcome] = counts[outcome]
+        return summary
+
     def _max_lag(self) -> pd.Series:
         """Per group, the largest total lag over its partitions at one sample."""
-        log, names = self._records.gauges, self._records.names
-        lag = log.numpy("metric") == names.code("lag")
-        if not lag.any():
-            return pd.Series(0.0, index=self.groups)
-        entities = log.numpy("entity")[lag]
-        group_of = {code: names.names[code].rsplit("/", 1)[0] for code in np.unique(entities)}
-        group = pd.Series(entities).map(group_of).to_numpy()
-        total = pd.Series(log.numpy("value")[lag]).groupby([group, log.numpy("time")[lag]]).sum()
-        return total.groupby(level=0).max().reindex(self.groups, fill_value=0.0)
+        peak = self._records.gauges.peak_lag
+        return pd.Series(
+            [float(peak[self._sim.groups[g].code]) for g in self.groups], index=self.groups
+        )
 
     def __repr__(self) -> str:
         return (

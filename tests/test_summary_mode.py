@@ -69,3 +69,20 @@ def test_summary_mode_forgets_events_a_queue_no_longer_holds():
 def test_record_must_be_full_or_summary():
     with pytest.raises(ev.ConfigError, match="record"):
         ev.Simulation(seed=1, record="some")
+
+
+def slashed_topic_run(record: str) -> ev.Result:
+    sim = ev.Simulation(seed=2, record=record)
+    sim.topic("orders/v1", partitions=2)
+    sim.producer("p", "orders/v1", ev.Poisson(rate=40), keys=ev.UniformKeys(50))
+    sim.consumer_group("g", "orders/v1", service_time=ev.Exponential(0.03))
+    return sim.run(until=60)
+
+
+def test_max_lag_is_the_largest_sampled_total_even_when_a_topic_name_has_a_slash():
+    full = slashed_topic_run("full")
+    rows = full.timeseries[full.timeseries["metric"] == "lag"]
+    largest_total = rows.groupby("time")["value"].sum().max()
+    max_lag = full.summary().loc["g", "max_lag"]
+    assert max_lag == largest_total > 0
+    assert slashed_topic_run("summary").summary().loc["g", "max_lag"] == max_lag
