@@ -67,3 +67,10 @@ def name(argument: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigTypeError(f"{argument}: expected a non-empty string, got {value!r}")
     return value
+
+
+def flag(argument: str, value: Any) -> bool:
+    """True or False (not a truthy value)."""
+    if not isinstance(value, bool):
+        raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
+    return value

@@ -93,7 +93,7 @@ class ConsumerGroup:
         self.faults = as_faults(faults)
         self.retry = _retry(retry)
         self.dead_letter = None if dead_letter is None else world.broker(dead_letter, "dead_letter")
-        self.idempotent = _flag("idempotent", idempotent)
+        self.idempotent = _check.flag("idempotent", idempotent)
         self.idempotency_window = (
             None
             if idempotency_window is None
@@ -377,12 +377,6 @@ def _retry(value: Retry | None) -> Retry:
         return NO_RETRY
     if not isinstance(value, Retry):
         raise ConfigTypeError(f"retry: expected ev.Retry(max_attempts=...), got {value!r}")
-    return value
-
-
-def _flag(argument: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
     return value
 
 

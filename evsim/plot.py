@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evsim import _check
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.experiment import confidence_interval
 
@@ -88,8 +89,7 @@ def latency(
     """Latency distribution per consumer group: an ECDF (``kind="ecdf"``) or a histogram
     (``"hist"``), with markers at p50, p95 and p99. ``log`` uses a log time axis (when
     every latency is positive)."""
-    if kind not in ("ecdf", "hist"):
-        raise ConfigError(f"kind: expected 'ecdf' or 'hist', got {kind!r}")
+    _check.choice("kind", kind, ("ecdf", "hist"))
     ax = _axes(ax)
     data = latency_data(result, groups)
     present = set(data["group"])
@@ -153,8 +153,7 @@ def percentiles(result: Result, ax: Axes | None = None) -> Axes:
 def throughput_data(result: Result, bin: float = 1.0) -> pd.DataFrame:
     """Processed events per second in bins of ``bin`` seconds, by completion time: index
     the bin's start (s), a column per group (the last bin, if cut short, by its length)."""
-    if not bin > 0:
-        raise ConfigError(f"bin: must be a positive number of seconds, got {bin!r}")
+    bin = _check.positive("bin", bin)
     deliveries = result.deliveries
     done = deliveries[deliveries["outcome"] == "processed"]
     edges = np.arange(0.0, result.until, bin)

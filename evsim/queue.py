@@ -39,6 +39,7 @@ from typing import Any
 
 import simpy
 
+from evsim import _check
 from evsim import sqs_rules as rules
 from evsim.dist import Distribution, as_distribution
 from evsim.errors import ConfigError, ConfigTypeError
@@ -88,7 +89,7 @@ class Queue:
         content_based_deduplication: bool = False,
     ) -> None:
         self.world = world
-        self.fifo = rules.flag("fifo", fifo)
+        self.fifo = _check.flag("fifo", fifo)
         self.name = rules.queue_name(name, self.fifo)
         self.visibility_timeout = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
         self.retention = rules.seconds("retention", retention, 60, 1209600)
@@ -96,7 +97,7 @@ class Queue:
         self.receive_batch = rules.batch("receive_batch", receive_batch)
         self.wait_time = rules.seconds("wait_time", wait_time, 0, 20)
         self.delay = rules.seconds("delay", delay, 0, 900)
-        self.content_based_deduplication = rules.flag(
+        self.content_based_deduplication = _check.flag(
             "content_based_deduplication", content_based_deduplication
         )
         if self.content_based_deduplication and not self.fifo:

@@ -94,9 +94,7 @@ class Retry(Specified):
         self.max_attempts = _check.integer("max_attempts", max_attempts, minimum=1)
         self.backoff = _as_backoff(backoff)
         self.retry_on = None if retry_on is None else _error_names(retry_on)
-        if not isinstance(blocking, bool):
-            raise ConfigTypeError(f"blocking: expected True or False, got {blocking!r}")
-        self.blocking = blocking
+        self.blocking = _check.flag("blocking", blocking)
 
     def _params(self) -> dict[str, Any]:
         return {

@@ -296,9 +296,7 @@ def scenario_dict(sim: Simulation, functions: str = "error") -> dict[str, Any]:
                 if f"{section}[{index}].{field}" in found:
                     entry.pop(field, None)
             if "faults" in entry:
-                entry["faults"] = [
-                    f for f in entry["faults"] if "match" not in next(iter(f.values()))
-                ]
+                entry["faults"] = [f for f in entry["faults"] if not _matches(f)]
             items.append(entry)
         if items:
             out[section] = items

@@ -39,7 +39,6 @@ from evsim.sqs_rules import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     DEFAULT_WAIT_TIME,
-    flag,
     max_receives,
 )
 from evsim.world import World
@@ -137,7 +136,7 @@ class Simulation:
             raise ConfigError(f"dead_letter: queue {source!r} cannot be its own DLQ")
         if name in self.world.brokers:
             return self.world.brokers[name]
-        fifo = flag("fifo", fifo)
+        fifo = _check.flag("fifo", fifo)
         if fifo and not name.endswith(".fifo"):
             raise ConfigError(
                 f"dead_letter: a FIFO queue's DLQ is a FIFO queue, whose name ends in "

@@ -42,13 +42,6 @@ class _QueueLike(Protocol):
     fifo: bool
 
 
-def flag(argument: str, value: Any) -> bool:
-    """True or False (not a truthy value)."""
-    if not isinstance(value, bool):
-        raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
-    return value
-
-
 def seconds(argument: str, value: Any, low: int, high: int) -> float:
     """A number of seconds within SQS's range ``[low, high]``."""
     result = _check.number(argument, value)
