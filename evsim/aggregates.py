@@ -55,6 +55,7 @@ class SparseEventLog:
     """
 
     event = EventLog.event
+    reached = EventLog.reached
 
     def __init__(self, names: Interner) -> None:
         self.names = names

@@ -116,8 +116,7 @@ class Fanout:
     def _deliver(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
         self.published += 1
         events = self.world.records.events
-        if events.target[event_id] == self.code:
-            events.appended_at[event_id] = self.world.env.now
+        events.reached(event_id, self.code, self.world.env.now)
         attributes: dict[str, Any] | None = None
         for subscription in self.subscriptions:
             if subscription.matches is not None:

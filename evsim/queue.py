@@ -336,10 +336,7 @@ class Queue:
             message = Message(next(self._message_ids), event_id, now, key, dedup)
         else:
             message = Message(next(self._message_ids), event_id, now)
-        if events.target[event_id] == self.code:
-            appended_at = events.appended_at
-            if appended_at[event_id] != appended_at[event_id]:  # NaN: not there yet
-                appended_at[event_id] = now  # the event row: when it reached its target
+        events.reached(event_id, self.code, now)
         self._store(message)
         if self.delay > 0:
             self._delayed += 1

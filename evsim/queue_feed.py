@@ -175,12 +175,10 @@ class QueueFeed:
     def _count(self, event_id: int) -> tuple[int, float]:
         """The attempts on ``event_id`` so far and the first one's start, over the
         deliveries that ended and those in progress."""
-        attempts, first = self._tries.get(event_id, NO_TRIES)
+        tally = self._tries.get(event_id, NO_TRIES)
         for holder in self._holders.get(event_id, ()):
-            attempts += holder.attempts - holder.handle[2]
-            if holder.first_attempt_at < first or first != first:
-                first = holder.first_attempt_at
-        return attempts, first
+            tally = _plus(tally, holder)
+        return tally
 
     def _drop(self, delivery: Delivery) -> None:
         holders = self._holders[delivery.event_id]
@@ -206,11 +204,7 @@ class QueueFeed:
         event_id = delivery.event_id
         if not self.queue.holds(delivery.handle[0]):  # settled meanwhile (or moved away)
             return
-        attempts, first = self._tries.get(event_id, NO_TRIES)
-        attempts += delivery.attempts - delivery.handle[2]
-        if delivery.first_attempt_at < first or first != first:
-            first = delivery.first_attempt_at
-        self._tries[event_id] = (attempts, first)
+        self._tries[event_id] = _plus(self._tries.get(event_id, NO_TRIES), delivery)
 
     def _settle_event(self, event_id: int, outcome: int, consumer: Consumer | None) -> None:
         attempts, first = self._count(event_id)
@@ -228,6 +222,16 @@ class QueueFeed:
         for message in self.queue.messages():
             expired = now - message.enqueued_at > retention
             yield message.event_id, EXPIRED if expired else PENDING, None
+
+
+def _plus(tally: tuple[int, float], delivery: Delivery) -> tuple[int, float]:
+    """An event's (attempts, first attempt's start) with what ``delivery`` added to them
+    since it was handed out (its handle keeps the count at hand-out)."""
+    attempts, first = tally
+    start = delivery.first_attempt_at
+    if start < first or first != first:  # NaN: no attempt yet
+        first = start
+    return attempts + delivery.attempts - delivery.handle[2], first
 
 
 def _competing(queue: Queue) -> Exception:

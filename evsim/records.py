@@ -213,6 +213,12 @@ class EventLog(Columns):
     def release(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to forget (see SparseEventLog)."""
 
+    def reached(self, event_id: int, broker: int, time: float) -> None:
+        """A copy of the event reached ``broker`` (a queue or fanout code) at ``time``: if
+        it was published there, that is when its row's ``appended_at`` says it arrived."""
+        if self.target[event_id] == broker:
+            self.appended_at[event_id] = time
+
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Note where and when the broker appended the event."""
         self.partition[event_id] = partition
