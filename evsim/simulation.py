@@ -115,8 +115,10 @@ class Simulation:
             max_receives(max_receive_count)  # refuse before creating the DLQ
             dead_letter = self._dead_letter_queue(name, dead_letter, fifo)
         queue = Queue(
-            self.world, name, visibility_timeout, retention, dead_letter, max_receive_count,
-            fifo, latency, receive_batch, wait_time, delay, content_based_deduplication,
+            self.world, name, visibility_timeout=visibility_timeout, retention=retention,
+            dead_letter=dead_letter, max_receive_count=max_receive_count, fifo=fifo,
+            latency=latency, receive_batch=receive_batch, wait_time=wait_time, delay=delay,
+            content_based_deduplication=content_based_deduplication,
         )  # fmt: skip
         self._claim(name, "queue")
         self.world.brokers[name] = self.queues[name] = queue
@@ -216,10 +218,13 @@ class Simulation:
         if isinstance(dead_letter, str) and dead_letter not in self.world.brokers:
             self._create_dead_letter(dead_letter, topics)
         group = ConsumerGroup(
-            self.world, name, source, consumers, service_time, concurrency, handler,
-            commit, commit_interval, assignment, event_types, join_at, offset_reset,
-            faults, retry, dead_letter, idempotent, idempotency_window, session_timeout,
-            retry_topics,
+            self.world, name, source, consumers=consumers, service_time=service_time,
+            concurrency=concurrency, handler=handler, commit=commit,
+            commit_interval=commit_interval, assignment=assignment, event_types=event_types,
+            join_at=join_at, offset_reset=offset_reset, faults=faults, retry=retry,
+            dead_letter=dead_letter, idempotent=idempotent,
+            idempotency_window=idempotency_window, session_timeout=session_timeout,
+            retry_topics=retry_topics,
         )  # fmt: skip
         self._claim(name, "consumer group")
         self.groups[name] = group
