@@ -38,7 +38,7 @@ from evsim.simulation import Simulation
 
 SECTIONS = ("SNSTopic", "SQSQueue", "SQSDeadLetterQueue", "SNSSubscription")
 _WHOLE = re.compile(r"\s*[+-]?\d+\s*")
-_QUEUE_ATTRIBUTES = {  # SQS attribute → (Simulation.queue argument, converter)
+_QUEUE_ATTRIBUTES = {  # SQS attribute → Simulation.queue argument
     "VisibilityTimeout": "visibility_timeout",
     "MessageRetentionPeriod": "retention",
     "DelaySeconds": "delay",

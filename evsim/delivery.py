@@ -20,8 +20,9 @@ class Delivery:
     """One event in the hands of a consumer.
 
     ``event_id`` is the event whose outcome is at stake; ``record_id`` the record actually
-    read (a copy in a retry topic, or the event itself). ``attempts`` counts the attempts
-    made before this delivery, ``first_attempt_at`` the first one's start (NaN if none).
+    read (a copy in a retry topic, or the event itself). ``attempts`` counts the event's
+    attempts: those made before this delivery when it is handed out, then each attempt of
+    this one as it starts; ``first_attempt_at`` is the first one's start (NaN if none).
     ``settles`` is False for a record delivered again after its outcome was recorded (a
     re-delivery after a crash): it is processed, but decides nothing. ``handle`` is the
     feed's own reference (partition and offset, or a queue message).

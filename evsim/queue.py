@@ -25,8 +25,11 @@ Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigE
   with ``content_based_deduplication``) was accepted less than 5 minutes earlier is
   accepted but not enqueued.
 
-A queue knows nothing of consumer groups: they call :meth:`Queue.receive`,
-:meth:`Queue.delete` and observe it through :meth:`Queue.listen`.
+A queue knows nothing of consumer groups beyond the name of the one reading it
+(``reader``): callers use :meth:`Queue.receive` and :meth:`Queue.delete` (SQS's API, with
+snapshots), or, as a consumer group does, :meth:`Queue.poll`/:meth:`Queue.wait` handing out
+the stored messages and :meth:`Queue.delete_receipt`; they observe it through
+:meth:`Queue.listen` and :meth:`Queue.on_enqueued`.
 """
 
 from __future__ import annotations

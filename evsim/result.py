@@ -129,7 +129,8 @@ class Result:
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
-        """One row per sample of a gauge (lag, consumers_up, in_system)."""
+        """One row per sample of a gauge (lag, consumers_up, in_system, queue_depth,
+        dlq_depth)."""
         self._need_rows("timeseries")
         log = self._records.gauges
         return pd.DataFrame(
