@@ -40,12 +40,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
+import numpy as np
+import simpy
 
-import numpy as np  # noqa: E402
-import simpy  # noqa: E402
-
-import evsim as ev  # noqa: E402
+import evsim as ev
 
 try:
     import ciw
@@ -73,9 +71,12 @@ def horizon(events: int, arrival_rate: float = ARRIVAL_RATE) -> float:
 # test, which checks the mean time in system at a lower load where 2,000 events suffice.
 
 
-def run_evsim(events: int, seed: int, arrival_rate: float = ARRIVAL_RATE) -> Outcome:
-    """The workload in evsim: a queue and a group of 4 consumers, fully recorded."""
-    sim = ev.Simulation(seed=seed)
+def run_evsim(
+    events: int, seed: int, arrival_rate: float = ARRIVAL_RATE, record: str = "full"
+) -> Outcome:
+    """The workload in evsim: a queue and a group of 4 consumers, fully recorded (or with
+    ``record="summary"``, for the memory benchmark)."""
+    sim = ev.Simulation(seed=seed, record=record)
     sim.queue("q")
     sim.producer("p", "q", ev.Poisson(rate=arrival_rate))
     sim.consumer_group("g", "q", consumers=SERVERS, service_time=ev.Exponential(mean=SERVICE_MEAN))
@@ -146,28 +147,9 @@ IMPLEMENTATIONS: dict[str, Callable[[int, int], Outcome]] = {
 }
 
 
-def erlang_c_time_in_system(
-    arrival_rate: float = ARRIVAL_RATE, service_mean: float = SERVICE_MEAN, servers: int = SERVERS
-) -> float:
-    """Mean time in system W of an M/M/c queue (Erlang C), computed here from scratch."""
-    a = arrival_rate * service_mean  # offered load in erlangs
-    rho = a / servers
-    if rho >= 1:
-        raise ValueError(f"unstable queue: utilisation {rho} >= 1")
-    terms = sum(a**k / math.factorial(k) for k in range(servers))
-    top = a**servers / math.factorial(servers) / (1 - rho)
-    p_wait = top / (terms + top)
-    wq = p_wait * service_mean / (servers * (1 - rho))
-    return wq + service_mean
-
-
 def theory_time_in_system(arrival_rate: float = ARRIVAL_RATE) -> tuple[float, str]:
-    """W for this workload and where it came from (evsim.theory.mmc when it exists)."""
-    try:
-        from evsim import theory
-    except ImportError:
-        return erlang_c_time_in_system(arrival_rate), "Erlang C (computed in mm4.py)"
-    metrics = theory.mmc(arrival_rate, 1.0 / SERVICE_MEAN, SERVERS)
+    """W for this workload from Erlang C, and where it came from."""
+    metrics = ev.theory.mmc(arrival_rate, 1.0 / SERVICE_MEAN, SERVERS)
     return float(metrics.w), "evsim.theory.mmc"
 
 

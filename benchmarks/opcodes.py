@@ -14,20 +14,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-_HERE = Path(__file__).resolve().parent
-
-
-def load_mm4() -> Any:
-    spec = importlib.util.spec_from_file_location("evsim_bench_mm4", _HERE / "mm4.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def count(run: Any, events: int, seed: int) -> tuple[int, collections.Counter]:
@@ -57,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simpy", action="store_true", help="count the raw SimPy model")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     args = parser.parse_args(argv)
-    mm4 = load_mm4()
+    import mm4  # the sibling script: this one runs from benchmarks/, which is on sys.path
+
     run = mm4.run_simpy if args.simpy else mm4.run_evsim
     completed, counts = count(run, args.events, args.seed)
     total = sum(counts.values())

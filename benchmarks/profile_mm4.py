@@ -13,28 +13,15 @@ overhead inflates small functions), and writes both to one text file. Without py
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import cProfile
 import io
-import sys
+import pstats
 import time
 from pathlib import Path
 
-# Keep this file from shadowing the standard library's `profile` module, which cProfile
-# imports: drop this script's directory from the import path before importing cProfile.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import mm4  # the sibling script: this one runs from benchmarks/, which is on sys.path
 
-import cProfile  # noqa: E402
-import pstats  # noqa: E402
-
-DEFAULT_OUT = _HERE.parent / "build" / "profile-mm4.txt"
-
-
-def load_mm4():
-    spec = importlib.util.spec_from_file_location("evsim_bench_mm4", _HERE / "mm4.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "build" / "profile-mm4.txt"
 
 
 def with_pyinstrument(run, events: int, seed: int, limit: int) -> str:
@@ -107,7 +94,6 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--limit", type=int, default=30, help="rows of each table (default 30)")
     args = parser.parse_args(argv)
 
-    mm4 = load_mm4()
     print(mm4.machine_report(mm4.machine()))
     parts = [
         f"evsim M/M/4 profile: {args.events:,} events, seed {args.seed}\n"

@@ -54,12 +54,6 @@ def test_mean_time_in_system_matches_mmc_theory(mm4, name):
     assert mean_w == pytest.approx(expected, rel=0.25)
 
 
-def test_erlang_c_in_the_script_agrees_with_evsim_theory(mm4):
-    for rate in (2.0, 3.6):
-        expected = ev.theory.mmc(rate, 1.0, 4).w
-        assert mm4.erlang_c_time_in_system(rate) == pytest.approx(expected, rel=1e-12)
-
-
 def test_ratios_and_medians_come_out_of_a_tiny_run(mm4):
     names = ("evsim", "simpy")
     results = mm4.benchmark(events=500, rounds=2, names=names, log=lambda line: None)
