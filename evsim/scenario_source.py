@@ -47,6 +47,12 @@ class ScenarioError(ConfigError):
         return (type(self), (self.where, self.problems))
 
 
+def did_you_mean(word: Any, options: list[str]) -> str:
+    """`` did you mean 'x'?`` for the closest of ``options``, or an empty string."""
+    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
 def format_problem(path: str, line: int | None, message: str) -> str:
     """``line 12: consumer_groups[1].retry.max_attempts: must be >= 1, got 0``."""
     text = f"{path}: {message}" if path else message
@@ -97,8 +103,7 @@ def check_path(path: str, document: Any) -> None:
             raise ConfigError(f"{path}: {where} is not a mapping with fields")
         elif token not in node and not last:
             fields = [str(key) for key in node]
-            close = difflib.get_close_matches(token, fields, n=1)
-            hint = f" did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(token, fields)
             listed = ", ".join(fields) or "none"
             raise ConfigError(f"{path}: no field {token!r} in {where};{hint} it has: {listed}")
         if not last:
@@ -126,10 +131,6 @@ class Source:
     lines: dict[tuple[str | int, ...], tuple[int, int]] = field(default_factory=dict)
     """path tokens → (line, column), both from 1"""
     duplicates: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
-
-    def line(self, path: str) -> int | None:
-        """The line of ``path`` or, failing that, of its nearest enclosing field."""
-        return self.position(path)[0]
 
     def position(self, path: str) -> tuple[int | None, int]:
         """(line, column) of ``path`` or of its nearest enclosing field; (None, 0)."""

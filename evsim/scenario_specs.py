@@ -15,7 +15,6 @@ mappings, so a saved scenario reads like a hand-written one.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from evsim import _check, dist, faults, keys
 from evsim import arrivals as arrivals_module
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.retry import NO_RETRY, Backoff, Retry
+from evsim.scenario_source import did_you_mean
 from evsim.simulation import Simulation
 from evsim.specs import build_from_spec
 
@@ -49,12 +49,6 @@ def parameters(fn: Callable[..., Any]) -> dict[str, inspect.Parameter]:
         for name, p in inspect.signature(fn).parameters.items()
         if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
-
-
-def did_you_mean(word: Any, options: list[str]) -> str:
-    """`` did you mean 'x'?`` for the closest of ``options``, or an empty string."""
-    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
-    return f" did you mean {close[0]!r}?" if close else ""
 
 
 def unknown_field(key: Any, options: list[str]) -> str:

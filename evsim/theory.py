@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from evsim import _check
@@ -279,8 +279,7 @@ def _pollaczek_khinchine(arrival_rate: float, mean: float, variance: float) -> Q
 
 
 def _renamed(metrics: QueueMetrics, model: str) -> QueueMetrics:
-    values = {f.name: getattr(metrics, f.name) for f in fields(metrics)}
-    return QueueMetrics(**{**values, "model": model})
+    return replace(metrics, model=model)
 
 
 def partitioned_mm1(
