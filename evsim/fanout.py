@@ -15,7 +15,7 @@ the fanout, and each queue's copy carries the same event id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -60,7 +60,7 @@ class Fanout:
         self.code = world.records.names.code(name)
         self.subscriptions: list[Subscription] = []
         self.published = 0  # events that reached the fanout
-        self._latency_sampler: Callable[[], float] | None = None
+        self._latency_sampler = world.sampler(self.latency, "fanout", self.name, "latency")
 
     def spec(self) -> dict:
         """The arguments that rebuild this fanout, subscriptions included."""
@@ -86,8 +86,6 @@ class Fanout:
 
     def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
         """Publish: after the latency, one copy to each matching subscription."""
-        if self._latency_sampler is None:
-            self._latency_sampler = self._make_latency()
         wait = self._latency_sampler()
         if wait <= 0:
             self._deliver(event_id, key, producer, size_bytes)
@@ -104,9 +102,6 @@ class Fanout:
 
     def __repr__(self) -> str:
         return f"<Fanout {self.name!r} subscriptions={len(self.subscriptions)}>"
-
-    def _make_latency(self) -> Callable[[], float]:
-        return self.world.sampler(self.latency, "fanout", self.name, "latency")
 
     def _on_arrival(
         self, event_id: int, key: str | None, producer: int, size_bytes: int, _event: object

@@ -56,7 +56,7 @@ class Topic:
         self._listeners: list[Listener] = []
         self._key_partitions: dict[str | bytes, int] = {}
         self._sticky: dict[int, StickyPartitioner] = {}
-        self._delay: Callable[[], float] | None = None
+        self._delay = world.sampler(self.latency, "topic", self.name, "latency")
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this topic."""
@@ -84,8 +84,6 @@ class Topic:
             partition = self._sticky_for(producer).next(size_bytes)
         else:
             partition = self.partition_for(key)
-        if self._delay is None:
-            self._delay = self._make_delay()
         delay = self._delay()
         if delay <= 0:
             self._append(event_id, partition)
@@ -119,9 +117,6 @@ class Topic:
     def appended_at(self, partition: int, offset: int) -> float:
         """When the record at ``offset`` was appended (seconds)."""
         return self._append_times[partition][offset]
-
-    def _make_delay(self) -> Callable[[], float]:
-        return self.world.sampler(self.latency, "topic", self.name, "latency")
 
     def _sticky_for(self, producer: int) -> StickyPartitioner:
         sticky = self._sticky.get(producer)

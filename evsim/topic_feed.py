@@ -71,6 +71,8 @@ class TopicFeed:
         self.paused = [False] * size  # a retry partition waiting for its head to be due
         self.owner: list[Consumer | None] = [None] * size
         self.routed = group.world.records.routed_log()
+        self._after = group.commit == "after"  # at-least-once: commit what was processed
+        self._at_once = self._after and group.commit_interval == 0  # after every event
         self.in_flight: dict[int, Consumer] = {}
         self.in_retry: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
         self._carried: dict[int, tuple[int, float]] = {}  # the same, for crash-abandoned ones
@@ -92,14 +94,14 @@ class TopicFeed:
                 self.routed.extend(self._wanted_ids(tp, start, end))
         self.active = True
         self.rebalance()
-        if self.group.commit == "after" and self.group.commit_interval > 0:
+        if self._after and not self._at_once:
             self.world.env.process(self._auto_commit())
 
     def rebalance(self) -> None:
         """Assign the partitions to the consumers that are up, with the group's assignor."""
         group = self.group
         live = [m for m in group.members if m.up]
-        if group.commit == "after":  # Kafka commits what is processed before revoking
+        if self._after:  # Kafka commits what is processed before revoking
             for member in live:
                 for tp in member.owned:
                     self.committed[tp] = self.done[tp]
@@ -227,7 +229,7 @@ class TopicFeed:
         self, tp: int, position: int, event_id: int, record_id: int, consumer: Consumer
     ) -> Delivery:
         self.position[tp] = position
-        if self.group.commit == "before":
+        if not self._after:
             self.committed[tp] = position
         self.busy[tp] = True
         offset = position - 1
@@ -257,7 +259,7 @@ class TopicFeed:
             self.high_water[tp] = offset + 1
         self.busy[tp] = False
         self._mark_done(tp, offset + 1)
-        if self.owner[tp] is not consumer and self.group.commit == "after":
+        if self.owner[tp] is not consumer and self._after:
             self.committed[tp] = self.done[tp]  # revoked while busy: committed on revocation
         self.release(tp)
 
@@ -270,7 +272,7 @@ class TopicFeed:
         self.position[tp] = self.done[tp] = self.committed[tp]
         if delivery.settles:
             del self.in_flight[delivery.event_id]
-            if self.group.commit == "before":  # committed on fetch: never delivered again
+            if not self._after:  # committed on fetch: never delivered again
                 self.group.settle(delivery, LOST, consumer)
                 self.high_water[tp] = offset + 1
             else:  # delivered again from the committed offset, counting on from here
@@ -304,7 +306,7 @@ class TopicFeed:
 
     def _mark_done(self, tp: int, offset: int) -> None:
         self.done[tp] = offset
-        if self.group.commit == "after" and self.group.commit_interval == 0:
+        if self._at_once:
             self.committed[tp] = offset
 
     def _expire(self, tp: int, position: int, start: int, consumer: Consumer) -> int:
