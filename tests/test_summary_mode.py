@@ -49,7 +49,6 @@ def test_summary_mode_gives_the_same_summary_as_full_recording(run):
 def test_summary_mode_keeps_no_rows_and_says_so():
     result = queue_run("summary", until=200)
     result.check()
-    assert result.accounting()["balanced"].all()
     for table in ("events", "deliveries", "attempts", "timeseries"):
         with pytest.raises(ev.SimulationStateError, match="record='summary'"):
             getattr(result, table)
