@@ -32,7 +32,6 @@ from evsim.records import (
     OK,
     OUTCOMES,
     STATUSES,
-    Columns,
     OutcomeLog,
 )
 
@@ -230,8 +229,9 @@ class Result:
         for (group, outcome), n in self._records.outcomes.counts.items():
             counts.loc[codes[group], OUTCOMES[outcome]] += n
         unfinished = self._unfinished
-        for group, outcome in zip(unfinished.group, unfinished.outcome, strict=True):
-            counts.loc[codes[group], OUTCOMES[outcome]] += 1
+        pairs = zip(unfinished.numpy("group"), unfinished.numpy("outcome"), strict=True)
+        for group, outcome in pairs:
+            counts.loc[codes[int(group)], OUTCOMES[outcome]] += 1
         return counts
 
     def _summary_from_tallies(self) -> pd.DataFrame:
@@ -283,7 +283,7 @@ class Result:
         lookup = np.array([position.get(name, -1) for name in names], dtype=np.int64)
         return pd.Categorical.from_codes(lookup[codes], categories=categories)
 
-    def _outcome_frame(self, log: Columns) -> pd.DataFrame:
+    def _outcome_frame(self, log: OutcomeLog) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "event_id": log.numpy("event"),
@@ -296,20 +296,16 @@ class Result:
             }
         )
 
-    def _collect_unfinished(self) -> Columns:
+    def _collect_unfinished(self) -> OutcomeLog:
         """Snapshot the events without an outcome when the run stopped."""
-        rows = Columns(**OutcomeLog.COLUMNS)
-        names = self._records.names
+        rows = OutcomeLog()
+        unassigned = self._records.names.code("")
         for group in self._sim.groups.values():
-            unassigned = names.code("")
             for event_id, outcome, consumer in group.unfinished():
-                rows.event.append(event_id)
-                rows.group.append(group.code)
-                rows.consumer.append(unassigned if consumer is None else consumer.code)
-                rows.outcome.append(outcome)
-                rows.attempts.append(0)
-                rows.first_attempt_at.append(np.nan)
-                rows.completed_at.append(self.until if outcome == EXPIRED else np.nan)
+                rows.add(
+                    event_id, group.code, unassigned if consumer is None else consumer.code,
+                    outcome, 0, np.nan, self.until if outcome == EXPIRED else np.nan,
+                )  # fmt: skip
         return rows
 
     def _unfinished_frame(self) -> pd.DataFrame:

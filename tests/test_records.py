@@ -71,7 +71,7 @@ def test_attempt_errors_are_kept_only_for_the_rows_that_have_one():
 def test_outcome_and_gauge_rows_land_in_their_columns():
     outcomes = OutcomeLog()
     outcomes.add(7, 1, 2, 0, 1, 0.5, 1.5)
-    assert {c: outcomes.numpy(c)[0] for c in OutcomeLog.COLUMNS} == {
+    assert {c: outcomes.numpy(c)[0] for c in OutcomeLog.FIELDS} == {
         "event": 7, "group": 1, "consumer": 2, "outcome": 0, "attempts": 1,
         "first_attempt_at": 0.5, "completed_at": 1.5,
     }  # fmt: skip
