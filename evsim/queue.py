@@ -359,7 +359,8 @@ class Queue:
         self._stored[message.message_id] = message
         for callback in self._enqueued:
             callback(message.event_id)
-        self._notify("enqueued", message)
+        if self._listeners["enqueued"]:
+            self._notify("enqueued", message)
 
     def _undelay(self, message: Message, _event: object) -> None:
         self._delayed -= 1
@@ -434,11 +435,14 @@ class Queue:
     def _leave(self, message: Message, kind: str) -> None:
         message._state = GONE
         del self._stored[message.message_id]
-        self._notify(kind, message)
+        if self._listeners[kind]:
+            self._notify(kind, message)
         if kind != "dead_lettered":  # a move to the DLQ hands the event over
             self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:
+        """Tell the listeners on ``kind`` (callers skip the call when there are none: it
+        happens twice per message)."""
         for listener in self._listeners[kind]:
             listener(kind, message)
 

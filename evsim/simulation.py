@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import simpy
-
 from evsim import _check
 from evsim.arrivals import Arrivals
 from evsim.dist import Distribution
@@ -41,7 +39,7 @@ from evsim.sqs_rules import (
     DEFAULT_WAIT_TIME,
     max_receives,
 )
-from evsim.world import World
+from evsim.world import Clock, World
 
 
 class Simulation:
@@ -61,7 +59,7 @@ class Simulation:
         self.sample_interval = _check.positive("sample_interval", sample_interval)
         self.record = _check.choice("record", record, RECORD_MODES)
         self.records = Records(record)
-        self.world = World(simpy.Environment(), self.records, self.streams)
+        self.world = World(Clock(), self.records, self.streams)
         self.topics: dict[str, Topic] = {}
         self.queues: dict[str, Queue] = {}
         self.fanouts: dict[str, Fanout] = {}
