@@ -15,6 +15,7 @@ and skips them when they come again.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -41,6 +42,7 @@ from evsim.topic_feed import TopicFeed
 from evsim.world import World
 
 COMMIT_MODES = ("after", "before")
+_is_up = operator.attrgetter("up")
 OFFSET_RESETS = ("latest", "earliest")
 ASSIGNORS = ("range", "roundrobin", "sticky")
 KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
@@ -349,7 +351,7 @@ class ConsumerGroup:
     @property
     def consumers_up(self) -> int:
         """How many of the group's consumers are running."""
-        return sum(member.up for member in self.members)
+        return sum(map(_is_up, self.members))
 
     @property
     def active(self) -> bool:
