@@ -20,12 +20,18 @@ MM4_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "mm4.py"
 EVENTS = 2_000
 
 
-@pytest.fixture(scope="module")
-def mm4():
-    spec = importlib.util.spec_from_file_location("evsim_bench_mm4", MM4_PATH)
+def load(script: str):
+    """A script of benchmarks/ as a module."""
+    path = MM4_PATH.with_name(script)
+    spec = importlib.util.spec_from_file_location(f"evsim_bench_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def mm4():
+    return load("mm4.py")
 
 
 IMPLEMENTATIONS = ["evsim", "simpy", "ciw"]
@@ -64,13 +70,34 @@ def test_ratios_and_medians_come_out_of_a_tiny_run(mm4):
 
 
 def test_the_bytecode_count_attributes_evsim_work_to_its_modules(mm4):
-    spec = importlib.util.spec_from_file_location(
-        "evsim_bench_opcodes", MM4_PATH.with_name("opcodes.py")
-    )
-    opcodes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(opcodes)
+    opcodes = load("opcodes.py")
     completed, counts = opcodes.count(mm4.run_evsim, 300, 1)
     modules = {module for module, _ in counts}
     assert completed > 0 and {"queue.py", "consumer.py", "records.py"} <= modules
     # every customer costs at least its own publish, receive, attempt and outcome
     assert sum(counts.values()) / completed > 100
+
+
+def test_the_instruction_count_is_the_marginal_cost_per_customer(tmp_path):
+    instructions = load("instructions.py")
+    fields = ["Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw"]
+    fields += ["Bc", "Bcm", "Bi", "Bim"]
+
+    def callgrind_file(name, values):
+        path = tmp_path / name
+        path.write_text(
+            f"version: 1\nevents: {' '.join(fields)}\nsummary: {' '.join(map(str, values))}\n"
+        )
+        return instructions.totals(path)
+
+    small = callgrind_file("small", [1000, 0, 0, 10, 10, 10, 1, 1, 1, 0, 5, 0, 5])
+    large = callgrind_file("large", [3000, 0, 0, 30, 20, 20, 1, 1, 1, 0, 15, 0, 15])
+    cost = instructions.per_customer(small, large, customers=10)
+    # 200 instructions, 4 L1 misses, no last-level miss, 2 mispredictions per customer
+    assert cost == {"Ir": 200.0, "cycles": 200.0 + 10 * 4 + 15 * 2}
+    text = instructions.report({"evsim": cost, "ciw": {"Ir": 400.0, "cycles": 540.0}})
+    assert "evsim/ciw" in text and "2.00x" in text
+    with pytest.raises(ValueError, match="no summary line"):
+        instructions.totals(
+            tmp_path.joinpath("empty").with_suffix(".out").write_text("") or tmp_path / "empty.out"
+        )
