@@ -3,7 +3,9 @@
 Rules modelled: a Kafka consumer runs a single-threaded poll loop, so it handles one
 record at a time across all its partitions, taking them in turn; with ``concurrency=k``
 it has k workers (a worker pool behind the poll loop), never two records of one partition
-at once. Each worker makes the attempts on its delivery (:mod:`evsim.worker`). A crash stops
+at once. An attempt costs the group's ``service_time`` (seconds, stretched by a
+``Slowdown``), may fail by an injected fault or a raising handler, and is retried in place
+(blocking retries) or handed back for a retry topic (non-blocking retries). A crash stops
 every worker at once: an attempt in progress ends with status ``crashed`` and the delivery
 is abandoned to the feed's rules (lost if committed before processing, else delivered
 again); the consumer comes back on :meth:`Consumer.restart`.
@@ -12,11 +14,14 @@ again); the consumer comes back on :meth:`Consumer.restart`.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from evsim.worker import Worker
+from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
+from evsim.handler import handler_runner
+from evsim.records import CRASHED, DUPLICATE, ERROR, OK
 
 if TYPE_CHECKING:
     from evsim.group import ConsumerGroup
@@ -34,15 +39,21 @@ class Consumer:
         self.owned: list[int] = []  # partitions (indexes into the feed's list)
         self.ready: deque[int] = deque()  # owned partitions with records to read
         self.idle: list[simpy.Event] = []  # workers waiting for a ready partition
-        self.workers: list[Worker] = []
-        self.back: simpy.Event | None = None  # fires when the consumer restarts
+        self._workers: list[simpy.Process] = []
+        self._in_hand: list[Delivery | None] = []
+        self._attempt: list[tuple[int, float] | None] = []  # (number, start) in progress
+        self._claimed: list[int | None] = []  # the event id each worker has locked
+        self._back: simpy.Event | None = None
         self._down_for: set[str] = set()  # "crash", "outage": up again when all are over
 
     def launch(self) -> None:
         """Start the consumer's workers."""
-        self.workers = [Worker(self, index) for index in range(self.group.concurrency)]
-        for worker in self.workers:
-            worker.start()
+        env = self.group.world.env
+        count = self.group.concurrency
+        self._in_hand = [None] * count
+        self._attempt = [None] * count
+        self._claimed = [None] * count
+        self._workers = [env.process(self._work(worker)) for worker in range(count)]
 
     def offer(self, tp: int) -> None:
         """Partition ``tp`` has records to read: queue it and wake an idle worker."""
@@ -67,9 +78,10 @@ class Consumer:
             return
         self.up = False
         self.epoch += 1
-        self.back = self.group.world.env.event()
-        for worker in self.workers:
-            worker.crash()
+        self._back = self.group.world.env.event()
+        for worker in self._workers:
+            if worker.is_alive:
+                worker.interrupt("crash")
         self.reset_ready()
         self.idle.clear()
         self.group.feed.member_down(self)
@@ -80,7 +92,125 @@ class Consumer:
         if self.up or self._down_for:
             return
         self.up = True
-        back, self.back = self.back, None
+        back, self._back = self._back, None
         if back is not None:
             back.succeed()
         self.group.feed.member_up(self)
+
+    def _work(self, worker: int) -> Generator[Any, Any, None]:
+        feed = self.group.feed
+        take_now, wait, complete = feed.take_now, feed.wait, feed.complete
+        attempt = self._attempts_runner(worker)
+        in_hand = self._in_hand
+        while True:
+            try:
+                while True:
+                    delivery = take_now(self)
+                    if delivery is None:
+                        yield from wait(self)
+                        continue
+                    in_hand[worker] = delivery
+                    result = yield from attempt(delivery)
+                    in_hand[worker] = None
+                    complete(delivery, result, self)
+            except simpy.Interrupt:
+                self._crashed(worker)
+                yield self._back
+
+    def _unclaim(self, worker: int) -> None:
+        event_id, self._claimed[worker] = self._claimed[worker], None
+        if event_id is not None:
+            self.group.unclaim(event_id)
+
+    def _crashed(self, worker: int) -> None:
+        self._unclaim(worker)
+        delivery, self._in_hand[worker] = self._in_hand[worker], None
+        attempt, self._attempt[worker] = self._attempt[worker], None
+        if delivery is None:
+            return
+        group = self.group
+        if attempt is not None:
+            number, started = attempt
+            group.world.records.attempts.add(
+                delivery.event_id, group.code, self.code, number, started,
+                group.world.env.now, CRASHED, "consumer crashed",
+            )  # fmt: skip
+            delivery.attempts = number
+        group.feed.abandon(delivery, self)
+
+    def _attempts_runner(self, worker: int) -> Callable[[Delivery], Generator[Any, Any, int]]:
+        """A generator function making the attempts on one delivery for one worker."""
+        group = self.group
+        world = group.world
+        env = world.env
+        service = _service_sampler(group, self.name, worker)
+        handle = None if group.handler is None else handler_runner(group, self.name, worker)
+        record = world.records.attempts.add
+        current = self._attempt
+        claimed = self._claimed
+        retry = group.retry
+        backoff = group.backoff_delays(self.name, worker)
+        code, group_code = self.code, group.code
+        idempotent = group.idempotent
+        slowed = group.slowdown if group.has_slowdowns else None
+        injected = group.injected_failure if group.has_failures else None
+        timeout = env.timeout
+
+        def run(delivery: Delivery) -> Generator[Any, Any, int]:
+            event_id = delivery.event_id
+            attempt = delivery.attempts
+            while True:
+                attempt += 1
+                delivery.attempts = attempt  # at once: another holder of the event numbers on
+                if idempotent:
+                    held = group.claim(event_id)
+                    try:
+                        while held is not None:  # another worker is processing it: wait
+                            yield held
+                            held = group.claim(event_id)
+                    except simpy.Interrupt:  # crashed before the attempt began: it made none
+                        delivery.attempts = attempt - 1
+                        raise
+                    claimed[worker] = event_id
+                started = env.now
+                if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
+                    delivery.first_attempt_at = started
+                if idempotent and group.seen(event_id):
+                    self._unclaim(worker)
+                    record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
+                    return SKIPPED
+                current[worker] = (attempt, started)
+                delay = service() if slowed is None else service() * slowed(started)
+                if delay > 0:
+                    yield timeout(delay)
+                error = None
+                if injected is not None:
+                    error_type, error = injected(event_id, attempt)
+                if error is None and handle is not None:
+                    error_type, error = yield from handle(delivery.record_id)
+                current[worker] = None
+                if idempotent:
+                    if error is None:
+                        group.remember(event_id)
+                    self._unclaim(worker)
+                if error is None:
+                    record(event_id, group_code, code, attempt, started, env.now, OK, None)
+                    return HANDLED
+                record(event_id, group_code, code, attempt, started, env.now, ERROR, error)
+                delivery.error = error
+                if not retry.retries(attempt, error_type):
+                    return FAILED
+                if not retry.blocking:
+                    return RETRY_LATER
+                pause = backoff(attempt - 1)
+                if pause > 0:
+                    yield timeout(pause)
+
+        return run
+
+
+def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Callable[[], float]:
+    """Service times (seconds) for one worker, from its own random stream."""
+    return group.world.sampler(
+        group.service_time, "group", group.name, "service", consumer, str(worker)
+    )
