@@ -53,6 +53,10 @@ class Consumer:
         self._in_hand = [None] * count
         self._attempt = [None] * count
         self._claimed = [None] * count
+        if self.group.plain:
+            for worker in range(count):
+                env.process(_started(self._plain_worker(worker)))
+            return
         self._workers = [env.process(self._work(worker)) for worker in range(count)]
 
     def offer(self, tp: int) -> None:
@@ -107,7 +111,7 @@ class Consumer:
                 while True:
                     delivery = take_now(self)
                     if delivery is None:
-                        yield from wait(self)
+                        yield wait(self)
                         continue
                     in_hand[worker] = delivery
                     result = yield from attempt(delivery)
@@ -116,6 +120,50 @@ class Consumer:
             except simpy.Interrupt:
                 self._crashed(worker)
                 yield self._back
+
+    def _plain_worker(self, worker: int) -> Callable[[], None]:
+        """The work loop of a plain group (:attr:`ConsumerGroup.plain`), on callbacks.
+
+        Nothing there can fail, wait for a lock or crash, so every attempt succeeds after
+        its service time: the same rows as :meth:`_work` writes, without a SimPy process's
+        resume per event (about 9 % of the time of a busy queue).
+        """
+        group = self.group
+        feed, env = group.feed, group.world.env
+        take_now, wait, complete, timeout = feed.take_now, feed.wait, feed.complete, env.timeout
+        service = _service_sampler(group, self.name, worker)
+        record = group.world.records.attempts.add
+        group_code, code = group.code, self.code
+        in_service: list[Any] = [None, 0.0]  # the delivery and its attempt's start
+
+        def finish(delivery: Delivery, started: float) -> None:
+            record(
+                delivery.event_id, group_code, code, delivery.attempts, started, env.now, OK, None
+            )
+            complete(delivery, HANDLED, self)
+
+        def served(_timer: object) -> None:
+            finish(*in_service)
+            work()
+
+        def work(_event: object = None) -> None:
+            while True:
+                delivery = take_now(self)
+                if delivery is None:
+                    wait(self).callbacks.append(work)
+                    return
+                delivery.attempts += 1
+                started = env.now
+                if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
+                    delivery.first_attempt_at = started
+                delay = service()
+                if delay > 0:
+                    in_service[:] = delivery, started
+                    timeout(delay).callbacks.append(served)
+                    return
+                finish(delivery, started)
+
+        return work
 
     def _unclaim(self, worker: int) -> None:
         event_id, self._claimed[worker] = self._claimed[worker], None
@@ -207,6 +255,12 @@ class Consumer:
                     yield timeout(pause)
 
         return run
+
+
+def _started(action: Callable[[], None]) -> Generator[Any, Any, None]:
+    """A process that runs ``action`` and ends: it starts when a process would."""
+    action()
+    yield from ()
 
 
 def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Callable[[], float]:

@@ -354,6 +354,12 @@ class ConsumerGroup:
         return sum(map(_is_up, self.members))
 
     @property
+    def plain(self) -> bool:
+        """No handler, faults or idempotency: every attempt succeeds after its service time
+        and no consumer crashes (its consumers then work on callbacks, without a process)."""
+        return self.handler is None and not self.faults and not self.idempotent
+
+    @property
     def active(self) -> bool:
         """Whether the group has joined."""
         return self.feed.active

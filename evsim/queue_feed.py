@@ -18,8 +18,11 @@ before its outcome was decided).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from evsim.delivery import FAILED, Delivery
 from evsim.errors import ConfigError
@@ -110,14 +113,19 @@ class QueueFeed:
             holders.append(delivery)
         return delivery
 
-    def wait(self, consumer: Consumer) -> Generator[Any, Any, None]:
-        """Long-poll until messages come, and put them in ``consumer``'s hands."""
+    def wait(self, consumer: Consumer) -> simpy.Event:
+        """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
         poll = self.queue.wait(copies=False)
-        polls = self._polls.setdefault(consumer, set())
-        polls.add(poll)
-        received = yield poll
+        self._polls.setdefault(consumer, set()).add(poll)
+        poll.callbacks.append(partial(self._received, consumer))  # before the waiter's
+        return poll
+
+    def _received(self, consumer: Consumer, poll: simpy.Event) -> None:
+        polls = self._polls.get(consumer)
+        if polls is None or poll not in polls:  # the consumer crashed meanwhile
+            return
         polls.discard(poll)
-        self._receive(consumer, received)
+        self._receive(consumer, poll.value)
 
     def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
         """Note each message with the receipt it came with (before a re-receive changes it)."""

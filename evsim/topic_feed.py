@@ -25,9 +25,11 @@ Rules modelled (Apache Kafka and Spring for Apache Kafka):
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from evsim.assignors import assign
 from evsim.delivery import FAILED, RETRY_LATER, Delivery
@@ -164,11 +166,11 @@ class TopicFeed:
                 return delivery
         return None
 
-    def wait(self, consumer: Consumer) -> Generator[Any, Any, None]:
-        """Sleep until one of the consumer's partitions has a record to read."""
+    def wait(self, consumer: Consumer) -> simpy.Event:
+        """An event that fires when one of the consumer's partitions has a record to read."""
         wake = self.world.env.event()
         consumer.idle.append(wake)
-        yield wake
+        return wake
 
     def _on_append(self, base: int, partition: int, offset: int, event_id: int) -> None:
         if not self.active:

@@ -285,3 +285,27 @@ def test_publishing_to_an_unknown_target_from_a_handler_is_a_scenario_error():
     sim.consumer_group("g", "t", handler=lambda event, ctx: ctx.publish("nowhere", "X"))
     with pytest.raises(ev.UnknownNameError, match=r"ctx.publish\(target\).*'nowhere'"):
         sim.run(until=3)
+
+
+@pytest.mark.parametrize("source", ["queue", "topic"])
+@pytest.mark.parametrize("service", [ev.Exponential(mean=0.4), 0.0])
+def test_a_plain_group_writes_the_rows_of_a_group_whose_fault_never_fires(source, service):
+    # a plain group's consumers work on callbacks; a fault (even one with p = 0) puts them
+    # back on SimPy processes: the two must write the same tables
+    def run(faults):
+        sim = ev.Simulation(seed=3)
+        if source == "queue":
+            sim.queue("in")
+        else:
+            sim.topic("in", partitions=3)
+        sim.producer("p", "in", ev.Poisson(rate=8.0), keys=ev.UniformKeys(50))
+        sim.consumer_group("g", "in", consumers=2, concurrency=2, service_time=service,
+                           faults=faults)  # fmt: skip
+        return sim.groups["g"], sim.run(until=300)
+
+    plain_group, plain = run(None)
+    general_group, general = run([ev.TransientErrors(p=0.0)])
+    assert plain_group.plain and not general_group.plain
+    assert len(plain.attempts) > 2000
+    for table in ("events", "attempts", "deliveries", "timeseries"):
+        pd.testing.assert_frame_equal(getattr(plain, table), getattr(general, table))
