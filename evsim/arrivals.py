@@ -68,12 +68,17 @@ class Poisson(Arrivals):
         return self._rate
 
     def _times(self, rng: np.random.Generator, start: float) -> Iterator[float]:
-        now = start
         mean_gap = 1.0 / self._rate
-        while True:
-            times = (now + np.cumsum(rng.exponential(mean_gap, BLOCK))).tolist()
-            yield from times
-            now = times[-1]
+
+        def blocks_of_times() -> Iterator[list[float]]:
+            now = start
+            while True:
+                times = (now + np.cumsum(rng.exponential(mean_gap, BLOCK))).tolist()
+                yield times
+                now = times[-1]
+
+        # chained in C: the generator resumes once per block, not once per arrival
+        return itertools.chain.from_iterable(blocks_of_times())
 
 
 class Periodic(Arrivals):
