@@ -24,6 +24,7 @@ It needs ``valgrind`` on the PATH (Debian: ``apt install valgrind``).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,9 @@ def measure(name: str, events: int, cache_sim: bool, workdir: Path) -> dict[str,
         *(["--cache-sim=yes", "--branch-sim=yes"] if cache_sim else []),
         sys.executable, "-c", RUN_ONE, name, str(events),
     ]  # fmt: skip
-    subprocess.run(command, cwd=HERE, check=True, capture_output=True)
+    # string hashing is salted per process, and dict probing differs with the salt
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run(command, cwd=HERE, env=environment, check=True, capture_output=True)
     return totals(out)
 
 
