@@ -70,9 +70,8 @@ class Consumer:
 
     def reset_ready(self) -> None:
         """Forget queued partitions (after a rebalance they are offered again)."""
-        queued = self.group.feed.queued
-        for tp in self.ready:
-            queued[tp] = False
+        for tp in self.ready:  # only a topic feed offers partitions
+            self.group.feed.queued[tp] = False
         self.ready.clear()
 
     def crash(self, reason: str = "crash") -> None:

@@ -48,8 +48,6 @@ class QueueFeed:
         self.queue = queue
         self.name = queue.name
         self.routed = group.world.records.routed_log()
-        self.partitions: list[Any] = []  # a queue has no partitions to assign
-        self.queued: list[bool] = []
         self.active = False
         self._at_most_once = group.commit == "before"  # delete on receipt
         # event → (attempts, first attempt) of its deliveries that ended without settling it
