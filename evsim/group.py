@@ -42,11 +42,11 @@ from evsim.topic_feed import TopicFeed
 from evsim.world import World
 
 COMMIT_MODES = ("after", "before")
-_is_up = operator.attrgetter("up")
 OFFSET_RESETS = ("latest", "earliest")
 ASSIGNORS = ("range", "roundrobin", "sticky")
 KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
 KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
+_is_up = operator.attrgetter("up")
 
 
 class ConsumerGroup:
