@@ -10,6 +10,7 @@ it is about 4%.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,13 @@ def test_the_instruction_count_is_the_marginal_cost_per_customer(tmp_path):
         instructions.totals(
             tmp_path.joinpath("empty").with_suffix(".out").write_text("") or tmp_path / "empty.out"
         )
+
+
+def test_the_ab_comparison_runs_two_trees_in_one_process_and_restores_evsim():
+    ab = load("ab.py")
+    root = MM4_PATH.parents[1]
+    ratios = ab.compare(root, root, pairs=2, events=300)
+    assert len(ratios) == 2 and all(ratio > 0 for ratio in ratios)
+    import evsim.records
+
+    assert sys.modules["evsim"] is ev and evsim.records.OUTCOMES is ev.records.OUTCOMES
