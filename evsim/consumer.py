@@ -50,13 +50,13 @@ class Consumer:
         """Start the consumer's workers."""
         env = self.group.world.env
         count = self.group.concurrency
-        self._in_hand = [None] * count
-        self._attempt = [None] * count
-        self._claimed = [None] * count
-        if self.group.plain:
+        if self.group.plain:  # nothing to track for a crash: a plain group has none
             for worker in range(count):
                 env.process(_started(self._plain_worker(worker)))
             return
+        self._in_hand = [None] * count
+        self._attempt = [None] * count
+        self._claimed = [None] * count
         self._workers = [env.process(self._work(worker)) for worker in range(count)]
 
     def offer(self, tp: int) -> None:

@@ -56,7 +56,7 @@ class Topic:
         self._listeners: list[Listener] = []
         self._key_partitions: dict[str | bytes, int] = {}
         self._sticky: dict[int, StickyPartitioner] = {}
-        self._delay = world.sampler(self.latency, "topic", self.name, "latency")
+        self._latency_sampler = world.sampler(self.latency, "topic", self.name, "latency")
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this topic."""
@@ -84,7 +84,7 @@ class Topic:
             partition = self._sticky_for(producer).next(size_bytes)
         else:
             partition = self.partition_for(key)
-        delay = self._delay()
+        delay = self._latency_sampler()
         if delay <= 0:
             self._append(event_id, partition)
         else:

@@ -59,11 +59,10 @@ from typing import Any
 from evsim import _check, scenario_specs
 from evsim.arrivals import Periodic
 from evsim.errors import EvsimError
-from evsim.scenario_source import Problem, ScenarioError, Source, read_source
+from evsim.scenario_source import Problem, ScenarioError, Source, did_you_mean, read_source
 from evsim.scenario_specs import (
     CONVERTERS,
     SECTIONS,
-    did_you_mean,
     hint,
     parameters,
     scenario_dict,

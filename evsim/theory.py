@@ -246,7 +246,7 @@ def md1(arrival_rate: float, service_time: float) -> QueueMetrics:
     arrival_rate = _check.positive("arrival_rate", arrival_rate)
     service_time = _check.positive("service_time", service_time)
     result = _pollaczek_khinchine(arrival_rate, service_time, 0.0)
-    return _renamed(result, "M/D/1")
+    return replace(result, model="M/D/1")
 
 
 def mg1(arrival_rate: float, service: Distribution | float) -> QueueMetrics:
@@ -267,7 +267,7 @@ def mg1(arrival_rate: float, service: Distribution | float) -> QueueMetrics:
     if mean <= 0:
         raise ConfigError(f"service: its mean must be > 0, got {distribution!r}")
     result = _pollaczek_khinchine(arrival_rate, mean, distribution.variance)
-    return result if not isinstance(distribution, Constant) else _renamed(result, "M/D/1")
+    return result if not isinstance(distribution, Constant) else replace(result, model="M/D/1")
 
 
 def _pollaczek_khinchine(arrival_rate: float, mean: float, variance: float) -> QueueMetrics:
@@ -276,10 +276,6 @@ def _pollaczek_khinchine(arrival_rate: float, mean: float, variance: float) -> Q
     second_moment = variance + mean**2
     wq = arrival_rate * second_moment / (2 * (1 - rho))
     return _single_server("M/G/1", arrival_rate, mean, wq)
-
-
-def _renamed(metrics: QueueMetrics, model: str) -> QueueMetrics:
-    return replace(metrics, model=model)
 
 
 def partitioned_mm1(
