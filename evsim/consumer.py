@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
+from evsim.errors import SimulationStateError
 from evsim.handler import handler_runner
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
 
@@ -76,6 +77,11 @@ class Consumer:
 
     def crash(self, reason: str = "crash") -> None:
         """Stop now, mid-event if busy; uncommitted work is lost."""
+        if self.group.plain:  # its workers are callbacks with nothing to interrupt
+            raise SimulationStateError(
+                f"crash: consumer {self.name!r} is in a group without faults; crashes come "
+                "from the group's faults (ev.Crashes or ev.Outage)"
+            )
         self._down_for.add(reason)
         if not self.up:
             return
@@ -133,19 +139,19 @@ class Consumer:
         service = _service_sampler(group, self.name, worker)
         record = group.world.records.attempts.add
         group_code, code = group.code, self.code
-        in_service: list[Any] = [None, 0.0]  # the delivery and its attempt's start
+        in_service: Delivery | None = None  # the delivery whose service time runs
+        started = 0.0  # its attempt's start
 
-        def finish(delivery: Delivery, started: float) -> None:
-            record(
-                delivery.event_id, group_code, code, delivery.attempts, started, env.now, OK, None
-            )
+        def finish(delivery: Delivery, begun: float) -> None:
+            record(delivery.event_id, group_code, code, delivery.attempts, begun, env.now, OK, None)
             complete(delivery, HANDLED, self)
 
         def served(_timer: object) -> None:
-            finish(*in_service)
+            finish(in_service, started)
             work()
 
         def work(_event: object = None) -> None:
+            nonlocal in_service, started
             while True:
                 delivery = take_now(self)
                 if delivery is None:
@@ -157,7 +163,7 @@ class Consumer:
                     delivery.first_attempt_at = started
                 delay = service()
                 if delay > 0:
-                    in_service[:] = delivery, started
+                    in_service = delivery
                     timeout(delay).callbacks.append(served)
                     return
                 finish(delivery, started)

@@ -15,7 +15,6 @@ and skips them when they come again.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -46,7 +45,6 @@ OFFSET_RESETS = ("latest", "earliest")
 ASSIGNORS = ("range", "roundrobin", "sticky")
 KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
 KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
-_is_up = operator.attrgetter("up")
 
 
 class ConsumerGroup:
@@ -351,7 +349,7 @@ class ConsumerGroup:
     @property
     def consumers_up(self) -> int:
         """How many of the group's consumers are running."""
-        return sum(map(_is_up, self.members))
+        return sum(member.up for member in self.members)
 
     @property
     def plain(self) -> bool:

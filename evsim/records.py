@@ -251,9 +251,9 @@ class EventLog(Columns):
 class PackedRows:
     """Append-only rows whose numeric fields are packed one after another in one buffer.
 
-    A row costs one ``struct.pack`` and one buffer extend instead of an append per column:
-    a third of the time on the hot path, and one cache line written per row instead of one
-    per column. numpy reads the buffer as a structured array when a table is built.
+    A row costs one ``struct.pack`` and one buffer extend instead of an append per column
+    (about half the time), and writes one contiguous run of bytes instead of one per
+    column. numpy reads the buffer as a structured array when a table is built.
     ``FIELDS`` maps each field to its type code (``q``, ``i``, ``b``: 8-, 4-, 1-byte
     integers; ``d``: a float), the same in :mod:`struct` and numpy.
     """
@@ -366,7 +366,7 @@ class PeakLag:
     def __init__(self) -> None:
         self.peak_lag: dict[int, float] = defaultdict(float)
 
-    def group_lag(self, time: float, group: int, total: float) -> None:
+    def group_lag(self, group: int, total: float) -> None:
         """A sample of a group's total lag."""
         self.peak_lag[group] = max(self.peak_lag[group], total)
 

@@ -18,6 +18,7 @@ Times are seconds; latency = completed_at − published_at.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -224,14 +225,14 @@ class Result:
 
     def _tallied(self) -> pd.DataFrame:
         """Outcome counts per group from the tallies and the unfinished snapshot."""
+        tally = Counter(self._records.outcomes.counts)
+        unfinished = self._unfinished
+        groups, outcomes = unfinished.numpy("group").tolist(), unfinished.numpy("outcome").tolist()
+        tally.update(zip(groups, outcomes, strict=True))
         counts = pd.DataFrame(0, index=self.groups, columns=list(OUTCOMES))
         codes = {self._sim.groups[g].code: g for g in self.groups}
-        for (group, outcome), n in self._records.outcomes.counts.items():
+        for (group, outcome), n in tally.items():  # one cell per (group, outcome), not per event
             counts.loc[codes[group], OUTCOMES[outcome]] += n
-        unfinished = self._unfinished
-        pairs = zip(unfinished.numpy("group"), unfinished.numpy("outcome"), strict=True)
-        for group, outcome in pairs:
-            counts.loc[codes[int(group)], OUTCOMES[outcome]] += 1
         return counts
 
     def _summary_from_tallies(self) -> pd.DataFrame:

@@ -67,4 +67,4 @@ class Sampler:
             partition_lag = group.lag(tp)
             total += partition_lag
             add(now, lag, entity, partition_lag)
-        self._gauges.group_lag(now, group.code, total)
+        self._gauges.group_lag(group.code, total)

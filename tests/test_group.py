@@ -309,3 +309,12 @@ def test_a_plain_group_writes_the_rows_of_a_group_whose_fault_never_fires(source
     assert len(plain.attempts) > 2000
     for table in ("events", "attempts", "deliveries", "timeseries"):
         pd.testing.assert_frame_equal(getattr(plain, table), getattr(general, table))
+
+
+def test_crashing_a_consumer_of_a_plain_group_is_refused():
+    sim = ev.Simulation(seed=1)
+    sim.queue("in")
+    sim.consumer_group("g", "in", consumers=1)
+    sim.run(until=1)
+    with pytest.raises(ev.SimulationStateError, match=r"crash: consumer 'g-0'.*faults"):
+        sim.groups["g"].members[0].crash()
