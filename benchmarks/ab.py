@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import pkgutil
 import statistics
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
-ARRIVAL_RATE, SERVICE_MEAN, SERVERS = 3.6, 1.0, 4  # as in mm4.py
+import mm4  # the sibling script: the workload is its run_evsim
 
 
 def load(tree: Path) -> dict[str, ModuleType]:
@@ -31,25 +33,21 @@ def load(tree: Path) -> dict[str, ModuleType]:
         del sys.modules[name]
     sys.path.insert(0, str(tree))
     try:
-        import evsim
-        import evsim.aggregates
-        import evsim.queue_feed  # noqa: F401
+        package = importlib.import_module("evsim")
+        for module in pkgutil.iter_modules(package.__path__, "evsim."):
+            importlib.import_module(module.name)  # also those the package imports lazily
     finally:
         sys.path.pop(0)
     return {n: m for n, m in sys.modules.items() if n == "evsim" or n.startswith("evsim.")}
 
 
 def events_per_second(modules: dict[str, ModuleType], events: int, seed: int) -> float:
-    """One evsim M/M/4 run with ``modules`` (full recording, summary read)."""
-    sys.modules.update(modules)  # lazy imports inside the package resolve to this tree
-    ev = modules["evsim"]
+    """One ``mm4.run_evsim`` run with the evsim of ``modules``."""
+    sys.modules.update(modules)
+    mm4.ev = modules["evsim"]
     started = time.perf_counter()
-    sim = ev.Simulation(seed=seed)
-    sim.queue("q")
-    sim.producer("p", "q", ev.Poisson(rate=ARRIVAL_RATE))
-    sim.consumer_group("g", "q", consumers=SERVERS, service_time=ev.Exponential(mean=SERVICE_MEAN))
-    processed = sim.run(until=events / ARRIVAL_RATE).summary().loc["g", "processed"]
-    return float(processed) / (time.perf_counter() - started)
+    processed, _ = mm4.run_evsim(events, seed)
+    return processed / (time.perf_counter() - started)
 
 
 def compare(a: Path, b: Path, pairs: int, events: int) -> list[float]:
@@ -71,6 +69,7 @@ def compare(a: Path, b: Path, pairs: int, events: int) -> list[float]:
         for name in [n for n in sys.modules if n == "evsim" or n.startswith("evsim.")]:
             del sys.modules[name]
         sys.modules.update(before)
+        mm4.ev = before.get("evsim", mm4.ev)
 
 
 def main(argv: list[str] | None = None) -> int:

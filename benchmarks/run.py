@@ -50,19 +50,17 @@ def summary_block(speed: dict, mem: dict, machine: str) -> str:
         f"mean time in system vs M/M/4 theory {w:.4f} s: "
         + ", ".join(f"{name} {(v - w) / w:+.1%}" for name, v in speed["mean_w"].items())
     )
-    if "full_met" in mem:
-        lines.append(
-            f"peak memory, {mem['full_events']:,} events fully recorded: "
-            f"{mem['full_net_mb']:.1f} MB net  (target < {mem['full_target_mb']:.0f} MB: "
-            f"{mark(mem['full_met'])})"
-        )
-    if "flat_met" in mem:
-        a, b = mem["summary_events"]
-        lines.append(
-            f"peak memory, record='summary': {a:,} events {mem['summary_short_mb']:.1f} MB, "
-            f"{b:,} events {mem['summary_long_mb']:.1f} MB net  "
-            f"(flat: {mark(mem['flat_met'])})"
-        )
+    a, b = mem["summary_events"]
+    lines.append(
+        f"peak memory, {mem['full_events']:,} events fully recorded: "
+        f"{mem['full_net_mb']:.1f} MB net  (target < {mem['full_target_mb']:.0f} MB: "
+        f"{mark(mem['full_met'])})"
+    )
+    lines.append(
+        f"peak memory, record='summary': {a:,} events {mem['summary_short_mb']:.1f} MB, "
+        f"{b:,} events {mem['summary_long_mb']:.1f} MB net  "
+        f"(flat: {mark(mem['flat_met'])})"
+    )
     lines.append("=" * 78)
     return "\n".join(lines)
 

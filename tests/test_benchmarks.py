@@ -10,6 +10,7 @@ it is about 4%.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -104,11 +105,23 @@ def test_the_instruction_count_is_the_marginal_cost_per_customer(tmp_path):
         )
 
 
-def test_the_ab_comparison_runs_two_trees_in_one_process_and_restores_evsim():
+def test_the_ab_comparison_runs_each_tree_and_restores_evsim(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(MM4_PATH.parent))  # ab.py imports its sibling mm4.py
     ab = load("ab.py")
     root = MM4_PATH.parents[1]
-    ratios = ab.compare(root, root, pairs=2, events=300)
-    assert len(ratios) == 2 and all(ratio > 0 for ratio in ratios)
+    shutil.copytree(root / "evsim", tmp_path / "evsim")
+    ran_from = []
+    real = ab.events_per_second
+
+    def spy(modules, events, seed):
+        ran_from.append(Path(modules["evsim.queue"].__file__).parents[1])
+        return real(modules, events, seed)
+
+    monkeypatch.setattr(ab, "events_per_second", spy)
+    ratios = ab.compare(root, tmp_path, pairs=2, events=300)
+    assert len(ratios) == 2
+    assert ran_from == [root, tmp_path, tmp_path, root]  # A then B, then B then A
     import evsim.records
 
     assert sys.modules["evsim"] is ev and evsim.records.OUTCOMES is ev.records.OUTCOMES
+    assert ab.mm4.ev is ev
