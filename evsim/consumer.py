@@ -135,26 +135,27 @@ class Consumer:
         """
         group = self.group
         feed, env = group.feed, group.world.env
-        take_now, wait, complete, timeout = feed.take_now, feed.wait, feed.complete, env.timeout
+        take_now, wait, complete = feed.take_now, feed.wait, feed.complete
+        call_later = env.call_later
         service = _service_sampler(group, self.name, worker)
         record = group.world.records.attempts.add
         group_code, code = group.code, self.code
         in_service: Delivery | None = None  # the delivery whose service time runs
         started = 0.0  # its attempt's start
 
-        def finish(delivery: Delivery, begun: float) -> None:
-            record(delivery.event_id, group_code, code, delivery.attempts, begun, env.now, OK, None)
-            complete(delivery, HANDLED, self)
-
-        def served(_timer: object) -> None:
-            finish(in_service, started)
-            work()
-
         def work(_event: object = None) -> None:
+            """Called when the service time of ``in_service`` ends, or (with nothing in
+            service) when messages arrive: finish it, then take the next."""
             nonlocal in_service, started
+            delivery = in_service
             while True:
+                if delivery is not None:
+                    event_id, attempt = delivery.event_id, delivery.attempts
+                    record(event_id, group_code, code, attempt, started, env.now, OK, None)
+                    complete(delivery, HANDLED, self)
                 delivery = take_now(self)
                 if delivery is None:
+                    in_service = None
                     wait(self).callbacks.append(work)
                     return
                 delivery.attempts += 1
@@ -164,9 +165,8 @@ class Consumer:
                 delay = service()
                 if delay > 0:
                     in_service = delivery
-                    timeout(delay).callbacks.append(served)
+                    call_later(delay, work)
                     return
-                finish(delivery, started)
 
         return work
 

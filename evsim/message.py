@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import simpy
+if TYPE_CHECKING:
+    from evsim.world import Clock
 
 DELAYED, VISIBLE, IN_FLIGHT, GONE = range(4)
 
@@ -261,9 +263,7 @@ class VisibilityClock:
     when a timer ends; it must check that ``token`` is still the message's.
     """
 
-    def __init__(
-        self, env: simpy.Environment, timeout: float, due: Callable[[Message, int], None]
-    ) -> None:
+    def __init__(self, env: Clock, timeout: float, due: Callable[[Message, int], None]) -> None:
         self._env = env
         self._timeout = timeout
         self._due = due
@@ -275,8 +275,7 @@ class VisibilityClock:
         current time, which the caller has at hand)."""
         token = message._token = message._token + 1
         if seconds is not None and seconds != self._timeout:
-            timer = self._env.timeout(seconds)
-            timer.callbacks.append(lambda _e, m=message, t=token: self._due(m, t))
+            self._env.call_later(seconds, lambda _alarm, m=message, t=token: self._due(m, t))
             return
         self._line.append((now + self._timeout, token, message))
         if self._alarm_at is None:
@@ -290,7 +289,7 @@ class VisibilityClock:
             self._alarm_at = None
             return
         self._alarm_at = deadline = line[0][0]
-        self._env.timeout(max(0.0, deadline - self._env.now)).callbacks.append(self._ring)
+        self._env.call_later(max(0.0, deadline - self._env.now), self._ring)
 
     def _ring(self, _event: object) -> None:
         line, alarm_at = self._line, self._alarm_at

@@ -134,23 +134,25 @@ class Producer:
         payload_for = payload if callable(payload) else None
         attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
-        target, code, event_type = self.target, self.code, self._event_type_code
+        add, publish = world.records.events.add, self.target.publish
+        code, target_code, event_type = self.code, self.target.code, self._event_type_code
         version, size = self.schema_version, self.size_bytes
-        timeout = env.timeout
+        call_later = env.call_later
         indexes = itertools.count()
 
-        def arrive(timer: object) -> None:
-            if timer is not None:  # the timer of an arrival: publish it
+        def arrive(alarm: object) -> None:
+            if alarm is not None:  # an arrival is due: publish it (as send() does)
                 index = next(indexes)
-                send(
-                    world, target, code, event_type, None if next_key is None else next_key(),
-                    payload if payload_for is None else payload_for(index),
-                    attributes if attributes_for is None else attributes_for(index), version,
-                    size,
+                key = None if next_key is None else next_key()
+                event_id = add(
+                    event_type, key, code, target_code, env.now,
+                    payload if payload_for is None else payload_for(index), version, -1,
+                    attributes if attributes_for is None else attributes_for(index),
                 )  # fmt: skip
+                publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
-                timeout(time - env.now).callbacks.append(arrive)
+                call_later(time - env.now, arrive)
 
         arrive(None)  # set the first timer
 

@@ -162,7 +162,7 @@ class Queue:
         if wait <= 0:
             self._arrive(event_id, key)
         else:
-            self._env.timeout(wait).callbacks.append(partial(self._on_arrival, event_id, key))
+            self._env.call_later(wait, partial(self._on_arrival, event_id, key))
 
     # --- ReceiveMessage, DeleteMessage, ChangeMessageVisibility ----------------------
 
@@ -343,7 +343,7 @@ class Queue:
         self._store(message)
         if self.delay > 0:
             self._delayed += 1
-            self.world.env.timeout(self.delay).callbacks.append(partial(self._undelay, message))
+            self._env.call_later(self.delay, partial(self._undelay, message))
         else:
             self._show(message)
 

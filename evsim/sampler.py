@@ -33,11 +33,11 @@ class Sampler:
 
     def start(self, env: Any) -> None:
         """Sample now, then every interval (a timer that sets the next one: no process)."""
-        timeout, interval, sample = env.timeout, self._interval, self._sample
+        call_later, interval, sample = env.call_later, self._interval, self._sample
 
-        def tick(_timer: object) -> None:
+        def tick(_alarm: object) -> None:
             sample(env.now)
-            timeout(interval).callbacks.append(tick)
+            call_later(interval, tick)
 
         tick(None)
 
