@@ -56,6 +56,7 @@ class SparseEventLog:
 
     event = EventLog.event
     reached = EventLog.reached
+    forgets = True
 
     def __init__(self, names: Interner) -> None:
         self.names = names

@@ -114,6 +114,7 @@ class Queue:
         self.code = world.records.names.code(self.name)
         self._env = world.env
         self._events = world.records.events
+        self._forgets = self._events.forgets  # whether to tell it when a message leaves
         self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
         self.reader: str | None = None  # the consumer group reading it (set by the group)
         self._order = FifoOrder() if self.fifo else StandardOrder()
@@ -188,25 +189,27 @@ class Queue:
         env.timeout(wait).callbacks.append(partial(self._give_up, entry))
         return request
 
-    def poll(self, max_messages: int | None = None, copies: bool = True) -> list[Message]:
+    def poll(self, max_messages: int | None = None) -> list[Message]:
         """The messages a receive would hand out right now (no waiting, no event).
 
-        ``copies=False`` hands out the stored messages themselves, for a consumer group
-        that notes each one's receipt and deletes with :meth:`delete_receipt`.
+        Unlike :meth:`receive` it hands out the stored messages themselves, for a consumer
+        group that notes each one's receipt and deletes with :meth:`delete_receipt`.
         """
         if self._waiting or not self._order.takeable():
             return []
-        return self._take(self.receive_batch if max_messages is None else max_messages, copies)
+        n = self.receive_batch if max_messages is None else max_messages
+        return self._order.take(n, self._admit)
 
-    def wait(self, max_messages: int | None = None, copies: bool = True) -> simpy.Event:
-        """An event that fires with messages as soon as some are available.
+    def wait(self, max_messages: int | None = None) -> simpy.Event:
+        """An event that fires with stored messages (as :meth:`poll` hands out) as soon as
+        some are available.
 
         The same as long polls repeated back to back until one returns messages, without
         the empty answers in between (a consumer group's poll loop does just that).
         """
         request = self.world.env.event()
         n = self.receive_batch if max_messages is None else max_messages
-        self._waiting.append((request, n, copies))
+        self._waiting.append((request, n, False))
         self._serve()
         return request
 
@@ -228,8 +231,8 @@ class Queue:
         False if the message has left this queue since (deleted, expired, or moved to the
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
-        if not self.holds(message) or message.receipt != receipt:
-            return False
+        if self._stored.get(message.message_id) is not message or message.receipt != receipt:
+            return False  # it left the queue, or was received again
         return self._delete(message)
 
     def holds(self, message: Message) -> bool:
@@ -241,7 +244,8 @@ class Queue:
         if stored is None:
             return False
         if stored._state == IN_FLIGHT:
-            self._order.landed(stored)
+            if self.fifo:  # only a FIFO line holds back what is in flight (its group)
+                self._order.landed(stored)
         else:  # its timeout passed but nobody received it again: the receipt still works
             self._order.remove(stored)
         self._leave(stored, "deleted")
@@ -437,7 +441,7 @@ class Queue:
         del self._stored[message.message_id]
         if self._listeners[kind]:
             self._notify(kind, message)
-        if kind != "dead_lettered":  # a move to the DLQ hands the event over
+        if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
             self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:

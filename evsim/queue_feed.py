@@ -88,7 +88,7 @@ class QueueFeed:
         if batch:
             message, receipt = batch.popleft()
         else:
-            received = self.queue.poll(copies=False)
+            received = self.queue.poll()
             if not received:
                 return None
             if len(received) == 1 and not self._at_most_once:  # nothing left in hand
@@ -113,7 +113,7 @@ class QueueFeed:
 
     def wait(self, consumer: Consumer) -> simpy.Event:
         """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
-        poll = self.queue.wait(copies=False)
+        poll = self.queue.wait()
         self._polls.setdefault(consumer, set()).add(poll)
         poll.callbacks.append(partial(self._received, consumer))  # before the waiter's
         return poll

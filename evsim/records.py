@@ -208,6 +208,10 @@ class EventLog(Columns):
 
         return add
 
+    forgets = False
+    """Full recording keeps every event: brokers need not say when they are done with one
+    (``hold`` and ``release`` do nothing)."""
+
     def hold(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to count (see SparseEventLog)."""
 

@@ -1,6 +1,10 @@
-"""The shared clock: call_later takes the place in SimPy's schedule a timeout would."""
+"""The shared clock: call_later takes the place in SimPy's schedule a timeout would, and
+run behaves as SimPy's."""
 
 from __future__ import annotations
+
+import pytest
+import simpy
 
 from evsim.world import Clock
 
@@ -43,3 +47,58 @@ def test_call_later_from_a_callback_runs_after_what_is_already_due():
     clock.run(until=5)
     assert order == ["first", "timeout", "chained"]
     assert clock.now == 5
+
+
+def _model(env: simpy.Environment) -> list[tuple[float, str]]:
+    """Two processes sharing a resource, a timeout callback and a bare event."""
+    log: list[tuple[float, str]] = []
+    resource = simpy.Resource(env, capacity=1)
+
+    def user(name: str, hold: float):
+        with resource.request() as request:
+            yield request
+            log.append((env.now, f"{name} in"))
+            yield env.timeout(hold)
+        log.append((env.now, f"{name} out"))
+
+    env.process(user("a", 2))
+    env.process(user("b", 1))
+    env.timeout(1.5).callbacks.append(lambda _e: log.append((env.now, "tick")))
+    return log
+
+
+@pytest.mark.parametrize("until", [None, 2.5, 10])
+def test_run_gives_what_simpys_run_gives(until):
+    logs = []
+    for env in (simpy.Environment(), Clock()):
+        log = _model(env)
+        assert env.run(until=until) is None
+        logs.append((log, env.now))
+    assert logs[0] == logs[1]
+    assert logs[1][1] == (3 if until is None else until)
+
+
+def test_run_until_an_event_returns_its_value_and_step_is_one_event_again():
+    seen = []
+    for env in (simpy.Environment(), Clock()):
+        done = env.timeout(3, value="done")
+        env.timeout(5)
+        assert env.run(until=done) == "done"
+        times = [env.now]
+        for _ in range(2):  # SimPy's single step once run has returned
+            env.step()
+            times.append(env.now)
+        with pytest.raises(simpy.core.EmptySchedule):
+            env.step()
+        seen.append(times)
+    assert seen[0] == seen[1] == [3, 3, 5]  # SimPy re-queues the until event at its time
+
+
+def test_a_failed_event_nobody_waits_for_stops_the_run_as_in_simpy():
+    clock = Clock()
+    clock.event().fail(ValueError("broken"))
+    with pytest.raises(ValueError, match="broken") as raised:
+        clock.run(until=1)
+    assert isinstance(raised.value.__cause__, ValueError)
+    with pytest.raises(RuntimeError, match="until"):
+        Clock().run(until=Clock().event())  # never triggered, nothing scheduled
