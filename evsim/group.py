@@ -120,6 +120,8 @@ class ConsumerGroup:
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
+        self.consumers_up = count
+        """How many of the group's consumers are running (each crash and restart counts)."""
         self._check_fault_targets()
         self.feed = self._make_feed(source, retry_topics or [])
 
@@ -345,11 +347,6 @@ class ConsumerGroup:
     def partitions(self) -> list[tuple[Topic, int]]:
         """The topic partitions the group reads (empty for a queue)."""
         return getattr(self.feed, "partitions", [])
-
-    @property
-    def consumers_up(self) -> int:
-        """How many of the group's consumers are running."""
-        return sum(member.up for member in self.members)
 
     @property
     def plain(self) -> bool:

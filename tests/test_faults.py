@@ -107,6 +107,32 @@ def test_crashes_show_in_consumers_up():
     assert up.mean() / 3 == pytest.approx(0.75, abs=0.1)
 
 
+def test_consumers_up_counts_a_consumer_once_however_many_reasons_it_is_down_for():
+    # crashes and an outage overlap: a consumer is down until both are over
+    sim = ev.Simulation(seed=4)
+    sim.queue("q")
+    sim.producer("p", "q", ev.Poisson(rate=5))
+    group = sim.consumer_group(
+        "g", "q", consumers=3, service_time=0.1,
+        faults=[Crashes(mttf=15, mttr=5), Outage(40, 70, consumers=["g-1"])],
+    )  # fmt: skip
+    counts = []
+    sim.world.env.process(_watch(sim.world.env, group, counts))
+    result = sim.run(until=300)
+    assert all(up == running for up, running in counts)
+    assert {up for up, _ in counts} >= {1, 2, 3}
+    series = result.timeseries
+    sampled = series[series["metric"] == "consumers_up"].set_index("time")["value"]
+    assert sampled.loc[55.0] <= 2  # g-1 is out for the whole outage
+
+
+def _watch(env, group, counts):
+    """Every 0.5 s: (the group's count of consumers up, members whose up flag is set)."""
+    while True:
+        counts.append((group.consumers_up, sum(member.up for member in group.members)))
+        yield env.timeout(0.5)
+
+
 def test_an_outage_stops_every_consumer_and_lag_builds_up():
     result = group_run(faults=[Outage(60, 120)], commit_interval=0)
     series = result.timeseries
