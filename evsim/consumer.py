@@ -23,6 +23,7 @@ from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
 from evsim.errors import SimulationStateError
 from evsim.handler import handler_runner
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
+from evsim.world import Timer
 
 if TYPE_CHECKING:
     from evsim.group import ConsumerGroup
@@ -138,7 +139,6 @@ class Consumer:
         group = self.group
         feed, env = group.feed, group.world.env
         take_now, wait, complete = feed.take_now, feed.wait, feed.complete
-        call_later = env.call_later
         service = _service_sampler(group, self.name, worker)
         record = group.world.records.attempts.add
         group_code, code = group.code, self.code
@@ -167,9 +167,10 @@ class Consumer:
                 delay = service()
                 if delay > 0:
                     in_service = delivery
-                    call_later(delay, work)
+                    timer.start(delay)
                     return
 
+        timer = Timer(env, work)
         return work
 
     def _unclaim(self, worker: int) -> None:

@@ -15,7 +15,7 @@ from evsim import _check
 from evsim.arrivals import Arrivals, as_arrivals
 from evsim.errors import ConfigTypeError
 from evsim.keys import KeyChooser, as_keys
-from evsim.world import World
+from evsim.world import Timer, World
 
 DEFAULT_EVENT_BYTES = 1024  # record size used by the sticky partitioner's batch count
 
@@ -137,7 +137,6 @@ class Producer:
         add, publish = world.records.events.add, self.target.publish
         code, target_code, event_type = self.code, self.target.code, self._event_type_code
         version, size = self.schema_version, self.size_bytes
-        call_later = env.call_later
         indexes = itertools.count()
 
         def arrive(alarm: object) -> None:
@@ -152,8 +151,9 @@ class Producer:
                 publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
-                call_later(time - env.now, arrive)
+                timer.start(time - env.now)
 
+        timer = Timer(env, arrive)
         arrive(None)  # set the first timer
 
 

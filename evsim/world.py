@@ -15,18 +15,38 @@ from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, EventPriority
 
 from evsim.dist import Distribution
-from evsim.errors import UnknownNameError
+from evsim.errors import SimulationStateError, UnknownNameError
 from evsim.records import Records
 from evsim.rng import Streams
 
 
-class Alarm:
-    """What :meth:`Clock.call_later` schedules: all that SimPy's ``step`` reads of an event
-    (its callbacks, and ``_ok`` to know it did not fail)."""
+class Timer:
+    """A callback on SimPy's schedule, reusable once it has fired.
 
-    __slots__ = ("callbacks",)
+    ``start(delay)`` calls ``callback(timer)`` after ``delay`` seconds (>= 0, not checked),
+    at the place ``timeout(delay)`` made now would take (same priority, the next event id).
+    A timer is all that SimPy's ``step`` reads of an event: ``callbacks``, and ``_ok``
+    (it never fails). A component with at most one such timer pending at a time (a
+    producer's next arrival, a worker's service) keeps one and restarts it: a start then
+    allocates nothing but the schedule's entry.
+    """
+
+    __slots__ = ("_callbacks", "_env", "callbacks")
     _ok = True
     _value = None
+
+    def __init__(self, env: Clock, callback: Callable[[Timer], None]) -> None:
+        self._env = env
+        self._callbacks = [callback]
+        self.callbacks: list | None = None  # set while pending; SimPy's step takes them
+
+    def start(self, delay: float) -> None:
+        """Fire after ``delay`` seconds; refused while the timer is pending."""
+        if self.callbacks is not None:
+            raise SimulationStateError("Timer.start: the timer is already pending")
+        self.callbacks = self._callbacks
+        env = self._env
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class Clock(simpy.Environment):
@@ -39,17 +59,15 @@ class Clock(simpy.Environment):
 
     now = property(operator.attrgetter("_now"), doc="The current simulation time (seconds).")
 
-    def call_later(self, delay: float, callback: Callable[[Any], None]) -> None:
-        """Call ``callback(alarm)`` after ``delay`` seconds (>= 0, not checked).
+    def call_later(self, delay: float, callback: Callable[[Timer], None]) -> None:
+        """Call ``callback(timer)`` after ``delay`` seconds (>= 0, not checked).
 
         The same place in SimPy's schedule as ``timeout(delay).callbacks.append(callback)``
         (same priority, the next event id), without building a ``Timeout`` event through
-        two Python calls: for timers nothing waits on, such as the next arrival or the end
-        of a service time.
+        two Python calls: for timers nothing waits on. A caller that sets one timer after
+        another keeps a :class:`Timer` instead.
         """
-        alarm = Alarm()
-        alarm.callbacks = [callback]
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), alarm))
+        Timer(self, callback).start(delay)
 
     def run(self, until: float | simpy.Event | None = None) -> Any:
         """SimPy's ``run`` (same arguments, same result), its steps taken in one loop.

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from evsim.world import Clock
+from evsim.errors import SimulationStateError
+from evsim.world import Clock, Timer
 
 
 def _fire_order(use_call_later: list[bool]) -> list[tuple[float, int]]:
@@ -102,3 +103,21 @@ def test_a_failed_event_nobody_waits_for_stops_the_run_as_in_simpy():
     assert isinstance(raised.value.__cause__, ValueError)
     with pytest.raises(RuntimeError, match="until"):
         Clock().run(until=Clock().event())  # never triggered, nothing scheduled
+
+
+def test_a_timer_restarts_after_firing_and_refuses_a_second_pending_start():
+    clock = Clock()
+    fired: list[float] = []
+
+    def again(timer: Timer) -> None:
+        fired.append(clock.now)
+        if clock.now < 5:
+            timer.start(2)  # from its own callback: it is no longer pending
+
+    timer = Timer(clock, again)
+    timer.start(1)
+    with pytest.raises(SimulationStateError, match="already pending"):
+        timer.start(5)
+    clock.timeout(3).callbacks.append(lambda _e: fired.append(-clock.now))
+    clock.run()
+    assert fired == [1, -3, 3, 5]  # the timeout made first at t=3 runs before the timer
