@@ -114,7 +114,10 @@ class QueueFeed:
     def wait(self, consumer: Consumer) -> simpy.Event:
         """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
         poll = self.queue.wait()
-        self._polls.setdefault(consumer, set()).add(poll)
+        polls = self._polls.get(consumer)
+        if polls is None:  # (setdefault would build a set on every call)
+            polls = self._polls[consumer] = set()
+        polls.add(poll)
         poll.callbacks.append(partial(self._received, consumer))  # before the waiter's
         return poll
 
