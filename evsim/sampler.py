@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from evsim.records import Records
+from evsim.world import Clock, Timer
 
 
 class Sampler:
@@ -31,14 +32,15 @@ class Sampler:
         targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
         self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
 
-    def start(self, env: Any) -> None:
+    def start(self, env: Clock) -> None:
         """Sample now, then every interval (a timer that sets the next one: no process)."""
-        call_later, interval, sample = env.call_later, self._interval, self._sample
+        interval, sample = self._interval, self._sample
 
-        def tick(_alarm: object) -> None:
+        def tick(_timer: object) -> None:
             sample(env.now)
-            call_later(interval, tick)
+            timer.start(interval)
 
+        timer = Timer(env, tick)
         tick(None)
 
     def _sample(self, now: float) -> None:
