@@ -223,7 +223,8 @@ class Queue:
 
     def delete(self, message: Message) -> bool:
         """DeleteMessage: True if deleted; False if the receipt is stale or it is gone."""
-        return self._delete(self._current(message))
+        stored = self._current(message)
+        return stored is not None and self.delete_receipt(stored, stored.receipt)
 
     def delete_receipt(self, message: Message, receipt: int | None) -> bool:
         """DeleteMessage for a stored message received with ``receipt``.
@@ -232,26 +233,21 @@ class Queue:
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
         if self._stored.get(message.message_id) is not message or message.receipt != receipt:
-            return False  # it left the queue, or was received again
-        return self._delete(message)
-
-    def holds(self, message: Message) -> bool:
-        """Whether ``message`` (a stored message, as ``poll(copies=False)`` hands out) is
-        still in this queue."""
-        return self._stored.get(message.message_id) is message
-
-    def _delete(self, stored: Message | None) -> bool:
-        if stored is None:
             return False
-        if stored._state == IN_FLIGHT:
+        if message._state == IN_FLIGHT:
             if self.fifo:  # only a FIFO line holds back what is in flight (its group)
-                self._order.landed(stored)
+                self._order.landed(message)
         else:  # its timeout passed but nobody received it again: the receipt still works
-            self._order.remove(stored)
-        self._leave(stored, "deleted")
+            self._order.remove(message)
+        self._leave(message, "deleted")
         if self._waiting:
             self._serve()
         return True
+
+    def holds(self, message: Message) -> bool:
+        """Whether ``message`` (a stored message, as :meth:`poll` hands out) is still in
+        this queue."""
+        return self._stored.get(message.message_id) is message
 
     def change_visibility(self, message: Message, seconds: float) -> bool:
         """ChangeMessageVisibility: invisible for ``seconds`` (0–43200) from now.
