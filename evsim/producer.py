@@ -47,18 +47,9 @@ def send(
 
     ``producer`` and ``event_type`` are interned name codes. Returns the event id.
     """
-    event_id = world.records.events.add(
-        event_type,
-        key,
-        producer,
-        broker.code,
-        world.env.now,
-        payload,
-        schema_version,
-        cause,
-        attributes,
-        original,
-    )
+    events = world.records.events
+    event_id = events.add(event_type, key, producer, broker.code, world.env.now)
+    events.annotate(event_id, payload, schema_version, cause, attributes, original)
     broker.publish(event_id, key, producer, size_bytes)
     return event_id
 
@@ -131,23 +122,28 @@ class Producer:
             else self.keys.chooser(streams.generator("producer", self.name, "keys"))
         )
         payload, attributes = self.payload, self.attributes
+        events = world.records.events
         payload_for = payload if callable(payload) else None
         attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
-        add, publish = world.records.events.add, self.target.publish
+        add, annotate, publish = events.add, events.annotate, self.target.publish
+        annotated = payload is not None or attributes is not None or self.schema_version != 1
         code, target_code, event_type = self.code, self.target.code, self._event_type_code
         version, size = self.schema_version, self.size_bytes
         indexes = itertools.count()
 
-        def arrive(alarm: object) -> None:
-            if alarm is not None:  # an arrival is due: publish it (as send() does)
+        def arrive(timer_fired: object) -> None:
+            if timer_fired is not None:  # an arrival is due: publish it (as send() does)
                 index = next(indexes)
                 key = None if next_key is None else next_key()
-                event_id = add(
-                    event_type, key, code, target_code, env.now,
-                    payload if payload_for is None else payload_for(index), version, -1,
-                    attributes if attributes_for is None else attributes_for(index),
-                )  # fmt: skip
+                event_id = add(event_type, key, code, target_code, env.now)
+                if annotated:  # what most events leave at its default
+                    annotate(
+                        event_id,
+                        payload if payload_for is None else payload_for(index),
+                        version,
+                        attributes=attributes if attributes_for is None else attributes_for(index),
+                    )
                 publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
