@@ -31,12 +31,13 @@ class Timer:
     allocates nothing but the schedule's entry.
     """
 
-    __slots__ = ("_callbacks", "_env", "callbacks")
+    __slots__ = ("_callbacks", "_env", "_ids", "_schedule", "callbacks")
     _ok = True
     _value = None
 
     def __init__(self, env: Clock, callback: Callable[[Timer], None]) -> None:
         self._env = env
+        self._schedule, self._ids = env._queue, env._eid  # SimPy's heap and event ids
         self._callbacks = [callback]
         self.callbacks: list | None = None  # set while pending; SimPy's step takes them
 
@@ -45,8 +46,7 @@ class Timer:
         if self.callbacks is not None:
             raise SimulationStateError("Timer.start: the timer is already pending")
         self.callbacks = self._callbacks
-        env = self._env
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+        heappush(self._schedule, (self._env._now + delay, NORMAL, next(self._ids), self))
 
 
 class Clock(simpy.Environment):
