@@ -331,8 +331,18 @@ class Result:
         return frame
 
     def _outcome_counts(self, deliveries: pd.DataFrame) -> pd.DataFrame:
-        counts = pd.crosstab(deliveries["group"], deliveries["outcome"], dropna=False)
-        return counts.reindex(index=self.groups, columns=list(OUTCOMES), fill_value=0)
+        """Deliveries per group (rows, in ``self.groups`` order) and outcome (columns)."""
+        groups = deliveries["group"].cat.set_categories(self.groups).cat.codes.to_numpy()
+        outcomes = deliveries["outcome"].cat.codes.to_numpy()  # categories are OUTCOMES
+        cells = np.bincount(
+            groups.astype(np.int64) * len(OUTCOMES) + outcomes,
+            minlength=len(self.groups) * len(OUTCOMES),
+        )
+        return pd.DataFrame(
+            cells.reshape(len(self.groups), len(OUTCOMES)),
+            index=pd.Index(self.groups, name="group"),
+            columns=pd.Index(OUTCOMES, name="outcome"),
+        )
 
     def _duplicates(self) -> pd.Series:
         """Per group, the events with more than one successful attempt."""
@@ -341,9 +351,7 @@ class Result:
         groups, events = log.numpy("group")[ok], log.numpy("event")[ok]
         counts = {}
         for name in self.groups:
-            _, per_event = np.unique(
-                events[groups == self._sim.groups[name].code], return_counts=True
-            )
+            per_event = np.bincount(events[groups == self._sim.groups[name].code])
             counts[name] = int((per_event > 1).sum())
         return pd.Series(counts, index=self.groups, dtype=np.int64)
 
