@@ -181,7 +181,7 @@ class Queue:
         wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
         env = self.world.env
         request = env.event()
-        batch = self._take(n) if not self._waiting and self._order.takeable() else []
+        batch = [message.snapshot() for message in self.poll(n)]
         if batch or wait == 0:
             return request.succeed(batch)
         entry = (request, n, True)
@@ -210,7 +210,8 @@ class Queue:
         request = self.world.env.event()
         n = self.receive_batch if max_messages is None else max_messages
         self._waiting.append((request, n, False))
-        self._serve()
+        if self._order.takeable():
+            self._serve()
         return request
 
     def cancel(self, request: simpy.Event) -> bool:
@@ -375,11 +376,6 @@ class Queue:
         if self._waiting:
             self._serve()
 
-    def _take(self, n: int, copies: bool = True) -> list[Message]:
-        """Hand out up to ``n`` messages (expiring or dead-lettering on the way)."""
-        taken = self._order.take(n, self._admit)
-        return [m.snapshot() for m in taken] if copies else taken
-
     def _admit(self, message: Message) -> bool:
         """A visible message leaves the line: expired, to the DLQ, or received."""
         now = self._env.now
@@ -451,10 +447,10 @@ class Queue:
         waiting = self._waiting
         while waiting and self._order.takeable():
             request, n, copies = waiting[0]
-            batch = self._take(n, copies)
+            batch = self._order.take(n, self._admit)
             if batch:
                 waiting.popleft()
-                request.succeed(batch)
+                request.succeed([m.snapshot() for m in batch] if copies else batch)
 
     def _give_up(self, entry: tuple[simpy.Event, int, bool], _event: object) -> None:
         if not entry[0].triggered and entry in self._waiting:
