@@ -283,13 +283,14 @@ class VisibilityClock:
 
     def _arm(self) -> None:
         line = self._line
-        while line and (line[0][2]._state != IN_FLIGHT or line[0][2]._token != line[0][1]):
+        while line:
+            deadline, token, message = line[0]
+            if message._state == IN_FLIGHT and message._token == token:
+                self._alarm_at = deadline
+                self._env.call_later(max(0.0, deadline - self._env.now), self._ring)
+                return
             line.popleft()  # deleted, or its timer was replaced
-        if not line:
-            self._alarm_at = None
-            return
-        self._alarm_at = deadline = line[0][0]
-        self._env.call_later(max(0.0, deadline - self._env.now), self._ring)
+        self._alarm_at = None
 
     def _ring(self, _event: object) -> None:
         line, alarm_at = self._line, self._alarm_at
