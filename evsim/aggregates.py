@@ -60,6 +60,7 @@ class SparseEventLog:
     reached = EventLog.reached
     annotate = EventLog.annotate
     forgets = True
+    """Brokers release each event they are done with; the last release forgets it."""
 
     def __init__(self, names: Interner) -> None:
         self.names = names
@@ -117,8 +118,9 @@ class LatencyHistogram:
     """Counts of latencies in log-spaced bins (seconds), with their exact sum."""
 
     def __init__(self) -> None:
-        self.counts = [0] * (BINS_PER_DECADE * DECADES + 1)  # a list: += 1 on an int
-        self.total = 0.0  # is several times cheaper than on a numpy element
+        # a list: += 1 on a Python int is several times cheaper than on a numpy element
+        self.counts = [0] * (LAST_BIN + 1)
+        self.total = 0.0
         self.n = 0
 
     def add(self, seconds: float) -> None:

@@ -192,7 +192,7 @@ class ConsumerGroup:
         if self.join_at <= env.now:
             self._join()
         else:
-            env.timeout(self.join_at - env.now).callbacks.append(lambda _: self._join())
+            env.call_later(self.join_at - env.now, lambda _timer: self._join())
 
     def _join(self) -> None:
         self.feed.join()

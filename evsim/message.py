@@ -4,8 +4,8 @@ A :class:`Message` is one copy of an event stored in a queue (SQS's message: a
 ``MessageId``, the ``SentTimestamp`` retention counts from, ``ApproximateReceiveCount``,
 a receipt handle per receive). The queue keeps one internal object per stored message;
 ``receive`` hands out snapshots, so a caller holding an old receipt can be told it is
-stale; a consumer group takes the stored objects (``copies=False``) and notes the receipt
-each came with.
+stale; a consumer group takes the stored objects (:meth:`Queue.poll` and
+:meth:`Queue.wait`) and notes the receipt each came with.
 
 Two stores order the visible messages:
 

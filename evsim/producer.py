@@ -8,12 +8,12 @@ publish follow-up events through the same :func:`send`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from evsim import _check
 from evsim.arrivals import Arrivals, as_arrivals
-from evsim.errors import ConfigTypeError
+from evsim.errors import ConfigError, ConfigTypeError
 from evsim.keys import KeyChooser, as_keys
 from evsim.world import Timer, World
 
@@ -108,21 +108,14 @@ class Producer:
     def launch(self) -> None:
         """Start publishing when the simulation runs.
 
-        Each arrival is a timer whose callback publishes the event and sets the next
-        timer: no SimPy process per producer, since one would cost a resume per event.
+        One :class:`~evsim.world.Timer`, restarted for each arrival: its callback publishes
+        the event that is due and sets the next arrival. No SimPy process per producer,
+        since one would cost a generator resume per event.
         """
-        world, env = self.world, self.world.env
-        streams = world.streams
-        times = iter(
-            self.arrivals.times(streams.generator("producer", self.name, "arrivals"), self.start)
-        )
-        next_key = (
-            None
-            if self.keys is None
-            else self.keys.chooser(streams.generator("producer", self.name, "keys"))
-        )
+        env = self.world.env
+        times, next_key = self._draws()
         payload, attributes = self.payload, self.attributes
-        events = world.records.events
+        events = self.world.records.events
         payload_for = payload if callable(payload) else None
         attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
@@ -137,7 +130,7 @@ class Producer:
                 index = next(indexes)
                 key = None if next_key is None else next_key()
                 event_id = add(event_type, key, code, target_code, env.now)
-                if annotated:  # what most events leave at its default
+                if annotated:  # a payload, attributes or a schema version beyond 1
                     annotate(
                         event_id,
                         payload if payload_for is None else payload_for(index),
@@ -147,10 +140,25 @@ class Producer:
                 publish(event_id, key, code, size)
             time = next(times, stop)
             if time < stop:
+                if time < env.now:
+                    raise ConfigError(
+                        f"arrivals: {self.arrivals!r} gave an arrival at {time} s after one at "
+                        f"{env.now} s; arrival times must not decrease"
+                    )
                 timer.start(time - env.now)
 
         timer = Timer(env, arrive)
         arrive(None)  # set the first timer
+
+    def _draws(self) -> tuple[Iterator[float], Callable[[], str] | None]:
+        """The arrival times (seconds) and the key chooser (None: unkeyed), each on its own
+        random stream."""
+        streams = self.world.streams
+        generator = streams.generator("producer", self.name, "arrivals")
+        times = iter(self.arrivals.times(generator, self.start))
+        if self.keys is None:
+            return times, None
+        return times, self.keys.chooser(streams.generator("producer", self.name, "keys"))
 
 
 def _plain(value: Any) -> Any:

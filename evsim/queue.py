@@ -186,14 +186,17 @@ class Queue:
             return request.succeed(batch)
         entry = (request, n, True)
         self._waiting.append(entry)
-        env.timeout(wait).callbacks.append(partial(self._give_up, entry))
+        env.call_later(wait, partial(self._give_up, entry))
         return request
 
     def poll(self, max_messages: int | None = None) -> list[Message]:
         """The messages a receive would hand out right now (no waiting, no event).
 
-        Unlike :meth:`receive` it hands out the stored messages themselves, for a consumer
-        group that notes each one's receipt and deletes with :meth:`delete_receipt`.
+        As a receive, it expires or dead-letters the messages it finds past retention or
+        past ``max_receive_count`` on the way, and gives those it hands out a new receipt
+        and receive count. Unlike :meth:`receive` it hands out the stored messages
+        themselves, for a consumer group that notes each one's receipt and deletes with
+        :meth:`delete_receipt`.
         """
         if self._waiting or not self._order.takeable():
             return []
@@ -233,8 +236,9 @@ class Queue:
         False if the message has left this queue since (deleted, expired, or moved to the
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
+        # holds() inline: this runs once per message a group processes
         if self._stored.get(message.message_id) is not message or message.receipt != receipt:
-            return False
+            return False  # it left the queue, or was received again
         if message._state == IN_FLIGHT:
             if self.fifo:  # only a FIFO line holds back what is in flight (its group)
                 self._order.landed(message)

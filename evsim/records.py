@@ -145,6 +145,10 @@ class EventLog(Columns):
     a dead-letter queue); -1 for none.
     """
 
+    forgets = False
+    """Full recording keeps every event: brokers need not say when they are done with one
+    (``hold`` and ``release`` do nothing)."""
+
     def __init__(self, names: Interner) -> None:
         super().__init__(
             event_type="i",
@@ -204,10 +208,6 @@ class EventLog(Columns):
             self.original[event_id] = original
         if attributes is not None:
             self.attributes[event_id] = attributes
-
-    forgets = False
-    """Full recording keeps every event: brokers need not say when they are done with one
-    (``hold`` and ``release`` do nothing)."""
 
     def hold(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to count (see SparseEventLog)."""

@@ -332,6 +332,7 @@ class Result:
 
     def _outcome_counts(self, deliveries: pd.DataFrame) -> pd.DataFrame:
         """Deliveries per group (rows, in ``self.groups`` order) and outcome (columns)."""
+        # every delivery has a group and an outcome: no code is -1 (missing)
         groups = deliveries["group"].cat.set_categories(self.groups).cat.codes.to_numpy()
         outcomes = deliveries["outcome"].cat.codes.to_numpy()  # categories are OUTCOMES
         cells = np.bincount(

@@ -33,7 +33,7 @@ class Sampler:
         self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
 
     def start(self, env: Clock) -> None:
-        """Sample now, then every interval (a timer that sets the next one: no process)."""
+        """Sample now, then every interval (one Timer, restarted at each tick: no process)."""
         interval, sample = self._interval, self._sample
 
         def tick(_timer: object) -> None:

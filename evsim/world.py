@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, NoReturn
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
@@ -23,11 +23,11 @@ from evsim.rng import Streams
 class Timer:
     """A callback on SimPy's schedule, reusable once it has fired.
 
-    ``start(delay)`` calls ``callback(timer)`` after ``delay`` seconds (>= 0, not checked),
-    at the place ``timeout(delay)`` made now would take (same priority, the next event id).
-    A timer is all that SimPy's ``step`` reads of an event: ``callbacks``, and ``_ok``
-    (it never fails). A component with at most one such timer pending at a time (a
-    producer's next arrival, a worker's service) keeps one and restarts it: a start then
+    ``start(delay)`` calls ``callback(timer)`` after ``delay`` seconds (>= 0), at the
+    place ``timeout(delay)`` made now would take (same priority, the next event id). A
+    timer is all that SimPy's ``step`` reads of an event: ``callbacks``, and ``_ok`` (it
+    never fails). A component with at most one such timer pending at a time (a producer's
+    next arrival, a worker's service) keeps one and restarts it: a start then
     allocates nothing but the schedule's entry.
     """
 
@@ -39,12 +39,18 @@ class Timer:
         self._env = env
         self._schedule, self._ids = env._queue, env._eid  # SimPy's heap and event ids
         self._callbacks = [callback]
-        self.callbacks: list | None = None  # set while pending; SimPy's step takes them
+        # set while pending; SimPy's step takes them (and sets None) when the timer fires
+        self.callbacks: list[Callable[[Timer], None]] | None = None
 
     def start(self, delay: float) -> None:
-        """Fire after ``delay`` seconds; refused while the timer is pending."""
-        if self.callbacks is not None:
-            raise SimulationStateError("Timer.start: the timer is already pending")
+        """Fire after ``delay`` seconds; refused while the timer is pending, or for a
+        negative delay (as SimPy refuses a negative timeout)."""
+        if self.callbacks is not None or delay < 0:
+            raise SimulationStateError(
+                "Timer.start: the timer is already pending"
+                if self.callbacks is not None
+                else f"Timer.start: delay must be >= 0 seconds, got {delay}"
+            )
         self.callbacks = self._callbacks
         heappush(self._schedule, (self._env._now + delay, NORMAL, next(self._ids), self))
 
@@ -55,12 +61,15 @@ class Clock(simpy.Environment):
 
     SimPy's ``now`` is a Python property returning ``_now``; components read the time
     about seven times per event, and a C getter makes each read about a third cheaper.
+    This and :class:`Timer` rely on SimPy 4's internals (``_now``, the heap ``_queue``, the
+    id counter ``_eid``, ``run`` calling ``step``): the dependency is pinned below SimPy 5,
+    and ``tests/test_world.py`` checks the behaviour against ``simpy.Environment``.
     """
 
     now = property(operator.attrgetter("_now"), doc="The current simulation time (seconds).")
 
     def call_later(self, delay: float, callback: Callable[[Timer], None]) -> None:
-        """Call ``callback(timer)`` after ``delay`` seconds (>= 0, not checked).
+        """Call ``callback(timer)`` after ``delay`` seconds (>= 0).
 
         The same place in SimPy's schedule as ``timeout(delay).callbacks.append(callback)``
         (same priority, the next event id), without building a ``Timeout`` event through
@@ -76,13 +85,15 @@ class Clock(simpy.Environment):
         :meth:`_steps`, which goes on to the next event instead of returning (a Python call
         less per event). Outside ``run``, ``step()`` is SimPy's: one event.
         """
+        if "step" in self.__dict__:  # run() from within run(): the loop is already set
+            return super().run(until)
         self.step = self._steps  # type: ignore[method-assign]
         try:
             return super().run(until)
         finally:
             del self.step
 
-    def _steps(self) -> None:
+    def _steps(self) -> NoReturn:
         """SimPy's ``step`` in a loop: process events until one raises (``StopSimulation``
         at ``until``, a failed event nobody defused) or none is left (``EmptySchedule``)."""
         queue = self._queue

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import numpy as np
 import pytest
+import simpy
 
 import evsim as ev
 from evsim.faults import Crashes, Outage, PoisonEvents, Slowdown, TransientErrors
+from evsim.group import ConsumerGroup
 from evsim.retry import Backoff, Retry
 
 
@@ -116,20 +120,26 @@ def test_consumers_up_counts_a_consumer_once_however_many_reasons_it_is_down_for
         "g", "q", consumers=3, service_time=0.1,
         faults=[Crashes(mttf=15, mttr=5), Outage(40, 70, consumers=["g-1"])],
     )  # fmt: skip
-    counts = []
+    counts: list[tuple[int, int, bool]] = []
     sim.world.env.process(_watch(sim.world.env, group, counts))
     result = sim.run(until=300)
-    assert all(up == running for up, running in counts)
-    assert {up for up, _ in counts} >= {1, 2, 3}
+    assert all(up == running for up, running, _ in counts)
+    assert {up for up, _, _ in counts} >= {1, 2, 3}
+    assert any(overlap for _, _, overlap in counts)  # a crash during the outage was seen
     series = result.timeseries
     sampled = series[series["metric"] == "consumers_up"].set_index("time")["value"]
     assert sampled.loc[55.0] <= 2  # g-1 is out for the whole outage
 
 
-def _watch(env, group, counts):
-    """Every 0.5 s: (the group's count of consumers up, members whose up flag is set)."""
+def _watch(
+    env: simpy.Environment, group: ConsumerGroup, counts: list[tuple[int, int, bool]]
+) -> Generator[simpy.Event, None, None]:
+    """Every 0.5 s: the group's count of consumers up, the members whose up flag is set,
+    and whether some member is down for two reasons at once."""
     while True:
-        counts.append((group.consumers_up, sum(member.up for member in group.members)))
+        running = sum(member.up for member in group.members)
+        overlap = any(len(member._down_for) > 1 for member in group.members)
+        counts.append((group.consumers_up, running, overlap))
         yield env.timeout(0.5)
 
 

@@ -104,3 +104,27 @@ def test_attributes_must_be_a_dict_or_a_function():
     sim.topic("t")
     with pytest.raises(ev.ConfigTypeError, match="attributes"):
         sim.producer("p", "t", ev.Periodic(1.0), attributes=["amount"])
+
+
+class _Backwards(ev.Arrivals):
+    """A user's arrival process with a bug: its second time is before its first."""
+
+    kind = "backwards"
+
+    @property
+    def rate(self) -> float:
+        return 1.0
+
+    def _params(self) -> dict:
+        return {}
+
+    def _times(self, rng, start):
+        return iter([2.0, 1.0])
+
+
+def test_arrival_times_that_go_backwards_are_refused_with_the_argument_named():
+    sim = ev.Simulation(seed=1)
+    sim.queue("q")
+    sim.producer("p", "q", _Backwards())
+    with pytest.raises(ev.ConfigError, match=r"arrivals: .* at 1.0 s after one at 2.0 s"):
+        sim.run(until=10)

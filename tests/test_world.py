@@ -101,8 +101,9 @@ def test_a_failed_event_nobody_waits_for_stops_the_run_as_in_simpy():
     with pytest.raises(ValueError, match="broken") as raised:
         clock.run(until=1)
     assert isinstance(raised.value.__cause__, ValueError)
+    idle = Clock()
     with pytest.raises(RuntimeError, match="until"):
-        Clock().run(until=Clock().event())  # never triggered, nothing scheduled
+        idle.run(until=idle.event())  # never triggered, nothing scheduled
 
 
 def test_a_timer_restarts_after_firing_and_refuses_a_second_pending_start():
