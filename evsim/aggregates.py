@@ -29,7 +29,9 @@ BINS_PER_DECADE = 200
 SMALLEST = 1e-6  # seconds: latencies below it share the first bin
 DECADES = 13  # 1 µs to 10 million seconds
 LAST_BIN = BINS_PER_DECADE * DECADES
-PUBLISHED_AT = FIELDS.index("published_at")
+PUBLISHED_AT, APPENDED_AT, TARGET = (
+    FIELDS.index(f) for f in ("published_at", "appended_at", "target")
+)
 
 
 class _Column:
@@ -57,7 +59,6 @@ class SparseEventLog:
     """
 
     event = EventLog.event
-    reached = EventLog.reached
     annotate = EventLog.annotate
     forgets = True
     """Brokers release each event they are done with; the last release forgets it."""
@@ -94,6 +95,12 @@ class SparseEventLog:
         ]  # fmt: skip
         self._holders[event_id] = 1
         return event_id
+
+    def reached(self, event_id: int, broker: int, time: float) -> None:
+        """As :meth:`EventLog.reached`, on the event's row (no column lookups)."""
+        row = self._rows[event_id]
+        if row[TARGET] == broker:
+            row[APPENDED_AT] = time
 
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Note where and when the broker appended the event."""
