@@ -29,9 +29,6 @@ BINS_PER_DECADE = 200
 SMALLEST = 1e-6  # seconds: latencies below it share the first bin
 DECADES = 13  # 1 µs to 10 million seconds
 LAST_BIN = BINS_PER_DECADE * DECADES
-PUBLISHED_AT, APPENDED_AT, TARGET = (
-    FIELDS.index(f) for f in ("published_at", "appended_at", "target")
-)
 
 
 class _Column:
@@ -59,9 +56,8 @@ class SparseEventLog:
     """
 
     event = EventLog.event
+    reached = EventLog.reached
     annotate = EventLog.annotate
-    forgets = True
-    """Brokers release each event they are done with; the last release forgets it."""
 
     def __init__(self, names: Interner) -> None:
         self.names = names
@@ -95,12 +91,6 @@ class SparseEventLog:
         ]  # fmt: skip
         self._holders[event_id] = 1
         return event_id
-
-    def reached(self, event_id: int, broker: int, time: float) -> None:
-        """As :meth:`EventLog.reached`, on the event's row (no column lookups)."""
-        row = self._rows[event_id]
-        if row[TARGET] == broker:
-            row[APPENDED_AT] = time
 
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Note where and when the broker appended the event."""
@@ -176,7 +166,7 @@ class OutcomeTally:
     """Outcomes counted per group, and the latency of processed events."""
 
     def __init__(self, events: SparseEventLog) -> None:
-        self._rows = events._rows  # read directly: a _Column lookup is a Python call
+        self._events = events
         self.counts: dict[tuple[int, int], int] = defaultdict(int)
         self.latency: dict[int, LatencyHistogram] = defaultdict(LatencyHistogram)
         self.warmup = 0.0
@@ -185,7 +175,7 @@ class OutcomeTally:
             first_attempt_at: float, completed_at: float) -> None:  # fmt: skip
         self.counts[group, outcome] += 1
         if outcome == PROCESSED:
-            published = self._rows[event][PUBLISHED_AT]
+            published = self._events.published_at[event]
             if published >= self.warmup:
                 self.latency[group].add(completed_at - published)
 

@@ -87,7 +87,6 @@ class Consumer:
         if not self.up:
             return
         self.up = False
-        self.group.consumers_up -= 1
         self.epoch += 1
         self._back = self.group.world.env.event()
         for worker in self._workers:
@@ -103,7 +102,6 @@ class Consumer:
         if self.up or self._down_for:
             return
         self.up = True
-        self.group.consumers_up += 1
         back, self._back = self._back, None
         if back is not None:
             back.succeed()

@@ -15,6 +15,7 @@ and skips them when they come again.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -45,6 +46,7 @@ OFFSET_RESETS = ("latest", "earliest")
 ASSIGNORS = ("range", "roundrobin", "sticky")
 KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
 KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
+_is_up = operator.attrgetter("up")
 
 
 class ConsumerGroup:
@@ -120,8 +122,6 @@ class ConsumerGroup:
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         width = len(str(count - 1))
         self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
-        self.consumers_up = count
-        """How many of the group's consumers are running (each crash and restart counts)."""
         self._check_fault_targets()
         self.feed = self._make_feed(source, retry_topics or [])
 
@@ -347,6 +347,11 @@ class ConsumerGroup:
     def partitions(self) -> list[tuple[Topic, int]]:
         """The topic partitions the group reads (empty for a queue)."""
         return getattr(self.feed, "partitions", [])
+
+    @property
+    def consumers_up(self) -> int:
+        """How many of the group's consumers are running."""
+        return sum(map(_is_up, self.members))
 
     @property
     def plain(self) -> bool:

@@ -275,7 +275,7 @@ class VisibilityClock:
         current time, which the caller has at hand)."""
         token = message._token = message._token + 1
         if seconds is not None and seconds != self._timeout:
-            self._env.call_later(seconds, lambda _alarm, m=message, t=token: self._due(m, t))
+            self._env.call_later(seconds, lambda _timer, m=message, t=token: self._due(m, t))
             return
         self._line.append((now + self._timeout, token, message))
         if self._alarm_at is None:

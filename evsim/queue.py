@@ -114,7 +114,6 @@ class Queue:
         self.code = world.records.names.code(self.name)
         self._env = world.env
         self._events = world.records.events
-        self._forgets = self._events.forgets  # whether to tell it when a message leaves
         self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
         self.reader: str | None = None  # the consumer group reading it (set by the group)
         self._order = FifoOrder() if self.fifo else StandardOrder()
@@ -213,8 +212,7 @@ class Queue:
         request = self.world.env.event()
         n = self.receive_batch if max_messages is None else max_messages
         self._waiting.append((request, n, False))
-        if self._order.takeable():
-            self._serve()
+        self._serve()
         return request
 
     def cancel(self, request: simpy.Event) -> bool:
@@ -236,12 +234,10 @@ class Queue:
         False if the message has left this queue since (deleted, expired, or moved to the
         DLQ, whose own receipts may happen to carry the same number) or was received again.
         """
-        # holds() inline: this runs once per message a group processes
-        if self._stored.get(message.message_id) is not message or message.receipt != receipt:
+        if not self.holds(message) or message.receipt != receipt:
             return False  # it left the queue, or was received again
         if message._state == IN_FLIGHT:
-            if self.fifo:  # only a FIFO line holds back what is in flight (its group)
-                self._order.landed(message)
+            self._order.landed(message)
         else:  # its timeout passed but nobody received it again: the receipt still works
             self._order.remove(message)
         self._leave(message, "deleted")
@@ -437,7 +433,7 @@ class Queue:
         del self._stored[message.message_id]
         if self._listeners[kind]:
             self._notify(kind, message)
-        if self._forgets and kind != "dead_lettered":  # a move to the DLQ hands it over
+        if kind != "dead_lettered":  # a move to the DLQ hands the event over
             self._events.release(message.event_id)
 
     def _notify(self, kind: str, message: Message) -> None:

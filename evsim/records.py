@@ -145,10 +145,6 @@ class EventLog(Columns):
     a dead-letter queue); -1 for none.
     """
 
-    forgets = False
-    """Full recording keeps every event: brokers need not say when they are done with one
-    (``hold`` and ``release`` do nothing)."""
-
     def __init__(self, names: Interner) -> None:
         super().__init__(
             event_type="i",

@@ -45,12 +45,10 @@ class Timer:
     def start(self, delay: float) -> None:
         """Fire after ``delay`` seconds; refused while the timer is pending, or for a
         negative delay (as SimPy refuses a negative timeout)."""
-        if self.callbacks is not None or delay < 0:
-            raise SimulationStateError(
-                "Timer.start: the timer is already pending"
-                if self.callbacks is not None
-                else f"Timer.start: delay must be >= 0 seconds, got {delay}"
-            )
+        if self.callbacks is not None:
+            raise SimulationStateError("Timer.start: the timer is already pending")
+        if delay < 0:
+            raise SimulationStateError(f"Timer.start: delay must be >= 0 seconds, got {delay}")
         self.callbacks = self._callbacks
         heappush(self._schedule, (self._env._now + delay, NORMAL, next(self._ids), self))
 
