@@ -112,32 +112,25 @@ class Producer:
         the event that is due and sets the next arrival. No SimPy process per producer,
         since one would cost a generator resume per event.
         """
-        env = self.world.env
+        world, env = self.world, self.world.env
         times, next_key = self._draws()
         payload, attributes = self.payload, self.attributes
-        events = self.world.records.events
         payload_for = payload if callable(payload) else None
         attributes_for = attributes if callable(attributes) else None
         stop = float("inf") if self.stop is None else self.stop
-        add, annotate, publish = events.add, events.annotate, self.target.publish
-        annotated = payload is not None or attributes is not None or self.schema_version != 1
-        code, target_code, event_type = self.code, self.target.code, self._event_type_code
+        target, code, event_type = self.target, self.code, self._event_type_code
         version, size = self.schema_version, self.size_bytes
         indexes = itertools.count()
 
         def arrive(timer_fired: object) -> None:
-            if timer_fired is not None:  # an arrival is due: publish it (as send() does)
+            if timer_fired is not None:  # an arrival is due: publish it
                 index = next(indexes)
-                key = None if next_key is None else next_key()
-                event_id = add(event_type, key, code, target_code, env.now)
-                if annotated:  # a payload, attributes or a schema version beyond 1
-                    annotate(
-                        event_id,
-                        payload if payload_for is None else payload_for(index),
-                        version,
-                        attributes=attributes if attributes_for is None else attributes_for(index),
-                    )
-                publish(event_id, key, code, size)
+                send(
+                    world, target, code, event_type, None if next_key is None else next_key(),
+                    payload if payload_for is None else payload_for(index),
+                    attributes if attributes_for is None else attributes_for(index), version,
+                    size,
+                )  # fmt: skip
             time = next(times, stop)
             if time < stop:
                 if time < env.now:
