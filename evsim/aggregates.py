@@ -57,7 +57,6 @@ class SparseEventLog:
 
     event = EventLog.event
     reached = EventLog.reached
-    annotate = EventLog.annotate
 
     def __init__(self, names: Interner) -> None:
         self.names = names
@@ -76,7 +75,17 @@ class SparseEventLog:
         return len(self._rows)
 
     def add(
-        self, event_type: int, key: str | None, producer: int, target: int, published_at: float
+        self,
+        event_type: int,
+        key: str | None,
+        producer: int,
+        target: int,
+        published_at: float,
+        payload: Any,
+        schema_version: int,
+        cause: int,
+        attributes: dict[str, Any] | None,
+        original: int = -1,
     ) -> int:
         """Record a newly published event (held once, by its sender) and return its id."""
         rows = self._rows
@@ -86,8 +95,8 @@ class SparseEventLog:
         event_id = self._count
         self._count += 1
         rows[event_id] = [
-            event_type, key, producer, target, -1, -1, published_at, math.nan, None, 1, -1, -1,
-            None,
+            event_type, key, producer, target, -1, -1, published_at, math.nan, payload,
+            schema_version, cause, original, attributes,
         ]  # fmt: skip
         self._holders[event_id] = 1
         return event_id

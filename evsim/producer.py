@@ -47,9 +47,10 @@ def send(
 
     ``producer`` and ``event_type`` are interned name codes. Returns the event id.
     """
-    events = world.records.events
-    event_id = events.add(event_type, key, producer, broker.code, world.env.now)
-    events.annotate(event_id, payload, schema_version, cause, attributes, original)
+    event_id = world.records.events.add(
+        event_type, key, producer, broker.code, world.env.now, payload, schema_version, cause,
+        attributes, original,
+    )  # fmt: skip
     broker.publish(event_id, key, producer, size_bytes)
     return event_id
 

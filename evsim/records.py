@@ -138,11 +138,10 @@ def _as_numpy(values: array | list) -> np.ndarray:
 class EventLog(Columns):
     """Every published event, one row each; the row number is the event id.
 
-    ``add(event_type, key, producer, target, published_at)`` records a newly published event
-    and returns its id; ``annotate(event_id, payload, schema_version, cause, attributes,
-    original)`` sets what it has beyond that. ``cause`` is the event whose handler
-    published this one; ``original`` the event this one is a copy of (in a retry topic or
-    a dead-letter queue); -1 for none.
+    ``add(event_type, key, producer, target, published_at, payload, schema_version, cause,
+    attributes, original=-1)`` records a newly published event and returns its id. ``cause``
+    is the event whose handler published this one; ``original`` the event this one is a
+    copy of (in a retry topic or a dead-letter queue); -1 for none.
     """
 
     def __init__(self, names: Interner) -> None:
@@ -164,14 +163,29 @@ class EventLog(Columns):
         self.attributes = SparseColumn("O", None)
         self.add = self._adder()
 
-    def _adder(self) -> Callable[[int, str | None, int, int, float], int]:
+    def _adder(self) -> Callable[..., int]:
         row_count = self.published_at.__len__
         type_, key_, producer_, target_, published_, appended_ = self._appends(
             "event_type", "key", "producer", "target", "published_at", "appended_at"
         )
+        payloads, versions = self.payload.values, self.schema_version.values
+        causes, originals, attribute_sets = (
+            self.cause.values,
+            self.original.values,
+            self.attributes.values,
+        )
 
         def add(
-            event_type: int, key: str | None, producer: int, target: int, published_at: float
+            event_type: int,
+            key: str | None,
+            producer: int,
+            target: int,
+            published_at: float,
+            payload: Any,
+            schema_version: int,
+            cause: int,
+            attributes: dict[str, Any] | None,
+            original: int = -1,
         ) -> int:
             event_id = row_count()
             type_(event_type)
@@ -180,30 +194,19 @@ class EventLog(Columns):
             target_(target)
             published_(published_at)
             appended_(NAN)
+            if payload is not None:
+                payloads[event_id] = payload
+            if schema_version != 1:
+                versions[event_id] = schema_version
+            if cause >= 0:
+                causes[event_id] = cause
+            if original >= 0:
+                originals[event_id] = original
+            if attributes is not None:
+                attribute_sets[event_id] = attributes
             return event_id
 
         return add
-
-    def annotate(
-        self,
-        event_id: int,
-        payload: Any = None,
-        schema_version: int = 1,
-        cause: int = -1,
-        attributes: dict[str, Any] | None = None,
-        original: int = -1,
-    ) -> None:
-        """Set the fields most events leave at their defaults (only those it was given)."""
-        if payload is not None:
-            self.payload[event_id] = payload
-        if schema_version != 1:
-            self.schema_version[event_id] = schema_version
-        if cause >= 0:
-            self.cause[event_id] = cause
-        if original >= 0:
-            self.original[event_id] = original
-        if attributes is not None:
-            self.attributes[event_id] = attributes
 
     def hold(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to count (see SparseEventLog)."""

@@ -21,10 +21,8 @@ from evsim.records import (
 
 def test_an_event_row_reads_back_its_fields_and_the_defaults_it_left():
     log = EventLog(Interner())
-    plain = log.add(1, None, 2, 3, 0.5)
-    log.annotate(plain)  # nothing beyond the defaults
-    rich = log.add(1, "k", 2, 3, 0.75)
-    log.annotate(rich, {"x": 1}, 2, plain, {"a": "b"}, original=plain)
+    plain = log.add(1, None, 2, 3, 0.5, None, 1, -1, None)
+    rich = log.add(1, "k", 2, 3, 0.75, {"x": 1}, 2, plain, {"a": "b"}, original=plain)
     assert (plain, rich) == (0, 1)
     assert log.payload[plain] is None and log.payload[rich] == {"x": 1}
     assert (log.schema_version[plain], log.schema_version[rich]) == (1, 2)
@@ -41,19 +39,19 @@ def test_an_event_row_reads_back_its_fields_and_the_defaults_it_left():
 def test_the_summary_modes_live_events_read_back_what_the_full_log_does():
     logs = EventLog(Interner()), SparseEventLog(Interner())
     for log in logs:
-        first = log.add(1, None, 2, 3, 0.5)
-        second = log.add(4, "k", 5, 6, 0.75)
-        log.annotate(second, {"x": 1}, 2, first, {"a": "b"}, original=first)
+        first = log.add(1, None, 2, 3, 0.5, None, 1, -1, None)
+        log.add(4, "k", 5, 6, 0.75, {"x": 1}, 2, first, {"a": "b"}, original=first)
     fields = ("event_type", "key", "producer", "target", "published_at", "payload",
               "schema_version", "cause", "original", "attributes")  # fmt: skip
     full, live = ([[getattr(log, f)[i] for f in fields] for i in (0, 1)] for log in logs)
     assert full == live
+    assert full[0] == [1, None, 2, 3, 0.5, None, 1, -1, -1, None]
     assert full[1] == [4, "k", 5, 6, 0.75, {"x": 1}, 2, 0, 0, {"a": "b"}]
 
 
 def test_placing_events_out_of_order_pads_the_unplaced_ones():
     log = EventLog(Interner())
-    ids = [log.add(0, None, 0, 0, float(i)) for i in range(4)]
+    ids = [log.add(0, None, 0, 0, float(i), None, 1, -1, None) for i in range(4)]
     log.place(ids[2], partition=5, offset=7, time=9.0)
     assert log.partition[ids[0]] == NOT_YET and log.partition[ids[3]] == NOT_YET
     assert (log.partition[ids[2]], log.offset[ids[2]], log.appended_at[ids[2]]) == (5, 7, 9.0)
@@ -65,8 +63,8 @@ def test_placing_events_out_of_order_pads_the_unplaced_ones():
 def test_an_event_row_becomes_an_event_object():
     names = Interner()
     log = EventLog(names)
-    event_id = log.add(names.code("OrderPlaced"), "o-1", names.code("shop"), names.code("t"), 1.5)
-    log.annotate(event_id, payload={"total": 3})
+    event_id = log.add(names.code("OrderPlaced"), "o-1", names.code("shop"), names.code("t"),
+                       1.5, {"total": 3}, 1, -1, None)  # fmt: skip
     event = log.event(event_id)
     assert (event.event_type, event.key, event.producer, event.target) == (
         "OrderPlaced", "o-1", "shop", "t",
