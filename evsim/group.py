@@ -292,19 +292,15 @@ class ConsumerGroup:
 
     # --- outcomes -----------------------------------------------------------------------
 
-    def record_outcome(
-        self, event_id: int, consumer: Consumer | None, outcome: int, attempts: int, first: float
-    ) -> None:
-        """Record the final outcome of an event for this group (once per event)."""
-        code = self._nobody if consumer is None else consumer.code
-        self._outcomes(event_id, self.code, code, outcome, attempts, first, self._env.now)
-        self.finished += 1
-
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
-        """Record the outcome of a delivery (once per event)."""
-        self.record_outcome(
-            delivery.event_id, consumer, outcome, delivery.attempts, delivery.first_attempt_at
-        )
+        """Record the final outcome of the delivery's event for this group (once per
+        event); ``consumer`` is None for an outcome no consumer decided (an expiry)."""
+        code = self._nobody if consumer is None else consumer.code
+        self._outcomes(
+            delivery.event_id, self.code, code, outcome, delivery.attempts,
+            delivery.first_attempt_at, self._env.now,
+        )  # fmt: skip
+        self.finished += 1
 
     def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it (``lost``)."""

@@ -218,7 +218,7 @@ class QueueFeed:
     def _settle_event(self, event_id: int, outcome: int, consumer: Consumer | None) -> None:
         attempts, first = self._count(event_id)
         self._tries.pop(event_id, None)
-        self.group.record_outcome(event_id, consumer, outcome, attempts, first)
+        self.group.settle(Delivery(event_id, event_id, None, attempts, first), outcome, consumer)
 
     # --- reading the state ----------------------------------------------------------------
 

@@ -320,7 +320,8 @@ class TopicFeed:
             elif not self._is_wanted(record_id):
                 continue
             attempts, first = self._carried.pop(event_id, (0, NAN))
-            self.group.record_outcome(event_id, consumer, EXPIRED, attempts, first)
+            expired = Delivery(event_id, record_id, (tp, offset), attempts, first)
+            self.group.settle(expired, EXPIRED, consumer)
             self.high_water[tp] = max(self.high_water[tp], offset + 1)
         self.position[tp] = start
         self._mark_done(tp, start)
