@@ -31,14 +31,14 @@ class Timer:
     allocates nothing but the schedule's entry.
     """
 
-    __slots__ = ("_callbacks", "_env", "_ids", "_schedule", "callbacks")
-    _ok = True
+    __slots__ = ("_callbacks", "_env", "_ids", "_ok", "_schedule", "callbacks")
     _value = None
 
     def __init__(self, env: Clock, callback: Callable[[Timer], None]) -> None:
         self._env = env
         self._schedule, self._ids = env._queue, env._eid  # SimPy's heap and event ids
         self._callbacks = [callback]
+        self._ok = True  # a slot, not a class attribute: the run loop reads it per event
         # set while pending; SimPy's step takes them (and sets None) when the timer fires
         self.callbacks: list[Callable[[Timer], None]] | None = None
 
@@ -50,21 +50,31 @@ class Timer:
         if delay < 0:
             raise SimulationStateError(f"Timer.start: delay must be >= 0 seconds, got {delay}")
         self.callbacks = self._callbacks
-        heappush(self._schedule, (self._env._now + delay, NORMAL, next(self._ids), self))
+        heappush(self._schedule, (self._env.now + delay, NORMAL, next(self._ids), self))
 
 
 class Clock(simpy.Environment):
     """SimPy's environment with a cheaper ``now`` (seconds), timers without an event, and
     a run loop without a call per event.
 
-    SimPy's ``now`` is a Python property returning ``_now``; components read the time
-    about seven times per event, and a C getter makes each read about a third cheaper.
-    This and :class:`Timer` rely on SimPy 4's internals (``_now``, the heap ``_queue``, the
-    id counter ``_eid``, ``run`` calling ``step``): the dependency is pinned below SimPy 5,
-    and ``tests/test_world.py`` checks the behaviour against ``simpy.Environment``.
+    Components read the time about eight times per event. SimPy keeps it in ``_now``
+    behind a Python property ``now``, which CPython 3.11 reads through its generic
+    attribute path (about 80 ns); here ``now`` is a slot (about 10 ns, a specialized
+    member read) and ``_now`` is the property, over the slot, so SimPy's own code (its
+    ``__init__``, ``schedule``, ``step``) keeps reading and writing the same time. Do not
+    assign ``now``: only the run loop moves the clock. This and :class:`Timer` rely on
+    SimPy 4's internals (``_now``, the heap ``_queue``, the id counter ``_eid``, ``run``
+    calling ``step``): the dependency is pinned below SimPy 5, and ``tests/test_world.py``
+    checks the behaviour against ``simpy.Environment``.
     """
 
-    now = property(operator.attrgetter("_now"), doc="The current simulation time (seconds).")
+    __slots__ = ("now",)
+    now: float  # the current simulation time (seconds)
+
+    def _set_now(self, time: float) -> None:
+        self.now = time
+
+    _now = property(operator.attrgetter("now"), _set_now, doc="SimPy's name for ``now``.")
 
     def call_later(self, delay: float, callback: Callable[[Timer], None]) -> None:
         """Call ``callback(timer)`` after ``delay`` seconds (>= 0).
@@ -96,7 +106,7 @@ class Clock(simpy.Environment):
         at ``until``, a failed event nobody defused) or none is left (``EmptySchedule``)."""
         queue = self._queue
         while queue:
-            self._now, _, _, event = heappop(queue)
+            self.now, _, _, event = heappop(queue)
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:

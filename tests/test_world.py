@@ -122,3 +122,21 @@ def test_a_timer_restarts_after_firing_and_refuses_a_second_pending_start():
     clock.timeout(3).callbacks.append(lambda _e: fired.append(-clock.now))
     clock.run()
     assert fired == [1, -3, 3, 5]  # the timeout made first at t=3 runs before the timer
+
+
+def test_now_is_the_time_simpy_moves():
+    """``now`` is a slot and ``_now`` (SimPy's name) a property over it: SimPy's own code
+    (its ``__init__``, a ``step`` outside ``run``, ``run(until=...)``) and the run loop
+    move one and the same clock."""
+    clock = Clock(initial_time=7)
+    assert clock.now == clock._now == 7
+    clock.timeout(2)
+    clock.step()  # SimPy's step: it writes _now
+    assert clock.now == clock._now == 9
+    seen: list[tuple[float, float]] = []
+    clock.call_later(1.5, lambda _timer: seen.append((clock.now, clock._now)))
+    clock.run(until=20)
+    assert seen == [(10.5, 10.5)]
+    assert clock.now == clock._now == 20
+    with pytest.raises(ValueError, match="must be greater than the current simulation time"):
+        clock.run(until=20)  # SimPy's check reads the time through _now
