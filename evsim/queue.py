@@ -75,6 +75,41 @@ class Queue:
     """
 
     kind = "queue"
+    # Its attributes are fixed, so they live in slots: a read is then a specialized
+    # member access in CPython 3.11, which gives up its fast attribute and method paths
+    # for an instance with 30 or more dict attributes (as this class has).
+    __slots__ = (
+        "_clock",
+        "_deduplicator",
+        "_delayed",
+        "_enqueued",
+        "_env",
+        "_events",
+        "_latency_sampler",
+        "_listeners",
+        "_message_ids",
+        "_oldest",
+        "_order",
+        "_receipts",
+        "_sequence",
+        "_stored",
+        "_waiting",
+        "code",
+        "content_based_deduplication",
+        "dead_letter",
+        "delay",
+        "duplicates_dropped",
+        "fifo",
+        "latency",
+        "max_receive_count",
+        "name",
+        "reader",
+        "receive_batch",
+        "retention",
+        "visibility_timeout",
+        "wait_time",
+        "world",
+    )
 
     def __init__(
         self,

@@ -1,8 +1,9 @@
 """Columnar, append-only records of what happened in a run.
 
-The hot path appends primitives to ``array.array`` columns (8 bytes a number, no per-event
-dicts, no pandas); :mod:`evsim.result` turns them into DataFrames only when they are read.
-Strings (names, event types, outcomes) are interned to small integer codes. Fields that
+The hot path appends primitives to columns (no per-event dicts, no pandas): the event log
+keeps one list per field, and attempts, outcomes and gauge samples are packed rows of bytes;
+:mod:`evsim.result` turns them into DataFrames only when they are read. Strings (names,
+event types, outcomes) are interned to small integer codes. Fields that
 almost every row leaves at a default (an event's payload, cause, attributes; an attempt's
 error) are kept sparsely, and fields written after the row (an event's partition and
 offset) are padded on demand, so a row costs only the appends it needs.
@@ -102,22 +103,33 @@ class PaddedColumn:
 
 
 class Columns:
-    """Named append-only columns: numbers in ``array.array``, anything else in lists."""
+    """Named append-only columns, each a list; ``typecodes`` gives each column's numpy type
+    when it is read (``"O"``: any object).
+
+    Lists rather than ``array.array``: ``list.append`` and ``list[row]`` are among the
+    interpreter's own fast paths, while an array parses every value it stores
+    (``PyArg_Parse``), which makes its append about 2.5 times dearer. A number costs a
+    pointer (8 bytes) plus its object when that is not shared; the small integer codes
+    are shared, and a time is the clock's own float, shared by the rows written at it.
+    """
 
     def __init__(self, **typecodes: str) -> None:
         self._typecodes = typecodes
-        for column, typecode in typecodes.items():
-            setattr(self, column, [] if typecode == "O" else array(typecode))
+        for column in typecodes:
+            setattr(self, column, [])
 
     def __len__(self) -> int:
         return len(getattr(self, next(iter(self._typecodes))))
 
     def numpy(self, column: str) -> np.ndarray:
-        """A column as a numpy array (zero-copy for dense numeric columns)."""
+        """A column as a numpy array (a copy)."""
         values = getattr(self, column)
         if isinstance(values, SparseColumn | PaddedColumn):
             return values.numpy(len(self))
-        return _as_numpy(values)
+        typecode = self._typecodes[column]
+        if typecode == "O":
+            return _as_numpy(values)
+        return np.array(values, dtype=typecode)
 
     def _appends(self, *columns: str) -> tuple[Callable[[Any], None], ...]:
         """The bound ``append`` of each column, for a closure on the hot path (a closure

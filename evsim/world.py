@@ -93,7 +93,7 @@ class Clock(simpy.Environment):
         :meth:`_steps`, which goes on to the next event instead of returning (a Python call
         less per event). Outside ``run``, ``step()`` is SimPy's: one event.
         """
-        if "step" in self.__dict__:  # run() from within run(): the loop is already set
+        if self.step == self._steps:  # run() from within run(): the loop is already set
             return super().run(until)
         self.step = self._steps  # type: ignore[method-assign]
         try:
