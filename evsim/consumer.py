@@ -163,7 +163,7 @@ class Consumer:
                 if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
                     delivery.first_attempt_at = started
                 delay = service()
-                if delay > 0:
+                if delay > 0.0:
                     in_service = delivery
                     timer.start(delay)
                     return

@@ -194,7 +194,7 @@ class Queue:
                 "(the key is the SQS message group id); give the producer keys="
             )
         wait = self._latency_sampler()
-        if wait <= 0:
+        if wait <= 0.0:
             self._arrive(event_id, key)
         else:
             self._env.call_later(wait, partial(self._on_arrival, event_id, key))
@@ -377,7 +377,7 @@ class Queue:
             message = Message(next(self._message_ids), event_id, now)
         events.reached(event_id, self.code, now)
         self._store(message)
-        if self.delay > 0:
+        if self.delay > 0.0:
             self._delayed += 1
             self._env.call_later(self.delay, partial(self._undelay, message))
         else:

@@ -47,7 +47,7 @@ class Timer:
         negative delay (as SimPy refuses a negative timeout)."""
         if self.callbacks is not None:
             raise SimulationStateError("Timer.start: the timer is already pending")
-        if delay < 0:
+        if delay < 0.0:  # 0.0: a float-to-float comparison is specialized (with 0, it is not)
             raise SimulationStateError(f"Timer.start: delay must be >= 0 seconds, got {delay}")
         self.callbacks = self._callbacks
         heappush(self._schedule, (self._env.now + delay, NORMAL, next(self._ids), self))
