@@ -314,13 +314,16 @@ class TopicFeed:
     def _expire(self, tp: int, position: int, start: int, consumer: Consumer) -> int:
         events = self.world.records.events
         for offset, record_id in self._records(tp, max(position, self.high_water[tp]), start):
-            event_id = events.original[record_id] if self.stage[tp] else record_id
-            if self.stage[tp]:
-                self.in_retry.pop(event_id, None)
-            elif not self._is_wanted(record_id):
+            if self.stage[tp]:  # a copy: its event's attempts so far wait in in_retry
+                event_id, history = events.original[record_id], self.in_retry
+            elif self._is_wanted(record_id):
+                event_id, history = record_id, self._carried
+            else:
                 continue
-            attempts, first = self._carried.pop(event_id, (0, NAN))
-            expired = Delivery(event_id, record_id, (tp, offset), attempts, first)
+            attempts, first = history.pop(event_id, (0, NAN))
+            expired = Delivery(
+                event_id, record_id, (tp, offset), attempts, first, stage=self.stage[tp]
+            )
             self.group.settle(expired, EXPIRED, consumer)
             self.high_water[tp] = max(self.high_water[tp], offset + 1)
         self.position[tp] = start

@@ -152,3 +152,23 @@ def test_ordering_is_kept_by_blocking_retries_and_lost_by_retry_topics():
 
     assert first_attempt_order(blocking=True)
     assert not first_attempt_order(blocking=False)
+
+
+def test_a_record_expiring_in_a_retry_topic_keeps_the_attempts_made_before_it():
+    # retry topics keep the source topic's retention (5 s): a copy waiting 20 s there is
+    # deleted before it is due, and its event ends expired after the one attempt it had
+    retry = Retry(max_attempts=3, backoff=Backoff(base=20.0), blocking=False)
+    sim = ev.Simulation(seed=4)
+    sim.topic("t", partitions=2, retention=5.0)
+    sim.producer("p", "t", ev.Poisson(rate=10), keys=ev.UniformKeys(50))
+    sim.consumer_group("g", "t", service_time=0.01, faults=[PoisonEvents(p=0.05)], retry=retry)
+    result = sim.run(until=100.0)
+    deliveries = result.deliveries.set_index("event_id")
+    expired = deliveries[deliveries["outcome"] == "expired"]
+    assert len(expired) > 10
+    attempts = result.attempts.set_index("event_id")
+    assert (expired["attempts"] == 1).all()
+    np.testing.assert_array_equal(
+        expired["first_attempt_at"], attempts.loc[expired.index, "started_at"]
+    )
+    result.check()
