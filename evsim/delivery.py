@@ -25,7 +25,8 @@ class Delivery:
     this one as it starts; ``first_attempt_at`` is the first one's start (NaN if none).
     ``settles`` is False for a record delivered again after its outcome was recorded (a
     re-delivery after a crash): it is processed, but decides nothing. ``handle`` is the
-    feed's own reference (partition and offset, or a queue message).
+    feed's own reference (partition and offset, or a queue message); None for one built
+    only to settle an event no consumer was handed (a queue's expiry or dead-lettering).
     """
 
     __slots__ = (

@@ -53,9 +53,8 @@ class ConsumerGroup:
     """A group of consumers sharing the work of one source (topics or a queue)."""
 
     kind = "consumer_group"
-    # Its attributes are fixed, so they live in slots: a read is then a specialized
-    # member access in CPython 3.11, which gives up its fast attribute and method paths
-    # for an instance with 30 or more dict attributes (as this class has).
+    # Slots: with 30 or more dict attributes, CPython 3.11 stops specializing the method
+    # calls on an instance (benchmarks/README.md, "CPython 3.11's fast paths").
     __slots__ = (
         "_claims",
         "_env",
@@ -332,7 +331,8 @@ class ConsumerGroup:
 
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
         """Record the final outcome of the delivery's event for this group (once per
-        event); ``consumer`` is None for an outcome no consumer decided (an expiry)."""
+        event); ``consumer`` is None for an outcome no consumer decided (a queue's expiry or
+        move to its dead-letter queue)."""
         code = self._nobody if consumer is None else consumer.code
         self._outcomes(
             delivery.event_id, self.code, code, outcome, delivery.attempts,

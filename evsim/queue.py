@@ -75,9 +75,8 @@ class Queue:
     """
 
     kind = "queue"
-    # Its attributes are fixed, so they live in slots: a read is then a specialized
-    # member access in CPython 3.11, which gives up its fast attribute and method paths
-    # for an instance with 30 or more dict attributes (as this class has).
+    # Slots: with 30 or more dict attributes, CPython 3.11 stops specializing the method
+    # calls on an instance (benchmarks/README.md, "CPython 3.11's fast paths").
     __slots__ = (
         "_clock",
         "_deduplicator",

@@ -59,17 +59,22 @@ class Clock(simpy.Environment):
 
     Components read the time about eight times per event. SimPy keeps it in ``_now``
     behind a Python property ``now``, which CPython 3.11 reads through its generic
-    attribute path (about 80 ns); here ``now`` is a slot (about 10 ns, a specialized
-    member read) and ``_now`` is the property, over the slot, so SimPy's own code (its
-    ``__init__``, ``schedule``, ``step``) keeps reading and writing the same time. Do not
-    assign ``now``: only the run loop moves the clock. This and :class:`Timer` rely on
-    SimPy 4's internals (``_now``, the heap ``_queue``, the id counter ``_eid``, ``run``
-    calling ``step``): the dependency is pinned below SimPy 5, and ``tests/test_world.py``
-    checks the behaviour against ``simpy.Environment``.
+    attribute path (about 80 ns); here ``now`` is a slot (a specialized member read, about
+    10 ns) and ``_now`` the property, over the slot, so SimPy's own code (``__init__``,
+    ``schedule``, ``step``) reads and writes the same time. The costs: SimPy's ``schedule``
+    now pays the property read once per SimPy event (a timeout, a process step, a
+    ``succeed``), and ``now`` can be assigned, which SimPy refuses: do not, only the run
+    loop moves the clock. This and :class:`Timer` rely on SimPy 4's internals (``_now``,
+    the heap ``_queue``, the id counter ``_eid``, ``run`` calling ``step``): the
+    dependency is pinned below SimPy 5, and ``tests/test_world.py`` checks the behaviour
+    against ``simpy.Environment``.
     """
 
     __slots__ = ("now",)
     now: float  # the current simulation time (seconds)
+
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)  # a float from the start, as every later time is
 
     def _set_now(self, time: float) -> None:
         self.now = time
@@ -93,7 +98,10 @@ class Clock(simpy.Environment):
         :meth:`_steps`, which goes on to the next event instead of returning (a Python call
         less per event). Outside ``run``, ``step()`` is SimPy's: one event.
         """
-        if self.step == self._steps:  # run() from within run(): the loop is already set
+        # run() from within run(): the loop is already set (== because each read of a
+        # method builds a new bound method; reading __dict__ would cost the clock its
+        # attribute fast paths)
+        if self.step == self._steps:
             return super().run(until)
         self.step = self._steps  # type: ignore[method-assign]
         try:

@@ -139,4 +139,27 @@ def test_now_is_the_time_simpy_moves():
     assert seen == [(10.5, 10.5)]
     assert clock.now == clock._now == 20
     with pytest.raises(ValueError, match="must be greater than the current simulation time"):
-        clock.run(until=20)  # SimPy's check reads the time through _now
+        clock.run(until=20)  # SimPy's own check, reading now
+
+
+def _nested_run_trace(env: simpy.Environment) -> list[tuple]:
+    """A callback at t=1 runs the environment on to t=3 itself, then the outer run goes on."""
+    log: list[tuple] = []
+
+    def inner(_event: object) -> None:
+        log.append(("inner starts", env.now))
+        env.run(until=3)
+        log.append(("inner ends", env.now))
+
+    env.timeout(1).callbacks.append(inner)
+    for t in (0.5, 2, 2.5, 4):
+        env.timeout(t).callbacks.append(lambda _e, t=t: log.append(("timeout", t, env.now)))
+    env.run(until=5)
+    log.append(("end", env.now))
+    return log
+
+
+def test_a_run_from_within_a_run_goes_as_in_simpy():
+    expected = _nested_run_trace(simpy.Environment())
+    assert expected[1] == ("inner starts", 1) and expected[4] == ("inner ends", 3)
+    assert _nested_run_trace(Clock()) == expected
