@@ -178,7 +178,7 @@ class EventLog(Columns):
         self.add = self._adder()
 
     def _adder(self) -> Callable[..., int]:
-        row_count = self.published_at.__len__
+        published_times = self.published_at  # its length is the next row number
         type_, key_, producer_, target_, published_, appended_ = self._appends(
             "event_type", "key", "producer", "target", "published_at", "appended_at"
         )
@@ -201,7 +201,7 @@ class EventLog(Columns):
             attributes: dict[str, Any] | None,
             original: int = -1,
         ) -> int:
-            event_id = row_count()
+            event_id = len(published_times)
             type_(event_type)
             key_(key)
             producer_(producer)
