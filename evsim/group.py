@@ -225,7 +225,7 @@ class ConsumerGroup:
 
     def launch(self) -> None:
         """Join at ``join_at``, start the consumers and the scheduled faults."""
-        env = self.world.env
+        env = self._env
         if self.join_at <= env.now:
             self._join()
         else:
@@ -235,7 +235,7 @@ class ConsumerGroup:
         self.feed.join()
         for member in self.members:
             member.launch()
-        env = self.world.env
+        env = self._env
         for index, fault in enumerate(self.faults):
             reason = f"{fault.kind}-{index}"  # a consumer is up once every reason is over
             if isinstance(fault, Crashes):
@@ -249,7 +249,7 @@ class ConsumerGroup:
         stream = partial(self.world.streams.generator, "group", self.name, reason)
         up = fault.mttf.sampler(stream("up", member.name))
         down = fault.mttr.sampler(stream("down", member.name))
-        env = self.world.env
+        env = self._env
         while True:
             yield env.timeout(up())
             member.crash(reason)
@@ -257,7 +257,7 @@ class ConsumerGroup:
             member.restart(reason)
 
     def _outage(self, fault: Outage, reason: str) -> Iterator[Any]:
-        env = self.world.env
+        env = self._env
         yield env.timeout(max(0.0, fault.start - env.now))
         members = [m for m in self.members if fault.applies_to(m.name)]
         for member in members:
@@ -307,18 +307,18 @@ class ConsumerGroup:
         if when is None:
             return False
         window = self.idempotency_window
-        return window is None or self.world.env.now - when <= window
+        return window is None or self._env.now - when <= window
 
     def remember(self, event_id: int) -> None:
         """Note a processed event in the idempotency store."""
-        self._processed[event_id] = self.world.env.now
+        self._processed[event_id] = self._env.now
 
     def claim(self, event_id: int) -> Any:
         """Lock ``event_id`` in the idempotency store for one attempt, as a unique key in
         the consumer's database would; if another worker holds it, the event to wait for."""
         held = self._claims.get(event_id)
         if held is None:
-            self._claims[event_id] = self.world.env.event()
+            self._claims[event_id] = self._env.event()
         return held
 
     def unclaim(self, event_id: int) -> None:

@@ -212,7 +212,7 @@ class Queue:
         if max_messages is not None:
             n = rules.batch("max_messages", max_messages)
         wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
-        env = self.world.env
+        env = self._env
         request = env.event()
         batch = [message.snapshot() for message in self.poll(n)]
         if batch or wait == 0:
@@ -243,7 +243,7 @@ class Queue:
         The same as long polls repeated back to back until one returns messages, without
         the empty answers in between (a consumer group's poll loop does just that).
         """
-        request = self.world.env.event()
+        request = self._env.event()
         n = self.receive_batch if max_messages is None else max_messages
         self._waiting.append((request, n, False))
         self._serve()
@@ -383,7 +383,7 @@ class Queue:
             self._show(message)
 
     def _dedup_id(self, event_id: int) -> str | None:
-        events = self.world.records.events
+        events = self._events
         content_based = self.content_based_deduplication
         return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
 
@@ -444,7 +444,7 @@ class Queue:
     def _reappear(self, message: Message) -> None:
         """The visibility timeout ended without a delete: visible again, or expired."""
         message._token += 1
-        if self.world.env.now - message.enqueued_at > self.retention:
+        if self._env.now - message.enqueued_at > self.retention:
             self._order.landed(message)
             self._leave(message, "expired")
         else:

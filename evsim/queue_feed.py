@@ -17,7 +17,7 @@ before its outcome was decided).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -54,8 +54,9 @@ class QueueFeed:
         self._tries: dict[int, tuple[int, float]] = {}
         self._holders: dict[int, list[Delivery]] = {}  # event → its deliveries in progress
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
-        self._batches: dict[Consumer, deque[Message]] = {}
-        self._polls: dict[Consumer, set[Any]] = {}  # each consumer's pending long polls
+        # each consumer's received messages not yet started, with the receipt each came with
+        self._batches: defaultdict[Consumer, deque[tuple[Message, int | None]]] = defaultdict(deque)
+        self._polls: defaultdict[Consumer, set[Any]] = defaultdict(set)  # pending long polls
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -114,10 +115,7 @@ class QueueFeed:
     def wait(self, consumer: Consumer) -> simpy.Event:
         """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
         poll = self.queue.wait()
-        polls = self._polls.get(consumer)
-        if polls is None:  # (setdefault would build a set on every call)
-            polls = self._polls[consumer] = set()
-        polls.add(poll)
+        self._polls[consumer].add(poll)
         poll.callbacks.append(partial(self._received, consumer))  # before the waiter's
         return poll
 
@@ -130,9 +128,7 @@ class QueueFeed:
 
     def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
         """Note each message with the receipt it came with (before a re-receive changes it)."""
-        batch = self._batches.get(consumer)
-        if batch is None:
-            batch = self._batches[consumer] = deque()
+        batch = self._batches[consumer]
         for message in received:
             batch.append((message, message.receipt))
             if self._at_most_once:

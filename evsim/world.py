@@ -32,7 +32,6 @@ class Timer:
     """
 
     __slots__ = ("_callbacks", "_env", "_ids", "_ok", "_schedule", "callbacks")
-    _value = None
 
     def __init__(self, env: Clock, callback: Callable[[Timer], None]) -> None:
         self._env = env
