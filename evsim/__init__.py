@@ -22,6 +22,7 @@ from evsim.errors import (
     ConfigError,
     ConfigTypeError,
     EvsimError,
+    HandlerError,
     SimulationStateError,
     UnknownNameError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Exponential",
     "Fanout",
     "HandlerContext",
+    "HandlerError",
     "KeyChooser",
     "LogNormal",
     "Outage",
