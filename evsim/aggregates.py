@@ -174,19 +174,16 @@ class AttemptTally:
 class OutcomeTally:
     """Outcomes counted per group, and the latency of processed events."""
 
-    def __init__(self, events: SparseEventLog) -> None:
-        self._events = events
+    def __init__(self) -> None:
         self.counts: dict[tuple[int, int], int] = defaultdict(int)
         self.latency: dict[int, LatencyHistogram] = defaultdict(LatencyHistogram)
         self.warmup = 0.0
 
     def add(self, event: int, group: int, consumer: int, outcome: int, attempts: int,
-            first_attempt_at: float, completed_at: float) -> None:  # fmt: skip
+            first_attempt_at: float, completed_at: float, published_at: float) -> None:  # fmt: skip
         self.counts[group, outcome] += 1
-        if outcome == PROCESSED:
-            published = self._events.published_at[event]
-            if published >= self.warmup:
-                self.latency[group].add(completed_at - published)
+        if outcome == PROCESSED and published_at >= self.warmup:
+            self.latency[group].add(completed_at - published_at)
 
     def __len__(self) -> int:
         return sum(self.counts.values())

@@ -41,15 +41,18 @@ class Tally:
     consumer still works on it, is one more delivery of the same event: all of them count
     into one tally until the event's outcome is recorded. ``attempts`` numbers the
     attempts as they begin (every attempt row has its own number, from 1), and
-    ``first_attempt_at`` is the first one's start (NaN before it). The outcome takes the
+    ``first_attempt_at`` is the first one's start (NaN before it); ``published_at`` is
+    when the event was published (seconds), kept here so its outcome can be measured once
+    its record is gone (summary mode forgets what no broker holds). The outcome takes the
     count as it stands (the attempts begun before it was decided), kept in ``counted``
     (-1 while undecided); a delivery after that (a record read again after a crash before
     its commit) numbers on.
     """
 
-    __slots__ = ("attempts", "counted", "first_attempt_at")
+    __slots__ = ("attempts", "counted", "first_attempt_at", "published_at")
 
-    def __init__(self) -> None:
+    def __init__(self, published_at: float) -> None:
+        self.published_at = published_at
         self.attempts = 0
         self.first_attempt_at = NAN
         self.counted = -1

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from evsim import _check
+from evsim import _check, headers
 from evsim.consumer import Consumer
 from evsim.delivery import NO_FAILURE, Delivery, Failure, Tally, failure
 from evsim.dist import Distribution, as_distribution
@@ -36,6 +36,7 @@ from evsim.faults import (
     TransientErrors,
     as_faults,
 )
+from evsim.idempotency import IdempotencyStore
 from evsim.log import Topic
 from evsim.producer import send
 from evsim.records import DEAD_LETTERED, LOST
@@ -66,6 +67,7 @@ class ConsumerGroup:
         "_outcomes",
         "_poison",
         "_processed",
+        "_published_at",
         "_slowdowns",
         "_transient",
         "assignment",
@@ -147,7 +149,7 @@ class ConsumerGroup:
         self.wanted_types = (
             None if self.event_types is None else frozenset(map(names.code, self.event_types))
         )
-        self._processed: dict[int, float] = {}  # idempotency store: event id → when
+        self._processed = IdempotencyStore(self.idempotency_window)
         self._claims: dict[int, Any] = {}  # ids being processed now → released when done
         self._open: dict[int, Tally] = {}  # attempts of the events handed out, not yet settled
         self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
@@ -160,6 +162,7 @@ class ConsumerGroup:
         )
         self.finished = 0
         self._outcomes = world.records.outcomes.add
+        self._published_at = world.records.events.published_at
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         # names (and the random streams named after them) do not depend on the group's size
         self.members = [Consumer(self, f"{name}-{i}") for i in range(count)]
@@ -317,15 +320,11 @@ class ConsumerGroup:
 
     def seen(self, event_id: int) -> bool:
         """Whether the idempotency store holds ``event_id`` (within its window)."""
-        when = self._processed.get(event_id)
-        if when is None:
-            return False
-        window = self.idempotency_window
-        return window is None or self._env.now - when <= window
+        return self._processed.seen(event_id, self._env.now)
 
     def remember(self, event_id: int) -> None:
         """Note a processed event in the idempotency store."""
-        self._processed[event_id] = self._env.now
+        self._processed.remember(event_id, self._env.now)
 
     def claim(self, event_id: int) -> Any:
         """Lock ``event_id`` in the idempotency store for one attempt, as a unique key in
@@ -349,7 +348,7 @@ class ConsumerGroup:
         an event already settled gets a tally of its own: a new delivery, counted from 1."""
         tally = self._open.get(event_id)
         if tally is None:
-            tally = Tally()
+            tally = Tally(self._published_at[event_id])
             if settles:
                 self._open[event_id] = tally
         return tally
@@ -364,7 +363,7 @@ class ConsumerGroup:
         tally.counted = tally.attempts
         self._outcomes(
             delivery.event_id, self.code, code, outcome, tally.attempts,
-            tally.first_attempt_at, self._env.now,
+            tally.first_attempt_at, self._env.now, tally.published_at,
         )  # fmt: skip
         self.finished += 1
 
@@ -389,23 +388,25 @@ class ConsumerGroup:
             else ("not retryable")
         )
         extra = {
-            "dlq_reason": reason,
+            headers.DLQ_REASON: reason,
             **where,
-            "attempts": delivery.attempts,
-            "last_error": delivery.error,
+            headers.ATTEMPTS: delivery.attempts,
+            headers.LAST_ERROR: delivery.error,
         }
         self.republish(delivery, self.dead_letter, extra)
         self.settle(delivery, DEAD_LETTERED, consumer)
 
     def republish(self, delivery: Delivery, target: Any, extra: dict[str, Any]) -> int:
-        """Publish a copy of the delivered event to ``target`` (a retry topic or DLQ)."""
+        """Publish a copy of the delivered record to ``target`` (a retry topic or DLQ),
+        with the attributes ``extra`` added (:mod:`evsim.headers`); it copies the record
+        the consumer read, so a retry copy's own headers travel on."""
         events = self.world.records.events
-        source = delivery.event_id
-        attributes = {**(events.attributes[source] or {}), **extra}
+        record = delivery.record_id
+        attributes = {**(events.attributes[record] or {}), **extra}
         return send(
-            self.world, target, self.code, events.event_type[source], events.key[source],
-            events.payload[source], cause=delivery.record_id, original=source,
-            schema_version=events.schema_version[source], attributes=attributes,
+            self.world, target, self.code, events.event_type[record], events.key[record],
+            events.payload[record], cause=record, original=delivery.event_id,
+            schema_version=events.schema_version[record], attributes=attributes,
         )  # fmt: skip
 
     # --- reading the state ----------------------------------------------------------------

@@ -12,12 +12,22 @@ Rules modelled (Apache Kafka):
   limit of small segments.
 * Publishing costs the topic's ``latency`` (seconds) before the record is appended and
   visible to consumers.
+
+With ``record="summary"`` a topic also forgets, a chunk at a time, the records no reader
+can come back to: those below the committed offset of every group reading it (and of
+every group yet to join with ``offset_reset="earliest"``, and every redrive yet to run),
+so memory stays flat however long the run (a group that stops reading, in an outage,
+keeps what it has not read, as a real log does within its retention). Readers register
+the offsets they still need with :meth:`Topic.keep_partition`; the records below the
+smallest are released to the event log. A topic watched for its depth (a dead-letter
+topic) keeps the append times of what it forgot, to count what retention still holds.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 
@@ -30,6 +40,10 @@ Listener = Callable[[int, int, int], None]
 """Called on append with (partition, offset, event_id)."""
 
 SEVEN_DAYS = 7 * 86400.0  # Kafka's log.retention.hours default, 168 h
+# summary mode looks for records to forget once a partition stores this many more than it
+# kept last time, or twice as many: moving the kept records then costs O(1) per append
+FORGET_EVERY = 256
+NEVER = float("inf")
 
 
 class Topic:
@@ -53,6 +67,12 @@ class Topic:
         self.code = world.records.names.code(name)
         self._event_ids = [array("q") for _ in range(self.partitions)]
         self._append_times = [array("d") for _ in range(self.partitions)]
+        self._base = [0] * self.partitions  # the offset of the first record still stored
+        self._readers: list[list[tuple[list[int], int]]] = [[] for _ in range(self.partitions)]
+        forgets = not world.records.full  # summary mode: drop what nobody will read again
+        self._forget_at = [FORGET_EVERY if forgets else NEVER] * self.partitions
+        self._forgotten_times: list[deque[float]] | None = None  # kept if depth is watched
+        self._release = world.records.events.release
         self._listeners: list[Listener] = []
         self._key_partitions: dict[str | bytes, int] = {}
         self._sticky: dict[int, StickyPartitioner] = {}
@@ -93,30 +113,55 @@ class Topic:
 
     def log_end_offset(self, partition: int) -> int:
         """The offset the next appended record will get."""
-        return len(self._event_ids[partition])
+        return self._base[partition] + len(self._event_ids[partition])
 
     def log_start_offset(self, partition: int, now: float) -> int:
-        """The first offset not yet deleted by retention at time ``now``."""
+        """The first offset not yet deleted by retention at time ``now`` (at most the first
+        record still stored: records forgotten in summary mode are read by nobody)."""
         times = self._append_times[partition]
+        base = self._base[partition]
         cutoff = now - self.retention
         if not times or times[0] >= cutoff:
-            return 0
-        return bisect_left(times, cutoff)
+            return base
+        return base + bisect_left(times, cutoff)
 
     def depth(self) -> int:
-        """Records retained now, over all partitions (a dead-letter topic's depth)."""
+        """Records retained now, over all partitions (a dead-letter topic's depth); counts
+        the forgotten ones only if :meth:`watch_depth` was called before they were."""
         now = self.world.env.now
-        return sum(
+        retained = sum(
             self.log_end_offset(p) - self.log_start_offset(p, now) for p in range(self.partitions)
         )
+        if self._forgotten_times is None:
+            return retained
+        cutoff = now - self.retention
+        for times in self._forgotten_times:
+            while times and times[0] < cutoff:
+                times.popleft()
+            retained += len(times)
+        return retained
+
+    def watch_depth(self) -> None:
+        """Keep counting the records forgotten in summary mode for :meth:`depth`."""
+        if self._forgotten_times is None:
+            self._forgotten_times = [deque() for _ in range(self.partitions)]
+
+    def keep_partition(self, partition: int, offsets: list[int], index: int) -> None:
+        """A reader needs this partition's records from ``offsets[index]`` on; the reader
+        moves that offset forward in place (a group's committed offsets)."""
+        self._readers[partition].append((offsets, index))
+
+    def release_reader(self, partition: int, offsets: list[int], index: int) -> None:
+        """The reader registered with ``offsets[index]`` needs nothing more."""
+        self._readers[partition].remove((offsets, index))
 
     def event_at(self, partition: int, offset: int) -> int:
         """The id of the event stored at ``offset``."""
-        return self._event_ids[partition][offset]
+        return self._event_ids[partition][offset - self._base[partition]]
 
     def appended_at(self, partition: int, offset: int) -> float:
         """When the record at ``offset`` was appended (seconds)."""
-        return self._append_times[partition][offset]
+        return self._append_times[partition][offset - self._base[partition]]
 
     def _sticky_for(self, producer: int) -> StickyPartitioner:
         sticky = self._sticky.get(producer)
@@ -132,9 +177,29 @@ class Topic:
     def _append(self, event_id: int, partition: int) -> None:
         now = self.world.env.now
         event_ids = self._event_ids[partition]
-        offset = len(event_ids)
+        offset = self._base[partition] + len(event_ids)
         event_ids.append(event_id)
         self._append_times[partition].append(now)
         self.world.records.events.place(event_id, partition, offset, now)
         for listener in self._listeners:
             listener(partition, offset, event_id)
+        if len(event_ids) >= self._forget_at[partition]:
+            self._forget(partition)
+
+    def _forget(self, partition: int) -> None:
+        """Drop the stored records below every reader's offset, releasing their events
+        (each record holds its event from its publish on: the sender's hold)."""
+        readers = self._readers[partition]
+        ids, times = self._event_ids[partition], self._append_times[partition]
+        base = self._base[partition]
+        upto = min((offsets[i] for offsets, i in readers), default=base + len(ids))
+        count = upto - base
+        if count > 0:
+            release = self._release
+            for event_id in ids[:count]:
+                release(event_id)
+            if self._forgotten_times is not None:
+                self._forgotten_times[partition].extend(times[:count])
+            del ids[:count], times[:count]
+            self._base[partition] = upto
+        self._forget_at[partition] = len(ids) + max(FORGET_EVERY, len(ids))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from evsim import headers
 from evsim.delivery import FAILED, Delivery, Tally
 from evsim.errors import ConfigError
 from evsim.records import DEAD_LETTERED, EXPIRED, LOST, PENDING, PROCESSED
@@ -48,6 +49,8 @@ class QueueFeed:
         self.routed = group.world.records.routed_log()
         self.active = False
         self._at_most_once = group.commit == "before"  # delete on receipt
+        events = group.world.records.events
+        self._hold, self._let_go = events.hold, events.release
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
         # each consumer's received messages not yet started, each with the receipt it came
         # with and its event's tally (taken on receipt: the consumer holds it from then on)
@@ -73,6 +76,7 @@ class QueueFeed:
         for poll in self._polls.pop(consumer, set()):
             self.queue.cancel(poll)
         for message, _receipt, _tally in self._batches.pop(consumer, deque()):
+            self._let_go(message.event_id)
             if message.event_id in self._in_hand:
                 del self._in_hand[message.event_id]
                 self.group.settle_unheld(message.event_id, LOST, consumer)
@@ -95,6 +99,7 @@ class QueueFeed:
             if len(received) == 1 and not self._at_most_once:  # nothing left in hand
                 message = received[0]
                 receipt, tally = message.receipt, self.group.tally(message.event_id)
+                self._hold(message.event_id)
             else:
                 message, receipt, tally = self._receive(consumer, received).popleft()
         # a message that left the queue while it waited in the consumer's batch (expired,
@@ -119,8 +124,9 @@ class QueueFeed:
 
     def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
         """Note each message with the receipt it came with (before a re-receive changes it)."""
-        batch, tally = self._batches[consumer], self.group.tally
+        batch, tally, hold = self._batches[consumer], self.group.tally, self._hold
         for message in received:
+            hold(message.event_id)  # the consumer has the message (see evsim.records)
             batch.append((message, message.receipt, tally(message.event_id)))
             if self._at_most_once:
                 self.queue.delete_receipt(message, message.receipt)
@@ -143,22 +149,24 @@ class QueueFeed:
         dead-letter queue, decides the outcome."""
         message, receipt = delivery.handle
         group = self.group
+        self._let_go(delivery.event_id)
         if self._at_most_once:  # deleted on receipt: settle it either way
             del self._in_hand[delivery.event_id]
             if result == FAILED:
-                group.give_up(delivery, consumer, {"original_queue": self.name})
+                group.give_up(delivery, consumer, {headers.ORIGINAL_QUEUE: self.name})
             else:
                 group.settle(delivery, PROCESSED, consumer)
         elif result != FAILED:
             if self.queue.delete_receipt(message, receipt):
                 group.settle(delivery, PROCESSED, consumer)
         elif group.dead_letter is not None and self.queue.delete_receipt(message, receipt):
-            group.give_up(delivery, consumer, {"original_queue": self.name})
+            group.give_up(delivery, consumer, {headers.ORIGINAL_QUEUE: self.name})
         # otherwise it reappears after the visibility timeout, its tally counting on
 
     def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``: a message deleted on receipt is gone
         for good; any other reappears after its visibility timeout."""
+        self._let_go(delivery.event_id)
         if self._in_hand.pop(delivery.event_id, None) is not None:
             self.group.settle(delivery, LOST, consumer)
 

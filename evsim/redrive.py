@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from evsim import _check
+from evsim import _check, headers
 from evsim.errors import ConfigError
 from evsim.producer import send
 from evsim.world import World
@@ -42,6 +42,11 @@ class Redrive:
             self.to = _source_queue(self.dead_letter, sources or [])
         self.code = world.records.names.code(f"redrive:{self.dead_letter.name}")
         self.moved = 0
+        if self.dead_letter.kind == "topic":  # it reads the records not redriven yet
+            topic = self.dead_letter
+            self._cursor = world.redrive_cursors.setdefault(topic.name, [0] * topic.partitions)
+            for partition in range(topic.partitions):
+                topic.keep_partition(partition, self._cursor, partition)
 
     def spec(self) -> dict:
         """The keyword arguments that rebuild this redrive."""
@@ -76,15 +81,14 @@ class Redrive:
             return [message.event_id for message in dead_letter.drain()]
         now = self.world.env.now
         # shared by every redrive of this topic, so a later one sends only what came since
-        cursor = self.world.redrive_cursors.setdefault(
-            dead_letter.name, [0] * dead_letter.partitions
-        )
+        cursor = self._cursor
         records = []
         for partition in range(dead_letter.partitions):
             start = max(cursor[partition], dead_letter.log_start_offset(partition, now))
             end = dead_letter.log_end_offset(partition)
             records.extend(dead_letter.event_at(partition, o) for o in range(start, end))
             cursor[partition] = end
+            dead_letter.release_reader(partition, cursor, partition)  # this redrive is done
         return sorted(records)
 
     def _resend(self, record_id: int) -> None:
@@ -92,17 +96,20 @@ class Redrive:
         original = events.original[record_id]
         root = record_id if original < 0 else original
         target = self.to or self._origin(record_id)
+        # the record's own fields (a copy has its event's), less what the group added to it:
+        # the original event may be long forgotten (record="summary")
         send(
-            self.world, target, self.code, events.event_type[root], events.key[root],
-            events.payload[root], cause=record_id, original=root,
-            schema_version=events.schema_version[root], attributes=events.attributes[root],
+            self.world, target, self.code, events.event_type[record_id], events.key[record_id],
+            events.payload[record_id], cause=record_id, original=root,
+            schema_version=events.schema_version[record_id],
+            attributes=headers.without_added(events.attributes[record_id]),
         )  # fmt: skip
         self.moved += 1
 
     def _origin(self, record_id: int) -> Any:
         """Where a consumer group's dead-letter record came from (its attributes say)."""
         attributes = self.world.records.events.attributes[record_id] or {}
-        origin = attributes.get("original_topic") or attributes.get("original_queue")
+        origin = attributes.get(headers.ORIGINAL_TOPIC) or attributes.get(headers.ORIGINAL_QUEUE)
         if origin is None:
             raise ConfigError(
                 f"to: record {record_id} in {self.dead_letter.name!r} does not say where it "

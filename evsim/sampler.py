@@ -31,6 +31,9 @@ class Sampler:
         self._queues = queues
         targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
         self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
+        for target in self._dead_letters:
+            if target.kind == "topic":
+                target.watch_depth()  # its depth counts records a summary run forgets
 
     def start(self, env: Clock) -> None:
         """Sample now, then every interval (one Timer, restarted at each tick: no process)."""

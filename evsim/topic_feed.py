@@ -31,10 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from evsim import headers
 from evsim.assignors import assign
 from evsim.delivery import FAILED, RETRY_LATER, Delivery, Tally
 from evsim.log import Topic
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
+
+ORIGINAL_PLACE = (headers.ORIGINAL_TOPIC, headers.ORIGINAL_PARTITION, headers.ORIGINAL_OFFSET)
 
 if TYPE_CHECKING:
     from evsim.consumer import Consumer
@@ -81,6 +84,20 @@ class TopicFeed:
         self._uncommitted: dict[tuple[int, int], Tally] = {}
         self.active = False
         self._wanted = group.wanted_types
+        events = group.world.records.events
+        self._hold, self._let_go = events.hold, events.release
+        for tp in range(size):
+            if self._reads_history(tp):  # it will read from the log start when it joins
+                self._keep_committed(tp)
+
+    def _reads_history(self, tp: int) -> bool:
+        return self.stage[tp] == 0 and self.group.offset_reset == "earliest"
+
+    def _keep_committed(self, tp: int) -> None:
+        """Have the topic keep partition ``tp``'s records from the committed offset on: a
+        crash before the next commit reads them again."""
+        topic, partition = self.partitions[tp]
+        topic.keep_partition(partition, self.committed, tp)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -93,6 +110,8 @@ class TopicFeed:
             latest = reset == "latest" or self.stage[tp] > 0
             start = end if latest else topic.log_start_offset(partition, now)
             self.position[tp] = self.done[tp] = self.committed[tp] = self.high_water[tp] = start
+            if not self._reads_history(tp):
+                self._keep_committed(tp)
             if self.stage[tp] == 0:
                 self.routed.extend(self._wanted_ids(tp, start, end))
         self.active = True
@@ -247,6 +266,7 @@ class TopicFeed:
         tally = self._uncommitted.get((tp, offset)) if not settles else None
         if tally is None:
             tally = self.group.tally(event_id, settles)
+        self._hold(record_id)  # the consumer has the record (see evsim.records)
         delivery = Delivery(event_id, record_id, (tp, offset), tally, settles, stage)
         if settles:
             if stage:
@@ -259,6 +279,7 @@ class TopicFeed:
     def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
         """The consumer is done with a record: settle it once, commit, offer the next."""
         tp, offset = delivery.handle
+        self._let_go(delivery.record_id)
         if delivery.settles:
             del self.in_flight[delivery.event_id]
             if result == RETRY_LATER:
@@ -279,6 +300,7 @@ class TopicFeed:
     def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``: its work is not done."""
         tp, offset = delivery.handle
+        self._let_go(delivery.record_id)
         self.busy[tp] = False
         # its uncommitted progress is lost, also when the partition has already moved to
         # another consumer (a rebalance while this one was busy): read on from the commit
@@ -295,16 +317,21 @@ class TopicFeed:
     def _forward(self, delivery: Delivery, tp: int) -> None:
         target = self.retry_topics[self.source[tp]][delivery.stage]
         self.in_retry[delivery.event_id] = None
-        self.group.republish(delivery, target, {"retry_topic_attempts": delivery.attempts})
+        extra = {**self._coordinates(delivery), headers.RETRY_TOPIC_ATTEMPTS: delivery.attempts}
+        self.group.republish(delivery, target, extra)
 
     def _coordinates(self, delivery: Delivery) -> dict[str, Any]:
+        """Where the event was first appended (Spring's original-topic, -partition and
+        -offset headers): its own place, or what its retry copy carries."""
         events = self.world.records.events
-        event_id = delivery.event_id
-        source = self.topics[self.source[delivery.handle[0]]]
+        record = delivery.record_id
+        if delivery.stage:
+            carried = events.attributes[record]
+            return {name: carried[name] for name in ORIGINAL_PLACE}
         return {
-            "original_topic": source.name,
-            "original_partition": events.partition[event_id],
-            "original_offset": events.offset[event_id],
+            headers.ORIGINAL_TOPIC: self.topics[self.source[delivery.handle[0]]].name,
+            headers.ORIGINAL_PARTITION: events.partition[record],
+            headers.ORIGINAL_OFFSET: events.offset[record],
         }
 
     def release(self, tp: int) -> None:
