@@ -39,6 +39,7 @@ from evsim.sqs_rules import (
     DEFAULT_WAIT_TIME,
     max_receives,
 )
+from evsim.utilisation import loads, warn_overloaded
 from evsim.world import Clock, World
 
 
@@ -316,6 +317,7 @@ class Simulation:
         sampler.start(env)
         env.run(until=until)
         self._result = Result(self, until=until, warmup=warmup)
+        warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
         return self._result
 
     @property

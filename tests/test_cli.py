@@ -53,8 +53,8 @@ def test_run_prints_the_summary_and_writes_the_tables(tmp_path):
     appended = events["offset"].notna()
     orders = (appended & (events["event_type"] == "OrderCreated")).sum()
     # notification gets every appended event, inventory only the orders
-    assert summary.loc["notification-service", "published"] == appended.sum()
-    assert summary.loc["inventory-service", "published"] == orders
+    assert summary.loc["notification-service", "routed"] == appended.sum()
+    assert summary.loc["inventory-service", "routed"] == orders
 
 
 def in_process(capsys, *args: str) -> tuple[int, str, str]:
