@@ -178,7 +178,17 @@ def _until(until: float | None, duration: float | None, where: str) -> float:
 
 
 def _rounded(frame: Any) -> str:
-    return frame.round(DIGITS).to_string()
+    """``frame`` rounded to ``DIGITS`` decimals, every row and column, wrapped into blocks
+    of columns at the terminal's width (``COLUMNS`` if set, 80 when not a terminal) so
+    that no line runs off the screen; each block repeats the index (the group, and in a
+    sweep the parameter values)."""
+    import pandas as pd
+
+    width = shutil.get_terminal_size().columns
+    with pd.option_context(
+        "display.width", width, "display.max_columns", None, "display.max_rows", None
+    ):
+        return str(frame.round(DIGITS))
 
 
 def write_run(result: Result, out: Path) -> list[Path]:

@@ -167,7 +167,7 @@ class Result:
         ``duplicates``
             events whose effect was applied more than once (more than one successful
             attempt: at-least-once delivery redelivered them after a crash or a visibility
-            timeout; an idempotent consumer skips them, so they stay 0). A run with
+            timeout; an ``idempotent`` group skips them within its window). A run with
             ``record="summary"`` keeps no per-event rows, so there it is the successful
             attempts beyond one per processed event: the same when each duplicated event
             was applied twice, more when some were applied three times or more.
