@@ -94,7 +94,7 @@ def test_sweep_means_label_the_swept_parameter_in_every_block(capsys, monkeypatc
     monkeypatch.setenv("COLUMNS", "100")
     path = "consumer_groups[0].consumers"
     status, out, _ = in_process(
-        capsys, "sweep", ORDER_FLOW, "--param", f"{path}=1,3", "--until", "3", "--jobs", "1"
+        capsys, "sweep", ORDER_FLOW, "--param", f"{path}=3,4", "--until", "3", "--jobs", "1"
     )
     assert status == 0
     assert max(map(len, out.splitlines())) <= 100
@@ -104,7 +104,7 @@ def test_sweep_means_label_the_swept_parameter_in_every_block(capsys, monkeypatc
         header = block.splitlines()[1]  # the index names: the parameter, then the group
         assert header.split()[:2] == [path, "group"]
         values = [line.split()[0] for line in block.splitlines()[2:] if line[0] != " "]
-        assert values == ["1", "3"]
+        assert values == ["3", "4"]
 
 
 def test_the_installed_command_runs(tmp_path):
