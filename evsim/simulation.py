@@ -333,8 +333,8 @@ class Simulation:
         ``event_types``
             *topics*: the event types the group handles (a name or a list); the other
             records are read and skipped, as a consumer returning early would. Default
-            None: all. A queue's reader gets every message (filter with the fanout
-            subscription's ``filter_policy``).
+            None: all. Refused for a queue, whose consumers receive every message (SQS has
+            no per-consumer filter): filter with a fanout subscription's ``filter_policy``.
         ``faults``
             failures to inject: ``ev.TransientErrors``, ``ev.PoisonEvents``,
             ``ev.Crashes``, ``ev.Outage``, ``ev.Slowdown`` (one or a list; default none).
@@ -469,10 +469,13 @@ class Simulation:
                 "run: this simulation has already run; build a new Simulation to run again"
             )
         try:
-            return self._run(until, warmup)
+            result = self._run(until, warmup)
         except BaseException as err:
             self._failed = f"{type(err).__name__}: {err}"
             raise
+        # after the try: the run is over (a warning turned into an error does not fail it)
+        warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
+        return result
 
     def _run(self, until: float, warmup: float) -> Result:
         for group in self.groups.values():
@@ -490,7 +493,6 @@ class Simulation:
         sampler.start(env)
         env.run(until=until)
         self._result = Result(self, until=until, warmup=warmup)
-        warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
         return self._result
 
     @property

@@ -136,3 +136,13 @@ def test_loads_are_what_the_warning_reports():
     assert load.utilisation == result.summary().loc["g", "utilisation"]
     assert load.slots == 2
     assert np.isfinite(load.mean_service) and load.arrival_rate > 0
+
+
+def test_a_warning_raised_as_an_error_leaves_the_run_complete():
+    sim = topic_group(service_time=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="cannot keep up"):
+            sim.run(until=30)
+    with pytest.raises(ev.SimulationStateError, match="already run"):  # not "failed"
+        sim.run(until=30)
