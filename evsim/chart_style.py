@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,6 +23,7 @@ UNITS = {  # units of the summary()/sweep metrics, for axis labels
 }  # fmt: skip
 LEGEND_INSIDE = 12  # more entries than this go beside the axes
 LEGEND_ROWS = 28  # entries per column beside the axes (at font size 6)
+LOG_SPAN = 100  # an axis is logarithmic when its positive values span more than this
 
 
 def new_axes(ax: Axes | None) -> Axes:
@@ -59,3 +61,12 @@ def distinct_colours(ax: Axes, lines: int) -> None:
     else:
         colours = list(colormaps["turbo"](np.linspace(0.03, 0.97, lines)))
     ax.set_prop_cycle(color=colours[: max(lines, 1)])
+
+
+def wide_span(values: pd.Series) -> bool:
+    """Whether numbers, all positive, span more than ``LOG_SPAN`` times: a log axis shows
+    the small ones, which a linear axis flattens to nothing."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    values = values.dropna()
+    return bool(len(values)) and values.min() > 0 and values.max() > LOG_SPAN * values.min()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evsim import _check
-from evsim.chart_style import UNITS, add_legend, distinct_colours, new_axes
+from evsim.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.sweep_charts import sweep_comparison, sweep_data
 
@@ -123,16 +123,22 @@ def percentiles_data(result: Result) -> pd.DataFrame:
 
 
 def percentiles(result: Result, ax: Axes | None = None) -> Axes:
-    """Bars of the p50, p95 and p99 latency per consumer group (seconds)."""
+    """Bars of the p50, p95 and p99 latency per consumer group (seconds; on a log axis
+    when they span more than 100 times, so that a short p50 stays visible)."""
     ax = new_axes(ax)
     data = percentiles_data(result)
     x = np.arange(len(data))
     width = 0.8 / len(QUANTILES)
     for i, column in enumerate(data.columns):
         ax.bar(x + (i - 1) * width, data[column].to_numpy(), width, label=column)
+    values = pd.Series(data.to_numpy().ravel())
+    log = wide_span(values)
+    if log:  # bars rise from the decade below the shortest, so that it shows as a bar
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=10 ** np.floor(np.log10(values.min())))
     ax.set_xticks(x, [str(g) for g in data.index])
     ax.set_xlabel("consumer group")
-    ax.set_ylabel("latency (s)")
+    ax.set_ylabel("latency (s, log scale)" if log else "latency (s)")
     ax.set_title("Latency percentiles per consumer group")
     ax.legend(fontsize=8)
     return ax
@@ -253,6 +259,7 @@ def consumers_up(result: Result, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("consumers up")
     ax.set_title("Consumers up per consumer group")
     ax.set_ylim(bottom=0)
+    ax.yaxis.get_major_locator().set_params(integer=True)  # whole consumers: no 1.25
     add_legend(ax, len(data.columns))
     return ax
 

@@ -3,7 +3,7 @@
 :func:`sweep_data` reduces an :func:`evsim.sweep` table to one row per parameter value
 (and variant); :func:`sweep_comparison` draws it. Parameter values that are numbers, or
 read as numbers, are placed by value (1, 2, 10, not "1", "10", "2"), on a log axis when
-they span more than ``LOG_SPAN`` times.
+they span more than 100 times (:func:`evsim.chart_style.wide_span`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from evsim.chart_style import UNITS, add_legend, distinct_colours, new_axes
+from evsim.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
 from evsim.errors import ConfigError
 from evsim.experiment import confidence_interval
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-LOG_SPAN = 100  # a sweep's x axis is logarithmic when its positive values span more than this
 
 
 def sweep_data(
@@ -67,14 +65,6 @@ def _numeric(values: pd.Series) -> pd.Series:
     return numbers if numbers.notna().sum() == values.notna().sum() else values
 
 
-def _log_scale(values: pd.Series) -> bool:
-    """Whether positive values span more than ``LOG_SPAN`` times: a log axis shows them."""
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return False
-    values = values.dropna()
-    return bool(len(values)) and values.min() > 0 and values.max() > LOG_SPAN * values.min()
-
-
 def _variant(table: pd.DataFrame, by: str | None) -> str | None:
     """``by``, or "group" when not given and the table holds several groups."""
     if by is None and "group" in table.columns and table["group"].nunique() > 1:
@@ -101,7 +91,7 @@ def sweep_comparison(
         errors = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
         label = None if by is None else f"{by} = {name[0] if isinstance(name, tuple) else name}"
         ax.errorbar(part[x], part["mean"], yerr=errors, marker="o", capsize=3, label=label)
-    log = _log_scale(data[x])
+    log = wide_span(data[x])
     if log:
         ax.set_xscale("log")
     unit = UNITS.get(metric)

@@ -114,7 +114,10 @@ def test_percentile_bars_are_summarys_percentiles(result):
     for name in ("p50", "p95", "p99"):
         np.testing.assert_allclose(bars[name], summary[f"latency_{name}"].to_numpy(dtype=float))
     assert [t.get_text() for t in ax.get_xticklabels()] == result.groups
-    assert ax.get_ylabel() == "latency (s)"
+    # notification's outage: p99 ~10 s against p50 ~0.01 s; a linear axis flattens the p50s
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "latency (s, log scale)"
+    healthy = plot.percentiles(many_groups(2))
+    assert healthy.get_yscale() == "linear" and healthy.get_ylabel() == "latency (s)"
 
 
 # --- over time ----------------------------------------------------------------------------
@@ -233,6 +236,8 @@ def test_consumers_up_dips_during_an_outage(result):
     ax = plot.consumers_up(result)
     np.testing.assert_allclose(lines_by_label(ax)["notification-service"].get_ydata(), notification)
     assert ax.get_ylabel() == "consumers up"
+    ax.figure.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_yticks())  # whole consumers
 
 
 # --- sweeps -------------------------------------------------------------------------------
