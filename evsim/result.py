@@ -414,9 +414,11 @@ class Result:
         return pd.Series(counts, index=self.groups, dtype=np.int64)
 
     def _counts_frame(self, counts: pd.DataFrame) -> pd.DataFrame:
-        """The summary's first columns: events routed to each group, and how they ended."""
+        """The summary's first columns: events routed to each group (counted as they were
+        routed, as :meth:`accounting` does, not as the sum of the outcomes: a difference
+        would show), and how they ended."""
         summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        summary["routed"] = counts.sum(axis=1)
+        summary["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
         for outcome in OUTCOMES:
             summary[outcome] = counts[outcome]
         return summary
