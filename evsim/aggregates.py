@@ -154,14 +154,17 @@ class LatencyHistogram:
 
 
 class AttemptTally:
-    """Attempts counted per group and status."""
+    """Attempts counted per group and status, and each group's seconds spent in them (for
+    its utilisation, :mod:`evsim.utilisation`)."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple[int, int], int] = defaultdict(int)
+        self.busy: dict[int, float] = defaultdict(float)
 
     def add(self, event: int, group: int, consumer: int, attempt: int, started_at: float,
             finished_at: float, status: int, error: str | None = None) -> None:  # fmt: skip
         self.counts[group, status] += 1
+        self.busy[group] += finished_at - started_at
 
     def __len__(self) -> int:
         return sum(self.counts.values())

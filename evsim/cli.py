@@ -11,7 +11,8 @@
 Parquet when pyarrow is installed) and the standard charts (PNG). ``sweep`` runs every
 combination of the ``--param`` values (``PATH=V1,V2,...``, PATH a dotted path into the
 scenario as written in the file, values read as YAML scalars), prints the mean metrics
-per point and writes ``sweep.csv`` (one row per run and group) and a chart.
+per point and writes ``sweep.csv`` (one row per run and group) and a chart. Printed
+tables wrap to the terminal's width.
 
 Bad input (a missing file, malformed YAML, an invalid field, an unknown ``--param``
 path) exits with status 2 and ``evsim: error: ...`` on stderr; a ScenarioError lists
@@ -160,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     result = sim.run(until=until)
     result.check()
     print(f"{source.where}: {until:g} s simulated, seed {sim.seed}")
-    print(_rounded(result.summary()))
+    print(_table(result.summary()))
     if args.out is not None:
         written = write_run(result, args.out)
         print(f"wrote {len(written)} files to {args.out}")
@@ -177,8 +178,18 @@ def _until(until: float | None, duration: float | None, where: str) -> float:
     return until
 
 
-def _rounded(frame: Any) -> str:
-    return frame.round(DIGITS).to_string()
+def _table(frame: Any) -> str:
+    """``frame`` rounded to ``DIGITS`` decimals, every row and column, wrapped into blocks
+    of columns at the terminal's width (``COLUMNS`` if set, 80 when not a terminal) so
+    that no line runs off the screen; each block repeats the index (the group, and in a
+    sweep the parameter values)."""
+    import pandas as pd
+
+    width = shutil.get_terminal_size().columns
+    with pd.option_context(
+        "display.width", width, "display.max_columns", None, "display.max_rows", None
+    ):
+        return str(frame.round(DIGITS))
 
 
 def write_run(result: Result, out: Path) -> list[Path]:
@@ -276,7 +287,7 @@ def _sweep(args: argparse.Namespace) -> int:
         if pool is not None:
             pool.shutdown()
     print(f"{source.where}: {until:g} s simulated per run, {args.replications} per point")
-    print(_rounded(_means(table, list(grid))))
+    print(_table(_means(table, list(grid))))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out / "sweep.csv", index=False)

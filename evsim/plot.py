@@ -1,10 +1,12 @@
 """Standard charts of a run or a sweep (``ev.plot``), on matplotlib.
 
 Every chart takes ``ax=`` (a new figure when None) and returns the Axes; titles and axis
-labels carry units (seconds, events, events per second, messages). Each chart's data comes
-from a small pure function returning a DataFrame (``latency_data``, ``percentiles_data``,
-``throughput_data``, ``lag_data``, ``depth_data``, ``consumers_up_data``, ``sweep_data``),
-so what a chart shows can be checked, or plotted another way, without drawing it.
+labels carry units (seconds, events, events per second, messages). Lines get distinct
+colours and a legend (:mod:`evsim.chart_style`). Each chart's data comes from a small pure
+function returning a DataFrame (``latency_data``, ``percentiles_data``, ``throughput_data``,
+``lag_data``, ``depth_data``, ``consumers_up_data``, ``sweep_data``), so what a chart shows
+can be checked, or plotted another way, without drawing it. The sweep charts live in
+:mod:`evsim.sweep_charts` and are part of this namespace.
 """
 
 from __future__ import annotations
@@ -18,35 +20,23 @@ import numpy as np
 import pandas as pd
 
 from evsim import _check
+from evsim.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
 from evsim.errors import ConfigError, SimulationStateError
-from evsim.experiment import confidence_interval
+from evsim.sweep_charts import sweep_comparison, sweep_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from evsim.result import Result
 
+__all__ = [
+    "UNITS", "consumers_up", "consumers_up_changes", "consumers_up_data", "depth", "depth_data",
+    "lag", "lag_data", "latency", "latency_data", "percentiles", "percentiles_data",
+    "standard_charts", "sweep_comparison", "sweep_data", "throughput", "throughput_data",
+]  # fmt: skip
+
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 MARKERS = {"p50": "o", "p95": "s", "p99": "^"}
-UNITS = {  # units of the summary()/sweep metrics, for axis labels
-    "throughput": "events/s", "max_lag": "events", "latency_mean": "s", "latency_p50": "s",
-    "latency_p95": "s", "latency_p99": "s", "published": "events", "processed": "events",
-    "dead_lettered": "events", "expired": "events", "lost": "events", "pending": "events",
-    "duplicates": "events",
-}  # fmt: skip
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(8, 4.5))[1]
-
-
-def _legend(ax: Axes, entries: int) -> None:
-    if 0 < entries <= 12:
-        ax.legend(fontsize=8)
 
 
 def _gauge(result: Result, metric: str) -> pd.DataFrame:
@@ -90,7 +80,7 @@ def latency(
     (``"hist"``), with markers at p50, p95 and p99. ``log`` uses a log time axis (when
     every latency is positive)."""
     _check.choice("kind", kind, ("ecdf", "hist"))
-    ax = _axes(ax)
+    ax = new_axes(ax)
     data = latency_data(result, groups)
     present = set(data["group"])
     names = [g for g in result.groups if g in present]
@@ -99,6 +89,7 @@ def latency(
     bins = (
         np.geomspace(values.min(), values.max(), 50) if log and len(values) else 50
     )  # same bins for every group
+    distinct_colours(ax, len(names))
     for name in names:
         sample = np.sort(data.loc[data["group"] == name, "latency"].to_numpy())
         marks = [float(np.quantile(sample, q)) for q in QUANTILES.values()]
@@ -120,7 +111,7 @@ def latency(
     ax.set_xlabel("latency (s)")
     ax.set_ylabel("fraction of events ≤ latency" if kind == "ecdf" else "events")
     ax.set_title("Latency distribution per consumer group (published → processed)")
-    _legend(ax, len(names) + len(MARKERS))
+    add_legend(ax, len(names) + len(MARKERS))
     return ax
 
 
@@ -132,16 +123,22 @@ def percentiles_data(result: Result) -> pd.DataFrame:
 
 
 def percentiles(result: Result, ax: Axes | None = None) -> Axes:
-    """Bars of the p50, p95 and p99 latency per consumer group (seconds)."""
-    ax = _axes(ax)
+    """Bars of the p50, p95 and p99 latency per consumer group (seconds; on a log axis
+    when they span more than 100 times, so that a short p50 stays visible)."""
+    ax = new_axes(ax)
     data = percentiles_data(result)
     x = np.arange(len(data))
     width = 0.8 / len(QUANTILES)
     for i, column in enumerate(data.columns):
         ax.bar(x + (i - 1) * width, data[column].to_numpy(), width, label=column)
+    values = pd.Series(data.to_numpy().ravel())
+    log = wide_span(values)
+    if log:  # bars rise from the decade below the shortest, so that it shows as a bar
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=10 ** np.floor(np.log10(values.min())))
     ax.set_xticks(x, [str(g) for g in data.index])
     ax.set_xlabel("consumer group")
-    ax.set_ylabel("latency (s)")
+    ax.set_ylabel("latency (s, log scale)" if log else "latency (s)")
     ax.set_title("Latency percentiles per consumer group")
     ax.legend(fontsize=8)
     return ax
@@ -170,20 +167,22 @@ def throughput_data(result: Result, bin: float = 1.0) -> pd.DataFrame:
 
 def throughput(result: Result, ax: Axes | None = None, bin: float = 1.0) -> Axes:
     """Processed events per second over time, one line per consumer group."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     data = throughput_data(result, bin)
+    distinct_colours(ax, len(data.columns))
     for group in data.columns:
         ax.plot(data.index, data[group], drawstyle="steps-post", label=group)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("throughput (events/s)")
     ax.set_title(f"Throughput: events processed per second ({bin:g} s bins)")
-    _legend(ax, len(data.columns))
+    add_legend(ax, len(data.columns))
     return ax
 
 
-def lag_data(result: Result, group: str | None = None, per_partition: bool = True) -> pd.DataFrame:
-    """Consumer lag (events) over time: index time (s), a column per partition
-    (``group/topic-partition``), or per group (summed over its partitions)."""
+def lag_data(result: Result, group: str | None = None, per_partition: bool = False) -> pd.DataFrame:
+    """Consumer lag (events) over time: index time (s), a column per group (summed over its
+    partitions, as ``summary()``'s ``max_lag``), or with ``per_partition`` a column per
+    partition (``group/topic-partition``). Groups reading queues have no lag."""
     wide = _gauge(result, "lag")
     owner = [str(c).rsplit("/", 1)[0] for c in wide.columns]
     if group is not None:
@@ -197,18 +196,20 @@ def lag_data(result: Result, group: str | None = None, per_partition: bool = Tru
 
 
 def lag(
-    result: Result, ax: Axes | None = None, group: str | None = None, per_partition: bool = True
+    result: Result, ax: Axes | None = None, group: str | None = None, per_partition: bool = False
 ) -> Axes:
-    """Consumer lag (log-end offset − committed offset) over time, per partition or group."""
-    ax = _axes(ax)
+    """Consumer lag (log-end offset − committed offset) over time: a line per group, or
+    with ``per_partition`` a line per partition (of ``group``, or of every group)."""
+    ax = new_axes(ax)
     data = lag_data(result, group, per_partition)
+    distinct_colours(ax, len(data.columns))
     for column in data.columns:
         ax.plot(data.index, data[column], drawstyle="steps-post", label=column)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("lag (events)")
     scope = "partition" if per_partition else "consumer group"
     ax.set_title(f"Consumer lag per {scope}" + (f" of {group}" if group else ""))
-    _legend(ax, len(data.columns))
+    add_legend(ax, len(data.columns))
     return ax
 
 
@@ -223,15 +224,16 @@ def depth_data(result: Result) -> pd.DataFrame:
 
 def depth(result: Result, ax: Axes | None = None) -> Axes:
     """Queue depth and dead-letter depth over time (messages); DLQs dashed."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     data = depth_data(result)
+    distinct_colours(ax, len(data.columns))
     for column in data.columns:
         style = "--" if str(column).endswith(" (DLQ)") else "-"
         ax.plot(data.index, data[column], style, drawstyle="steps-post", label=column)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("depth (messages)")
     ax.set_title("Queue and dead-letter queue depth")
-    _legend(ax, len(data.columns))
+    add_legend(ax, len(data.columns))
     return ax
 
 
@@ -240,89 +242,25 @@ def consumers_up_data(result: Result) -> pd.DataFrame:
     return _gauge(result, "consumers_up")
 
 
+def consumers_up_changes(result: Result) -> bool:
+    """Whether any group's count of consumers up changed during the run (a crash, an
+    outage); if not, its chart is flat lines, which ``standard_charts`` leaves out."""
+    return bool((consumers_up_data(result).nunique() > 1).any())
+
+
 def consumers_up(result: Result, ax: Axes | None = None) -> Axes:
     """How many consumers of each group are up over time (crashes and outages dip it)."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     data = consumers_up_data(result)
+    distinct_colours(ax, len(data.columns))
     for group in data.columns:
         ax.plot(data.index, data[group], drawstyle="steps-post", label=group)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("consumers up")
     ax.set_title("Consumers up per consumer group")
     ax.set_ylim(bottom=0)
-    _legend(ax, len(data.columns))
-    return ax
-
-
-# --- sweeps -------------------------------------------------------------------------------
-
-
-def sweep_data(
-    table: pd.DataFrame, x: str, metric: str, by: str | None = None, level: float = 0.95
-) -> pd.DataFrame:
-    """Mean of ``metric`` per value of ``x`` (and of ``by``) over the replications, with a
-    Student-t confidence interval: columns [by], x, mean, low, high, n.
-
-    ``by=None`` on a table with several consumer groups uses ``by="group"``. Other
-    parameters that vary must be named in ``by`` (their runs are not replications)."""
-    for argument, column in (("x", x), ("metric", metric), ("by", by)):
-        if column is not None and column not in table.columns:
-            raise ConfigError(f"{argument}: no column {column!r} in the table")
-    by = _variant(table, by)
-    keys = [by, x] if by is not None else [x]
-    if "replication" in table.columns:
-        parameters = list(table.columns[: list(table.columns).index("replication")])
-        varying = [p for p in parameters if p not in keys and table[p].nunique() > 1]
-        if varying:
-            raise ConfigError(
-                f"by: parameters {varying} also vary; pass one as by= or filter the table"
-            )
-    rows = []
-    for key, runs in table.groupby(keys, sort=True):
-        values = runs[metric].dropna().to_numpy(dtype=float)
-        key = key if isinstance(key, tuple) else (key,)
-        if len(values) >= 2 and np.ptp(values) > 0:
-            ci = confidence_interval(values, level)
-            low, high = ci.low, ci.high
-        else:  # one run (or identical runs): no spread to estimate
-            low = high = float(values.mean()) if len(values) else np.nan
-        mean = float(values.mean()) if len(values) else np.nan
-        rows.append({**dict(zip(keys, key, strict=True)), "mean": mean, "low": low,
-                     "high": high, "n": len(values)})  # fmt: skip
-    return pd.DataFrame(rows, columns=[*keys, "mean", "low", "high", "n"])
-
-
-def _variant(table: pd.DataFrame, by: str | None) -> str | None:
-    """``by``, or "group" when not given and the table holds several groups."""
-    if by is None and "group" in table.columns and table["group"].nunique() > 1:
-        return "group"
-    return by
-
-
-def sweep_comparison(
-    table: pd.DataFrame,
-    x: str,
-    metric: str,
-    ax: Axes | None = None,
-    by: str | None = None,
-    level: float = 0.95,
-) -> Axes:
-    """``metric`` against the parameter ``x``, one line per value of ``by``, with
-    ``level`` confidence-interval error bars over the replications (see ``sweep_data``)."""
-    ax = _axes(ax)
-    data = sweep_data(table, x, metric, by, level)
-    by = _variant(table, by)
-    variants = data.groupby(by, sort=False) if by is not None else [(None, data)]
-    for name, part in variants:
-        errors = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        label = None if by is None else f"{by} = {name[0] if isinstance(name, tuple) else name}"
-        ax.errorbar(part[x], part["mean"], yerr=errors, marker="o", capsize=3, label=label)
-    unit = UNITS.get(metric)
-    ax.set_xlabel(x)
-    ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
-    ax.set_title(f"{metric} against {x} (mean, {level:.0%} confidence interval)")
-    if by is not None:
-        ax.legend(fontsize=8)
+    ax.yaxis.get_major_locator().set_params(integer=True)  # whole consumers: no 1.25
+    add_legend(ax, len(data.columns))
     return ax
 
 
@@ -332,9 +270,9 @@ def sweep_comparison(
 def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
     """Write the charts a run has data for as PNGs in ``out_dir``; returns their paths.
 
-    topology, latency, percentiles, throughput, lag (topic consumers only), depth (queues
-    only) and consumers_up. A run recorded with ``record="summary"`` has only the
-    topology and the percentiles.
+    topology, latency, percentiles, throughput, lag per group (topic consumers only), depth
+    (queues only) and consumers_up (only when a count changed: crashes, outages). A run
+    recorded with ``record="summary"`` has only the topology and the percentiles.
     """
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
@@ -357,7 +295,7 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
             ("throughput", throughput, processed),
             ("lag", lag, not lag_data(result).empty),
             ("depth", depth, not depth_data(result).empty),
-            ("consumers_up", consumers_up, not consumers_up_data(result).empty),
+            ("consumers_up", consumers_up, consumers_up_changes(result)),
         ]
     for name, chart, has_data in charts:
         if not has_data:

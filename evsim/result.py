@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evsim import prometheus
+from evsim import prometheus, utilisation
 from evsim.errors import EvsimError, SimulationStateError
 from evsim.records import (
     EXPIRED,
@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from evsim.simulation import Simulation
 
 SUMMARY_COLUMNS = [
-    "published", "processed", "dead_lettered", "expired", "lost", "pending", "duplicates",
+    "routed", "processed", "dead_lettered", "expired", "lost", "pending", "duplicates",
     "throughput", "latency_mean", "latency_p50", "latency_p95", "latency_p99", "max_lag",
+    "utilisation",
 ]  # fmt: skip
 
 
@@ -150,13 +151,41 @@ class Result:
     # --- summaries ----------------------------------------------------------------------
 
     def summary(self) -> pd.DataFrame:
-        """One row per consumer group: counts, throughput (events/s), latency (s), lag.
+        """One row per consumer group, indexed by its name. Counts are events, times
+        seconds.
 
-        ``duplicates`` counts the events whose effect was applied more than once (more than
-        one successful attempt). A run with ``record="summary"`` keeps no per-event rows,
-        so there it is the successful attempts beyond one per processed event: the same
-        when each duplicated event was applied twice, more when some were applied three
-        times or more.
+        ``routed``
+            events routed to the group (as :meth:`accounting` counts them): each ends in
+            exactly one of the next five columns, so ``routed = processed + dead_lettered +
+            expired + lost + pending``.
+        ``processed``, ``dead_lettered``, ``expired``, ``lost``
+            the events that ended so: handled; sent to the dead-letter target after their
+            attempts; deleted by retention before a consumer handled them; dropped (no
+            dead-letter target, or committed before processing and then crashed).
+        ``pending``
+            events still waiting or in service when the run stopped (not yet an outcome).
+        ``duplicates``
+            events whose effect was applied more than once (more than one successful
+            attempt: at-least-once delivery redelivered them after a crash or a visibility
+            timeout; an ``idempotent`` group skips them within its window). A run with
+            ``record="summary"`` keeps no per-event rows, so there it is the successful
+            attempts beyond one per processed event: the same when each duplicated event
+            was applied twice, more when some were applied three times or more.
+        ``throughput``
+            processed events per second, counting events published after the warmup,
+            over ``until − warmup``.
+        ``latency_mean``, ``latency_p50``, ``latency_p95``, ``latency_p99``
+            seconds from publish to processed (of events published after the warmup).
+        ``max_lag``
+            the largest total consumer lag (log-end offset − committed offset, summed over
+            the group's partitions, in records) at one sample. NaN for a group reading a
+            queue (lag is a Kafka notion: a queue has no offsets) and for a group that was
+            never sampled (it joined after the last sample).
+        ``utilisation``
+            offered load per parallel slot, ρ = λ·E[S] / c (:mod:`evsim.utilisation`):
+            events routed per second × measured mean attempt duration / the events the
+            group can work on at once. At 1 or more the group cannot keep up (the run
+            warns); NaN for a group that never joined.
         """
         if not self._records.full:
             return self._summary_from_tallies()
@@ -177,6 +206,7 @@ class Result:
         summary["latency_p95"] = quantiles.get(0.95)
         summary["latency_p99"] = quantiles.get(0.99)
         summary["max_lag"] = self._max_lag()
+        summary["utilisation"] = self._utilisation()
         return summary[SUMMARY_COLUMNS]
 
     def accounting(self) -> pd.DataFrame:
@@ -261,6 +291,7 @@ class Result:
             )
         summary[list(rows[0]) if rows else []] = pd.DataFrame(rows, index=summary.index)
         summary["max_lag"] = self._max_lag()
+        summary["utilisation"] = self._utilisation()
         return summary[SUMMARY_COLUMNS]
 
     # --- helpers --------------------------------------------------------------------------
@@ -383,19 +414,26 @@ class Result:
         return pd.Series(counts, index=self.groups, dtype=np.int64)
 
     def _counts_frame(self, counts: pd.DataFrame) -> pd.DataFrame:
-        """The summary's first columns: events published to each group, and how they ended."""
+        """The summary's first columns: events routed to each group (counted as they were
+        routed, as :meth:`accounting` does, not as the sum of the outcomes: a difference
+        would show), and how they ended."""
         summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        summary["published"] = counts.sum(axis=1)
+        summary["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
         for outcome in OUTCOMES:
             summary[outcome] = counts[outcome]
         return summary
 
     def _max_lag(self) -> pd.Series:
-        """Per group, the largest total lag over its partitions at one sample."""
-        peak = self._records.gauges.peak_lag
-        return pd.Series(
-            [float(peak[self._sim.groups[g].code]) for g in self.groups], index=self.groups
-        )
+        """Per group, the largest total lag over its partitions at one sample; NaN for a
+        group whose lag was never sampled (it reads a queue, or joined too late)."""
+        peak = self._records.gauges.peak_lag  # a defaultdict: .get, so as not to add keys
+        codes = [self._sim.groups[g].code for g in self.groups]
+        return pd.Series([float(peak.get(code, np.nan)) for code in codes], index=self.groups)
+
+    def _utilisation(self) -> pd.Series:
+        """Per group, its offered load per parallel slot (:mod:`evsim.utilisation`)."""
+        loads = {load.group: load.utilisation for load in utilisation.loads(self._sim, self.until)}
+        return pd.Series(loads, index=self.groups, dtype=float)
 
     def __repr__(self) -> str:
         return (

@@ -39,6 +39,7 @@ from evsim.sqs_rules import (
     DEFAULT_WAIT_TIME,
     max_receives,
 )
+from evsim.utilisation import loads, warn_overloaded
 from evsim.world import Clock, World
 
 
@@ -83,7 +84,25 @@ class Simulation:
         latency: Distribution | float = 0.0,
         retention: float = SEVEN_DAYS,
     ) -> Topic:
-        """Add a Kafka-like topic (see :class:`evsim.log.Topic`)."""
+        """Add a Kafka-like topic (see :class:`evsim.log.Topic`).
+
+        ``name``
+            unique among the simulation's components (Kafka: the topic name).
+        ``partitions``
+            how many partitions (>= 1); Kafka's ``num.partitions`` defaults to 1. A
+            partition is the unit of parallelism: a group's consumers work on at most one
+            record of a partition at a time, so a group never has more slots than this.
+        ``latency``
+            seconds from a producer's send to the record's append, when consumers can read
+            it (a distribution or a number; default 0: at once). A real produce costs a
+            network round trip and the replication ``acks=all`` waits for (the default
+            since Kafka 3.0), plus up to ``linger.ms`` of batching (0 before Kafka 4.0, 5 ms
+            since): a few milliseconds.
+        ``retention``
+            seconds a record is kept before deletion (``retention.ms``; default 604800 s,
+            7 days, Kafka's ``log.retention.hours=168``). A group that falls further behind
+            loses the deleted records as ``expired``.
+        """
         self._free(name)
         topic = Topic(self.world, name, partitions, latency, retention)
         self._claim(name, "topic")
@@ -104,10 +123,47 @@ class Simulation:
         delay: float = 0.0,
         content_based_deduplication: bool = False,
     ) -> Queue:
-        """Add an SQS-like queue (see :class:`evsim.queue.Queue`).
+        """Add an SQS-like queue (see :class:`evsim.queue.Queue`). Times are seconds;
+        SQS's attribute names, ranges and defaults in brackets.
 
-        ``dead_letter`` is a queue or a queue's name; a name not defined yet creates that
-        queue with SQS's defaults (FIFO if this queue is FIFO).
+        ``name``
+            unique; 1-80 of ``[A-Za-z0-9_-]``, ending in ``.fifo`` for a FIFO queue
+            [QueueName].
+        ``visibility_timeout``
+            how long a received message stays invisible to other receivers; not deleted by
+            then (its consumer failed, crashed or was too slow), it is received again
+            [VisibilityTimeout, 0-43200, default 30].
+        ``retention``
+            how long a message is kept, counted from when it was first enqueued; older
+            ones are deleted, as ``expired`` [MessageRetentionPeriod, 60-1209600, default
+            345600: 4 days].
+        ``dead_letter``, ``max_receive_count``
+            the redrive policy, both or neither: a message already received
+            ``max_receive_count`` times moves to the ``dead_letter`` queue instead of being
+            received again [RedrivePolicy: deadLetterTargetArn, maxReceiveCount 1-1000; no
+            policy by default]. ``dead_letter`` is a queue or a queue's name; a name not
+            defined yet creates that queue with SQS's defaults (FIFO if this queue is FIFO,
+            as SQS requires).
+        ``fifo``
+            a FIFO queue: ordered within a message group (the event's key), one message of
+            a group in flight at a time, a message whose deduplication id was accepted in
+            the last 5 minutes dropped [FifoQueue, default false].
+        ``latency``
+            seconds from SendMessage to the message being stored (a distribution or a
+            number; default 0). Real sends take a few to tens of milliseconds.
+        ``receive_batch``
+            messages a consumer receives at once [MaxNumberOfMessages, 1-10, default 1].
+        ``wait_time``
+            how long a receive waits for a message when the queue is empty (long polling)
+            [ReceiveMessageWaitTimeSeconds, 0-20]. The default here is 20, the longest:
+            SQS's own default, 0, is short polling, which answers at once, often empty.
+        ``delay``
+            how long a new message stays invisible before its first receive [DelaySeconds,
+            0-900, default 0].
+        ``content_based_deduplication``
+            a FIFO queue deduplicates by a SHA-256 of the payload when an event carries no
+            ``MessageDeduplicationId`` attribute [ContentBasedDeduplication, default
+            false].
         """
         self._free(name)
         if isinstance(dead_letter, str) and max_receive_count is not None:
@@ -160,11 +216,40 @@ class Simulation:
         stop: float | None = None,
         size_bytes: int = DEFAULT_EVENT_BYTES,
     ) -> Producer:
-        """Add a producer publishing ``event_type`` events to ``target``.
+        """Add a producer publishing one ``event_type`` event per arrival to ``target``.
 
-        ``payload`` and ``attributes`` (message attributes such as SNS filter policies
-        match; ``eventType`` is always set) are constants or functions of the event's
-        index within the producer.
+        ``name``
+            unique among the simulation's components (the event's ``producer``).
+        ``target``
+            a topic, a queue or a fanout, or its name.
+        ``arrivals``
+            when events are published: ``ev.Poisson(rate=...)`` (events per second, at
+            random), ``ev.Periodic(interval=...)`` (seconds), ``ev.Schedule([(t, rate),
+            ...])`` (piecewise Poisson: storms), ``ev.Replay([times])``.
+        ``event_type``
+            the events' type, also their ``eventType`` message attribute (default
+            ``"Event"``); consumer groups' ``event_types`` and filter policies match it.
+        ``keys``
+            a key chooser (``ev.UniformKeys(n)``, ``ev.ZipfKeys(n, s)``), or None for
+            unkeyed events (the default). On a topic a keyed event goes to partition
+            murmur2(key) mod partitions (Kafka's default partitioner), so a key's events
+            stay in order; an unkeyed one to a sticky partition that changes after each
+            ``batch.size`` (16384 bytes) sent. On a FIFO queue the key is the message group
+            [MessageGroupId], which FIFO queues require.
+        ``payload``, ``attributes``
+            the events' payload and message attributes (which SNS filter policies match;
+            ``eventType`` is always set): constants, or functions of the event's index
+            within the producer (0, 1, ...). Default None.
+        ``schema_version``
+            the events' schema version (an integer >= 1, default 1), for lessons on
+            schema evolution.
+        ``start``, ``stop``
+            seconds at which publishing starts (default 0) and stops (default None: until
+            the run ends).
+        ``size_bytes``
+            the serialized size of one event in bytes (default 1024), used only to count
+            ``batch.size`` for unkeyed events' sticky partition: with the default, 16 events
+            go to one partition before the next.
         """
         self._free(name)
         producer = Producer(
@@ -199,10 +284,99 @@ class Simulation:
     ) -> ConsumerGroup:
         """Add a consumer group reading ``source``: a topic, a list of topics, or a queue.
 
-        ``dead_letter`` names a topic or queue (created if it does not exist yet) for the
-        events whose attempts are exhausted. With ``retry=ev.Retry(..., blocking=False)``
-        the group gets ``<topic>-retry-<delay ms>`` topics and, unless ``dead_letter`` is
-        given, ``<topic>-dlt`` (Spring's ``@RetryableTopic``).
+        Times are seconds. The real system's rule or default follows each parameter: Kafka
+        (with Spring for Apache Kafka for retries) for a group reading topics, Amazon SQS
+        for one reading a queue. Parameters marked *topics* do nothing for a queue.
+
+        ``name``
+            unique among the simulation's components (Kafka's ``group.id``).
+        ``source``
+            a topic, a list of topics, or a queue, or their names. Every group reading a
+            topic gets every record of it; consumers of one queue compete for its
+            messages. To read a fanout, subscribe a queue to it and read the queue.
+        ``consumers``
+            members of the group (>= 1, default 1). In Kafka a partition has exactly one
+            owner in a group, so consumers beyond the partition count sit idle (Spring's
+            container ``concurrency`` is this number).
+        ``service_time``
+            seconds one processing attempt takes, a distribution or a number (default 0).
+            In seconds: ``service_time=20`` is 20 s; 20 ms is ``0.02`` or
+            ``ev.Exponential(mean=0.02)``. A run warns when a group's utilisation (the
+            summary's ``utilisation``: events per second x mean attempt time / slots)
+            reaches 1.
+        ``concurrency``
+            workers per consumer (>= 1, default 1). A Kafka consumer's poll loop handles
+            one record at a time (the default); more workers act as a pool behind it,
+            never on two records of one partition at once, so a group reading topics has
+            min(consumers x concurrency, partitions) slots. A queue's consumer handles
+            ``concurrency`` messages at once.
+        ``handler``
+            ``fn(event, ctx)``, called in each attempt once its service time has passed
+            (unless an injected fault failed it); it may be a generator (``yield
+            ctx.timeout(s)`` waits, and the wait is part of the attempt), publishes
+            follow-ups with ``ctx.publish``, and fails the attempt by raising. Default
+            None: an attempt is its service time.
+        ``commit``
+            the delivery guarantee. ``"after"`` (the default): at-least-once; offsets are
+            committed, or queue messages deleted, after processing, so a crash before the
+            commit delivers an event again (``duplicates``). Kafka's default
+            (``enable.auto.commit=true``, committing what earlier polls returned) and
+            Spring's (``AckMode.BATCH``) behave so. ``"before"``: at-most-once; committed
+            (deleted) on receipt, so a crash loses the events in hand (``lost``) instead
+            of delivering them again.
+        ``assignment``
+            *topics*: how partitions are shared among consumers: ``"range"`` (the
+            default), ``"roundrobin"``, ``"sticky"`` (``partition.assignment.strategy``;
+            Kafka 3.0+ defaults to [RangeAssignor, CooperativeStickyAssignor], i.e. range
+            until every member supports cooperative sticky). Range gives the first
+            consumers one more partition each when they do not divide evenly.
+        ``event_types``
+            *topics*: the event types the group handles (a name or a list); the other
+            records are read and skipped, as a consumer returning early would. Default
+            None: all. Refused for a queue, whose consumers receive every message (SQS has
+            no per-consumer filter): filter with a fanout subscription's ``filter_policy``.
+        ``faults``
+            failures to inject: ``ev.TransientErrors``, ``ev.PoisonEvents``,
+            ``ev.Crashes``, ``ev.Outage``, ``ev.Slowdown`` (one or a list; default none).
+        ``retry``
+            ``ev.Retry(max_attempts, backoff, blocking=True)``; default None: one attempt,
+            then the dead-letter target (or ``lost``). Spring's ``DefaultErrorHandler``
+            defaults to 10 attempts with no back-off (``FixedBackOff(0, 9)``), its
+            ``@RetryableTopic`` to 3 attempts 1 s apart. Blocking retries hold the
+            partition during the back-off; ``blocking=False`` publishes to
+            ``<topic>-retry-<delay ms>`` topics and, unless ``dead_letter`` is given,
+            ``<topic>-dlt`` (Spring's ``@RetryableTopic``; topics only: a queue
+            redelivers after its visibility timeout).
+        ``dead_letter``
+            a topic or queue (a name not defined yet creates a topic with the source's
+            partitions, or a queue for a group reading a queue) for events whose attempts
+            are exhausted, with the reason and last
+            error in their attributes (Spring's ``DeadLetterPublishingRecoverer``).
+            Default None: logged and skipped, ``lost`` (Spring's default recoverer). A
+            queue's own redrive policy (``sim.queue(dead_letter=...)``) is separate.
+        ``idempotent``
+            skip events already processed (an idempotency store keyed by event id; the
+            skips are attempts with status ``duplicate``), so at-least-once delivery applies
+            each event once. Default False: Kafka and SQS consumers have no such store
+            (Kafka's ``enable.idempotence``, default true since 3.0, is the producer's,
+            against duplicates from send retries).
+        ``idempotency_window``
+            seconds the store remembers an id (default None: for ever); a redelivery later
+            than that is applied again.
+        ``commit_interval``
+            *topics*, with ``commit="after"``: seconds between offset commits
+            (``auto.commit.interval.ms``, default 5000 ms = 5 s); 0 commits after every
+            record (Spring's ``AckMode.RECORD``). Lag saw-tooths up to this long.
+        ``session_timeout``
+            *topics*: seconds without heartbeats before a crashed consumer's partitions go
+            to the others (``session.timeout.ms``, default 45 s since Kafka 3.0, 10 s
+            before); until then they are not read.
+        ``join_at``
+            seconds at which the group joins and starts reading (default 0).
+        ``offset_reset``
+            *topics*: where a group with no committed offset starts when it joins:
+            ``"latest"`` (the log end, the default, ``auto.offset.reset=latest``) or
+            ``"earliest"`` (the oldest retained record).
         """
         self._free(name)
         topics = self._source_topics(source)
@@ -295,10 +469,13 @@ class Simulation:
                 "run: this simulation has already run; build a new Simulation to run again"
             )
         try:
-            return self._run(until, warmup)
+            result = self._run(until, warmup)
         except BaseException as err:
             self._failed = f"{type(err).__name__}: {err}"
             raise
+        # after the try: the run is over (a warning turned into an error does not fail it)
+        warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
+        return result
 
     def _run(self, until: float, warmup: float) -> Result:
         for group in self.groups.values():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from evsim import cli
+from evsim.result import SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "data" / "scenarios"
@@ -53,8 +54,8 @@ def test_run_prints_the_summary_and_writes_the_tables(tmp_path):
     appended = events["offset"].notna()
     orders = (appended & (events["event_type"] == "OrderCreated")).sum()
     # notification gets every appended event, inventory only the orders
-    assert summary.loc["notification-service", "published"] == appended.sum()
-    assert summary.loc["inventory-service", "published"] == orders
+    assert summary.loc["notification-service", "routed"] == appended.sum()
+    assert summary.loc["inventory-service", "routed"] == orders
 
 
 def in_process(capsys, *args: str) -> tuple[int, str, str]:
@@ -71,6 +72,39 @@ def test_run_with_the_same_seed_prints_the_same_table(capsys):
     assert first[0] == second[0] == other[0] == 0
     assert first[1] == second[1] != other[1]
     assert "seed 3" in first[1]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_run_prints_the_summary_at_the_terminals_width(capsys, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))  # what shutil.get_terminal_size() reads first
+    status, out, _ = in_process(capsys, "run", ORDER_FLOW, "--until", "5")
+    assert status == 0
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= width
+    table = out.split("\n", 1)[1]  # after the "... s simulated" line
+    for column in SUMMARY_COLUMNS:  # none left out ("...") to fit
+        assert column in table
+    blocks = [b for b in table.split("\n\n") if b.strip()]
+    assert len(blocks) > 1  # wrapped into blocks of columns
+    for block in blocks:  # each block names its rows
+        assert "notification-service" in block and "inventory-service" in block
+
+
+def test_sweep_means_label_the_swept_parameter_in_every_block(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    path = "consumer_groups[0].consumers"
+    status, out, _ = in_process(
+        capsys, "sweep", ORDER_FLOW, "--param", f"{path}=3,4", "--until", "3", "--jobs", "1"
+    )
+    assert status == 0
+    assert max(map(len, out.splitlines())) <= 100
+    blocks = [b for b in out.split("\n", 1)[1].split("\n\n") if b.strip()]
+    assert len(blocks) > 1
+    for block in blocks:
+        header = block.splitlines()[1]  # the index names: the parameter, then the group
+        assert header.split()[:2] == [path, "group"]
+        values = [line.split()[0] for line in block.splitlines()[2:] if line[0] != " "]
+        assert values == ["3", "4"]
 
 
 def test_the_installed_command_runs(tmp_path):

@@ -58,7 +58,7 @@ def test_sweep_runs_every_combination_with_common_random_numbers():
     # replication r uses the same seed at every grid point
     seeds = table.pivot_table(index="replication", columns=["rate", "consumers"], values="seed")
     assert (seeds.nunique(axis=1) == 1).all()
-    busier = table.groupby("rate")["published"].mean()
+    busier = table.groupby("rate")["routed"].mean()
     assert busier[20.0] > busier[10.0]
 
 

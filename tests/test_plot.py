@@ -114,7 +114,10 @@ def test_percentile_bars_are_summarys_percentiles(result):
     for name in ("p50", "p95", "p99"):
         np.testing.assert_allclose(bars[name], summary[f"latency_{name}"].to_numpy(dtype=float))
     assert [t.get_text() for t in ax.get_xticklabels()] == result.groups
-    assert ax.get_ylabel() == "latency (s)"
+    # notification's outage: p99 ~10 s against p50 ~0.01 s; a linear axis flattens the p50s
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "latency (s, log scale)"
+    healthy = plot.percentiles(many_groups(2))
+    assert healthy.get_yscale() == "linear" and healthy.get_ylabel() == "latency (s)"
 
 
 # --- over time ----------------------------------------------------------------------------
@@ -149,24 +152,57 @@ def test_throughput_last_bin_is_divided_by_its_own_length():
         plot.throughput_data(result, bin=0)
 
 
-def test_lag_per_partition_and_per_group(result):
+def test_lag_per_group_by_default_and_per_partition_on_request(result):
     series = result.timeseries
     lag = series[series["metric"] == "lag"]
-    data = plot.lag_data(result)
+    data = plot.lag_data(result, per_partition=True)
     assert set(data.columns) == set(lag["entity"].astype(str))
     entity = "payment-service/order-events-1"
     expected = lag[lag["entity"] == entity].set_index("time")["value"]
     np.testing.assert_allclose(data[entity].to_numpy(), expected.to_numpy())
-    per_group = plot.lag_data(result, per_partition=False)
+    per_group = plot.lag_data(result)
     assert list(per_group.columns) == result.groups
     partitions = [f"notification-service/order-events-{p}" for p in range(3)]
     np.testing.assert_allclose(per_group["notification-service"], data[partitions].sum(axis=1))
-    ax = plot.lag(result, group="payment-service")
+    # the default chart: a line per group, summed as summary()'s max_lag is
+    ax = plot.lag(result)
+    assert set(lines_by_label(ax)) == set(result.groups)
+    assert "per consumer group" in ax.get_title()
+    peaks = {g: line.get_ydata().max() for g, line in lines_by_label(ax).items()}
+    assert peaks == result.summary()["max_lag"].to_dict()
+    ax = plot.lag(result, group="payment-service", per_partition=True)
     assert set(lines_by_label(ax)) == {f"payment-service/order-events-{p}" for p in range(3)}
     np.testing.assert_allclose(lines_by_label(ax)[entity].get_ydata(), expected.to_numpy())
     assert ax.get_ylabel() == "lag (events)"
     with pytest.raises(ev.ConfigError, match="group"):
         plot.lag_data(result, group="nobody")
+
+
+def many_groups(groups: int, partitions: int = 6) -> ev.Result:
+    sim = ev.Simulation(seed=2)
+    sim.topic("t", partitions=partitions)
+    sim.producer("p", "t", ev.Poisson(rate=50), keys=ev.UniformKeys(1000))
+    for i in range(groups):
+        sim.consumer_group(f"g{i}", "t", consumers=3, service_time=ev.Exponential(0.01))
+    return sim.run(until=20)
+
+
+def legend_labels(ax) -> list[str]:
+    legend = ax.get_legend()
+    assert legend is not None, "no legend"
+    return [text.get_text() for text in legend.get_texts()]
+
+
+@pytest.mark.parametrize(("groups", "per_partition", "lines"), [(4, False, 4), (3, True, 18),
+                                                                (5, True, 30)])  # fmt: skip
+def test_lag_lines_have_distinct_colours_and_a_legend(groups, per_partition, lines):
+    result = many_groups(groups)
+    ax = plot.lag(result, per_partition=per_partition)
+    drawn = ax.get_lines()
+    assert len(drawn) == lines
+    colours = {matplotlib.colors.to_hex(line.get_color()) for line in drawn}
+    assert len(colours) == lines  # no colour used twice
+    assert legend_labels(ax) == [line.get_label() for line in drawn]
 
 
 def test_depth_shows_queues_and_dlqs_once_each(fanout):
@@ -183,6 +219,12 @@ def test_depth_shows_queues_and_dlqs_once_each(fanout):
     assert ax.get_ylabel() == "depth (messages)"
 
 
+def test_consumers_up_changes_only_with_crashes_or_outages(result, fanout):
+    assert plot.consumers_up_changes(result)  # notification's outage
+    assert not plot.consumers_up_changes(fanout)
+    assert not plot.consumers_up_changes(many_groups(2))
+
+
 def test_consumers_up_dips_during_an_outage(result):
     data = plot.consumers_up_data(result)
     assert list(data.columns) == result.groups
@@ -194,6 +236,8 @@ def test_consumers_up_dips_during_an_outage(result):
     ax = plot.consumers_up(result)
     np.testing.assert_allclose(lines_by_label(ax)["notification-service"].get_ydata(), notification)
     assert ax.get_ylabel() == "consumers up"
+    ax.figure.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_yticks())  # whole consumers
 
 
 # --- sweeps -------------------------------------------------------------------------------
@@ -261,6 +305,30 @@ def test_sweep_comparison_on_a_real_sweep_uses_one_line_per_group():
     assert ax.get_ylabel() == "throughput (events/s)"
 
 
+@pytest.mark.parametrize(
+    ("values", "order", "scale"),
+    [
+        (["1", "10", "1000", "2"], [1, 2, 10, 1000], "log"),  # YAML reads 1e3 as text
+        ([1, 10, 1000, 2], [1, 2, 10, 1000], "log"),
+        ([0.5, 20.0, 50.0], [0.5, 20.0, 50.0], "linear"),  # a span of exactly 100
+        ([0, 10, 1000], [0, 10, 1000], "linear"),  # zero: no log axis
+        (["range", "sticky"], ["range", "sticky"], "linear"),  # not numbers: as given
+    ],
+)
+def test_sweep_places_values_in_numeric_order_on_a_log_axis_past_100x(values, order, scale):
+    table = pd.DataFrame(
+        [{"x": v, "replication": r, "seed": r, "group": "g", "throughput": float(i + r)}
+         for i, v in enumerate(values) for r in range(2)]
+    )  # fmt: skip
+    data = plot.sweep_data(table, "x", "throughput")
+    assert data["x"].tolist() == order
+    ax = plot.sweep_comparison(table, "x", "throughput")
+    line = ax.containers[0][0]
+    assert list(line.get_xdata()) == order
+    assert ax.get_xscale() == scale
+    assert ax.get_xlabel() == ("x (log scale)" if scale == "log" else "x")
+
+
 # --- the standard set ---------------------------------------------------------------------
 
 
@@ -271,6 +339,7 @@ def test_standard_charts_write_the_charts_that_have_data(result, fanout, tmp_pat
     assert all(p.suffix == ".png" and p.stat().st_size > 1000 for p in written)
     names = {p.stem for p in plot.standard_charts(fanout, tmp_path / "fan")}
     assert "depth" in names and "lag" not in names  # queues, no topics
+    assert "consumers_up" not in names  # no consumer went down: flat lines
     assert not plt.get_fignums()  # nothing left open
 
 

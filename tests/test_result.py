@@ -42,7 +42,11 @@ def test_tables_have_the_documented_columns():
         frame = getattr(result, table)
         assert set(columns) <= set(frame.columns), table
         assert len(frame) > 0, table
-    assert list(result.summary().columns) == SUMMARY_COLUMNS
+    assert list(result.summary().columns) == SUMMARY_COLUMNS == [
+        "routed", "processed", "dead_lettered", "expired", "lost", "pending", "duplicates",
+        "throughput", "latency_mean", "latency_p50", "latency_p95", "latency_p99", "max_lag",
+        "utilisation",
+    ]  # fmt: skip
     assert set(result.timeseries["metric"]) >= {"lag", "consumers_up", "in_system"}
 
 
@@ -58,8 +62,8 @@ def test_latency_is_completed_minus_published_and_summary_percentiles_come_from_
     assert row["latency_p95"] == pytest.approx(done["latency"].quantile(0.95))
     assert row["latency_mean"] == pytest.approx(done["latency"].mean())
     assert row["throughput"] == pytest.approx(len(done) / 120.0)
-    assert row["published"] == len(deliveries)
-    assert row["processed"] + row["pending"] == row["published"]
+    assert row["routed"] == len(deliveries)
+    assert row["processed"] + row["pending"] == row["routed"]
 
 
 def test_warmup_drops_early_events_from_the_statistics():
@@ -77,6 +81,47 @@ def test_max_lag_is_the_largest_sampled_total_lag_of_the_group():
     lag = series[series["metric"] == "lag"]
     total = lag.groupby("time")["value"].sum()
     assert result.summary().loc["inventory", "max_lag"] == total.max() > 0
+
+
+def lag_run(record: str) -> ev.Result:
+    """A queue group, a topic group and one joining after the last lag sample (at 20 s)."""
+    sim = ev.Simulation(seed=6, sample_interval=10, record=record)
+    sim.topic("t", partitions=2)
+    sim.queue("q")
+    sim.producer("p", "t", ev.Poisson(rate=20), keys=ev.UniformKeys(50))
+    sim.producer("p2", "q", ev.Poisson(rate=20))
+    sim.consumer_group("reader", "q", service_time=ev.Exponential(0.02))
+    sim.consumer_group("on-time", "t", service_time=ev.Exponential(0.02))
+    sim.consumer_group("late", "t", service_time=ev.Exponential(0.02), join_at=25)
+    return sim.run(until=29)
+
+
+@pytest.mark.parametrize("record", ["full", "summary"])
+def test_max_lag_is_nan_for_a_queue_group_and_a_group_never_sampled(record):
+    summary = lag_run(record).summary()
+    assert np.isnan(summary.loc["reader", "max_lag"])  # a queue has no offsets: no lag
+    assert np.isnan(summary.loc["late", "max_lag"])  # joined after the last sample
+    assert summary.loc["on-time", "max_lag"] >= 0
+    assert summary.loc["late", "routed"] > 0  # it did join and read
+
+
+def test_summary_routed_is_what_accounting_counts_and_adds_up_to_the_outcomes():
+    sim = ev.Simulation(seed=7)
+    sim.topic("t", partitions=2)
+    sim.producer("p", "t", ev.Poisson(rate=20), keys=ev.UniformKeys(50))
+    sim.consumer_group(
+        "g", "t", service_time=ev.Exponential(0.04), faults=[ev.PoisonEvents(p=0.05)],
+        dead_letter="t-dlt",
+    )  # fmt: skip
+    sim.consumer_group(
+        "h", "t", service_time=ev.Exponential(0.04), faults=[ev.PoisonEvents(p=0.05)]
+    )
+    result = sim.run(until=60)
+    summary, accounting = result.summary(), result.accounting()
+    outcomes = ["processed", "dead_lettered", "expired", "lost", "pending"]
+    assert (summary["routed"] == accounting["routed"]).all()
+    assert (summary["routed"] == summary[outcomes].sum(axis=1)).all()
+    assert summary.loc["g", "dead_lettered"] > 0 and summary.loc["h", "lost"] > 0
 
 
 def test_accounting_balances_and_check_passes():

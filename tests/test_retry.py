@@ -96,7 +96,7 @@ def test_transient_errors_are_mostly_overcome_by_retries():
     retry = Retry(max_attempts=5, backoff=Backoff(base=0.05, jitter="full"))
     result = failing_group(retry, [TransientErrors(p=0.3)])
     summary = result.summary().loc["g"]
-    assert summary["lost"] <= 0.3**5 * summary["published"] * 3 + 3
+    assert summary["lost"] <= 0.3**5 * summary["routed"] * 3 + 3
     errors = (result.attempts["status"] == "error").mean()
     assert errors == pytest.approx(0.3, abs=0.03)
     result.check()
