@@ -83,6 +83,7 @@ class Producer:
         self.keys = as_keys(keys, "keys")
         self.payload = payload
         self.attributes = _attributes(attributes)
+        _screen(self.target, self.attributes, keys is not None)
         self.schema_version = _check.integer("schema_version", schema_version, minimum=1)
         self.start = _check.non_negative("start", start)
         self.stop = None if stop is None else _check.positive("stop", stop)
@@ -158,6 +159,15 @@ class Producer:
 def _plain(value: Any) -> Any:
     """``value`` for a config dict: a function is shown by its name."""
     return getattr(value, "__qualname__", repr(value)) if callable(value) else value
+
+
+def _screen(target: Any, attributes: Any, keyed: bool) -> None:
+    """Refuse now a producer every send of which its queue or fanout would refuse (a FIFO
+    target without keys, or constant attributes SQS or SNS refuse); attributes that are a
+    function of the event index are checked on each send."""
+    check = getattr(target, "check_sender", None)  # queues and fanouts screen senders
+    if check is not None and not callable(attributes):
+        check(attributes, keyed)
 
 
 def _attributes(value: Any) -> Any:

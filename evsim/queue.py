@@ -3,12 +3,17 @@
 Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigError):
 
 * SendMessage: the message is stored after the queue's ``latency`` and stays invisible
-  for ``delay`` seconds (``DelaySeconds``, 0–900).
+  for ``delay`` seconds (``DelaySeconds``, 0–900). On a standard queue a send's own
+  ``DelaySeconds`` (the event's attribute of that name, 0–900) replaces the queue's; a
+  FIFO queue refuses a non-zero one (:func:`evsim.sqs_rules.message_delay`). A copy
+  delivered by a fanout (:meth:`Queue.deliver`) gets the queue's delay: SNS has no
+  per-message delay.
 * ReceiveMessage returns 1–10 messages (``MaxNumberOfMessages``); long polling
   (``WaitTimeSeconds``, 0–20) returns as soon as at least one message is available, else
   an empty list when the wait ends. Waiting receivers are served first come, first
   served; with zero latency a waiting receiver gets an arriving message at that instant.
-* A received message is invisible for ``visibility_timeout`` seconds (0–43200) and
+* A received message is invisible for ``visibility_timeout`` seconds (0–43200), or for the
+  receive's own ``visibility_timeout`` (ReceiveMessage's VisibilityTimeout, 0–43200), and
   reappears unless deleted; each receive raises its receive count and gives it a new
   receipt handle. DeleteMessage with an older receipt (the message was received again
   since) does not delete it.
@@ -20,10 +25,14 @@ Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigE
   from the original enqueue time; a standard queue's message moved to a DLQ keeps that
   time, a FIFO queue's gets a new one (SQS resets it for FIFO queues).
 * FIFO queues (names end in ``.fifo``): the message group is the event's key; a group
-  with a message in flight is held back while other groups proceed; a message whose
-  deduplication id (``MessageDeduplicationId`` attribute, or a SHA-256 of the payload
-  with ``content_based_deduplication``) was accepted less than 5 minutes earlier is
-  accepted but not enqueued.
+  with a message in flight is held back while other groups proceed. Every send needs a
+  deduplication id: the ``MessageDeduplicationId`` attribute, or with
+  ``content_based_deduplication`` a SHA-256 of the payload; without one SQS refuses the
+  send (InvalidParameterValue) and so does the queue (``SendRefusedError``), when the
+  producer is built if its attributes are constant, else on the send. A message whose id
+  was accepted less than 5 minutes earlier is accepted but not enqueued. A copy from a
+  FIFO fanout carries the fanout's id and keeps its group's order over the queue's
+  latency. A move to the DLQ by the redrive policy is not a send: nothing is checked.
 
 A queue knows nothing of consumer groups beyond the name of the one reading it
 (``reader``): callers use :meth:`Queue.receive` and :meth:`Queue.delete` (SQS's API, with
@@ -36,7 +45,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -51,17 +60,24 @@ from evsim.message import (
     GONE,
     IN_FLIGHT,
     VISIBLE,
+    Admit,
     FifoOrder,
     Message,
     StandardOrder,
     VisibilityClock,
 )
-from evsim.sqs_rules import DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT, DEFAULT_WAIT_TIME
+from evsim.sqs_rules import (
+    DEFAULT_RETENTION,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    DEFAULT_WAIT_TIME,
+    DELAY_SECONDS,
+)
 from evsim.world import World
 
 Listener = Callable[[str, Message], None]
 """Called with (kind, message); kind is one of ``LISTEN_KINDS``."""
 LISTEN_KINDS = ("enqueued", "dead_lettered", "expired", "deleted")
+Waiting = tuple[simpy.Event, int, bool, Admit]  # request, n, copies, how to hand them out
 
 
 class Queue:
@@ -84,6 +100,7 @@ class Queue:
         "_enqueued",
         "_env",
         "_events",
+        "_group_order",
         "_latency_sampler",
         "_listeners",
         "_message_ids",
@@ -156,11 +173,12 @@ class Queue:
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in LISTEN_KINDS}
         self._enqueued: list[Callable[[int], None]] = []  # called with the event id
         self._message_ids = world.message_ids
-        self._waiting: deque[tuple[simpy.Event, int, bool]] = deque()  # request, n, copies
+        self._waiting: deque[Waiting] = deque()
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
         self._sequence = itertools.count()
         self._deduplicator = rules.Deduplicator()
+        self._group_order = rules.GroupOrder() if self.fifo else None  # for fanout copies
         self._oldest = float("inf")  # a lower bound of visible messages' enqueue times
         self._latency_sampler = world.sampler(self.latency, "queue", self.name, "latency")
 
@@ -183,41 +201,67 @@ class Queue:
     # --- SendMessage ----------------------------------------------------------------
 
     def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
-        """SendMessage: after the latency a message is stored (visible after ``delay``).
+        """SendMessage: after the latency a message is stored (visible after its delay).
 
-        A FIFO queue needs a key: it is the message group id (``MessageGroupId``).
+        A FIFO queue needs a key (the message group id, ``MessageGroupId``) and a
+        deduplication id; a standard queue takes the event's ``DelaySeconds`` attribute as
+        the message's delay. A send SQS would refuse raises ``SendRefusedError``.
         """
-        if key is None and self.fifo:
-            raise ConfigError(
-                f"queue {self.name!r}: a FIFO queue needs a key on every event "
-                "(the key is the SQS message group id); give the producer keys="
-            )
-        wait = self._latency_sampler()
-        if wait <= 0.0:
-            self._arrive(event_id, key)
+        attributes = self._events.attributes[event_id]
+        if self.fifo:
+            dedup = self._fifo_dedup_id(event_id, key, attributes)
+            self._send(event_id, key, dedup, self.delay, self._latency_sampler())
+        elif attributes and DELAY_SECONDS in attributes:
+            delay = rules.message_delay(self.name, False, attributes)
+            delay = self.delay if delay is None else delay
+            self._send(event_id, key, None, delay, self._latency_sampler())
         else:
-            self._env.call_later(wait, partial(self._on_arrival, event_id, key))
+            self._send(event_id, key, None, self.delay, self._latency_sampler())
+
+    def deliver(self, event_id: int, key: str | None, dedup_id: str | None) -> None:
+        """A fanout's copy (SNS to SQS): stored after the latency, visible after the
+        queue's delay; a FIFO queue deduplicates it by the fanout's ``dedup_id`` and keeps
+        its message group in the order the fanout delivered it."""
+        wait = self._latency_sampler()
+        if self._group_order is not None:
+            wait = self._group_order.wait(key or "", self._env.now, wait)
+        self._send(event_id, key, dedup_id, self.delay, wait)
+
+    def check_sender(self, attributes: Mapping[str, Any] | None, keyed: bool = True) -> None:
+        """Refuse now a sender every send of which SQS would refuse: one with these
+        (constant) ``attributes``, and without keys unless ``keyed``."""
+        if self.fifo and not keyed:
+            rules.require_group("queue", self.name, None)
+        rules.message_delay(self.name, self.fifo, attributes)
+        if self.fifo:
+            rules.require_dedup_id("queue", self.name, attributes, self.content_based_deduplication)
 
     # --- ReceiveMessage, DeleteMessage, ChangeMessageVisibility ----------------------
 
     def receive(
-        self, max_messages: int | None = None, wait_time: float | None = None
+        self,
+        max_messages: int | None = None,
+        wait_time: float | None = None,
+        visibility_timeout: float | None = None,
     ) -> simpy.Event:
         """ReceiveMessage: an event whose value is a list of up to ``max_messages``.
 
-        Defaults are the queue's ``receive_batch`` and ``wait_time``. The list is empty
-        only if no message became available within ``wait_time`` seconds.
+        Defaults are the queue's ``receive_batch``, ``wait_time`` and
+        ``visibility_timeout`` (seconds the received messages stay invisible, 0–43200:
+        ReceiveMessage's VisibilityTimeout). The list is empty only if no message became
+        available within ``wait_time`` seconds.
         """
         n = self.receive_batch
         if max_messages is not None:
             n = rules.batch("max_messages", max_messages)
         wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
+        admit = self._admitter(visibility_timeout)
         env = self._env
         request = env.event()
-        batch = [message.snapshot() for message in self.poll(n)]
+        batch = [message.snapshot() for message in self._poll(n, admit)]
         if batch or wait == 0:
             return request.succeed(batch)
-        entry = (request, n, True)
+        entry = (request, n, True, admit)
         self._waiting.append(entry)
         env.call_later(wait, partial(self._give_up, entry))
         return request
@@ -231,10 +275,8 @@ class Queue:
         themselves, for a consumer group that notes each one's receipt and deletes with
         :meth:`delete_receipt`.
         """
-        if self._waiting or not self._order.takeable():
-            return []
         n = self.receive_batch if max_messages is None else max_messages
-        return self._order.take(n, self._admit)
+        return self._poll(n, self._admit)
 
     def wait(self, max_messages: int | None = None) -> simpy.Event:
         """An event that fires with stored messages (as :meth:`poll` hands out) as soon as
@@ -245,7 +287,7 @@ class Queue:
         """
         request = self._env.event()
         n = self.receive_batch if max_messages is None else max_messages
-        self._waiting.append((request, n, False))
+        self._waiting.append((request, n, False, self._admit))
         self._serve()
         return request
 
@@ -360,13 +402,32 @@ class Queue:
 
     # --- internals --------------------------------------------------------------------
 
-    def _on_arrival(self, event_id: int, key: str | None, _event: object) -> None:
-        self._arrive(event_id, key)
+    def _fifo_dedup_id(
+        self, event_id: int, key: str | None, attributes: Mapping[str, Any] | None
+    ) -> str | None:
+        """The deduplication id of a FIFO send, once SQS's checks of the send pass."""
+        rules.require_group("queue", self.name, key)
+        self.check_sender(attributes)
+        payload = self._events.payload[event_id]
+        return rules.dedup_id(attributes, payload, self.content_based_deduplication)
 
-    def _arrive(self, event_id: int, key: str | None) -> None:
+    def _send(
+        self, event_id: int, key: str | None, dedup: str | None, delay: float, wait: float
+    ) -> None:
+        """Store the message after ``wait`` seconds (the send's latency)."""
+        if wait <= 0.0:
+            self._arrive(event_id, key, dedup, delay)
+        else:
+            self._env.call_later(wait, partial(self._on_arrival, event_id, key, dedup, delay))
+
+    def _on_arrival(
+        self, event_id: int, key: str | None, dedup: str | None, delay: float, _event: object
+    ) -> None:
+        self._arrive(event_id, key, dedup, delay)
+
+    def _arrive(self, event_id: int, key: str | None, dedup: str | None, delay: float) -> None:
         now, events = self._env.now, self._events
         if self.fifo:
-            dedup = self._dedup_id(event_id)
             if dedup is not None and self._deduplicator.duplicate(dedup, now):
                 self.duplicates_dropped += 1
                 events.release(event_id)
@@ -376,16 +437,11 @@ class Queue:
             message = Message(next(self._message_ids), event_id, now)
         events.reached(event_id, self.code, now)
         self._store(message)
-        if self.delay > 0.0:
+        if delay > 0.0:
             self._delayed += 1
-            self._env.call_later(self.delay, partial(self._undelay, message))
+            self._env.call_later(delay, partial(self._undelay, message))
         else:
             self._show(message)
-
-    def _dedup_id(self, event_id: int) -> str | None:
-        events = self._events
-        content_based = self.content_based_deduplication
-        return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
 
     def _store(self, message: Message) -> None:
         if self.fifo:  # the order within a message group
@@ -410,8 +466,22 @@ class Queue:
         if self._waiting:
             self._serve()
 
-    def _admit(self, message: Message) -> bool:
-        """A visible message leaves the line: expired, to the DLQ, or received."""
+    def _poll(self, n: int, admit: Admit) -> list[Message]:
+        if self._waiting or not self._order.takeable():
+            return []
+        return self._order.take(n, admit)
+
+    def _admitter(self, visibility_timeout: float | None) -> Admit:
+        """How a receive hands messages out: with the queue's visibility timeout, or its
+        own (seconds, 0–43200)."""
+        if visibility_timeout is None:
+            return self._admit
+        seconds = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
+        return partial(self._admit, seconds=seconds)
+
+    def _admit(self, message: Message, seconds: float | None = None) -> bool:
+        """A visible message leaves the line: expired, to the DLQ, or received (invisible
+        for ``seconds``, or the queue's visibility timeout)."""
         now = self._env.now
         if now - message.enqueued_at > self.retention:
             self._leave(message, "expired")
@@ -426,7 +496,7 @@ class Queue:
         if not count:
             message.first_received_at = now
         message._state = IN_FLIGHT
-        self._clock.start(message, now)
+        self._clock.start(message, now, seconds)
         return True
 
     def _accept_dead_letter(self, message: Message, now: float) -> None:
@@ -480,13 +550,13 @@ class Queue:
         """Give available messages to waiting receivers, first come first served."""
         waiting = self._waiting
         while waiting and self._order.takeable():
-            request, n, copies = waiting[0]
-            batch = self._order.take(n, self._admit)
+            request, n, copies, admit = waiting[0]
+            batch = self._order.take(n, admit)
             if batch:
                 waiting.popleft()
                 request.succeed([m.snapshot() for m in batch] if copies else batch)
 
-    def _give_up(self, entry: tuple[simpy.Event, int, bool], _event: object) -> None:
+    def _give_up(self, entry: Waiting, _event: object) -> None:
         if not entry[0].triggered and entry in self._waiting:
             self._waiting.remove(entry)
             entry[0].succeed([])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
@@ -20,6 +21,16 @@ def post(sim, target, key=None, payload=None, attributes=None):
     """Publish one event to ``target`` now (as a producer would)."""
     code = sim.records.names.code
     return send(sim.world, target, code("test"), code("Event"), key, payload, attributes=attributes)
+
+
+_DEDUP_IDS = itertools.count()
+
+
+def post_fifo(sim, target, key):
+    """Publish one event to a FIFO queue, with a deduplication id of its own (SQS needs one
+    without content-based deduplication)."""
+    attributes = {"MessageDeduplicationId": f"m{next(_DEDUP_IDS)}"}
+    return post(sim, target, key=key, attributes=attributes)
 
 
 def at(env, time, action):
@@ -129,7 +140,7 @@ def test_a_fifo_dlq_resets_the_enqueue_time():
     queue = sim.queue("q.fifo", fifo=True, visibility_timeout=1, dead_letter="d.fifo",
                       max_receive_count=1)  # fmt: skip
     env = sim.world.env
-    at(env, 0, lambda: post(sim, queue, key="a"))
+    at(env, 0, lambda: post_fifo(sim, queue, key="a"))
     log = []
     receiving(env, queue, log, times=2, wait_time=0)
     receiving(env, queue, log, start=5, wait_time=0)
@@ -248,7 +259,7 @@ def fifo(**kwargs):
 
 def test_fifo_keeps_order_within_a_group_and_holds_a_group_in_flight():
     sim, queue, env = fifo(visibility_timeout=30)
-    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "A", "B", "A")])
+    at(env, 0, lambda: [post_fifo(sim, queue, key=k) for k in ("A", "A", "B", "A")])
     log = []
     receiving(env, queue, log, start=1, times=3, wait_time=0)
     env.run(until=2)
@@ -263,7 +274,7 @@ def test_fifo_keeps_order_within_a_group_and_holds_a_group_in_flight():
 
 def test_fifo_batch_takes_as_many_of_one_group_as_it_can():
     sim, queue, env = fifo()
-    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "B", "A", "B", "A")])
+    at(env, 0, lambda: [post_fifo(sim, queue, key=k) for k in ("A", "B", "A", "B", "A")])
     log = []
     receiving(env, queue, log, start=1, max_messages=10)
     env.run(until=2)
@@ -272,7 +283,7 @@ def test_fifo_batch_takes_as_many_of_one_group_as_it_can():
 
 def test_fifo_message_that_reappears_keeps_its_place_at_the_head_of_its_group():
     sim, queue, env = fifo(visibility_timeout=5)
-    at(env, 0, lambda: [post(sim, queue, key="A") for _ in range(3)])
+    at(env, 0, lambda: [post_fifo(sim, queue, key="A") for _ in range(3)])
     log = []
     receiving(env, queue, log, start=1, max_messages=2, wait_time=0)  # 0 and 1, not deleted
     receiving(env, queue, log, start=7, max_messages=10, wait_time=0)
