@@ -22,6 +22,7 @@ from evsim.errors import (
     ConfigError,
     ConfigTypeError,
     EvsimError,
+    SendRefusedError,
     SimulationStateError,
     UnknownNameError,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "Retry",
     "ScenarioError",
     "Schedule",
+    "SendRefusedError",
     "Simulation",
     "SimulationStateError",
     "Slowdown",

@@ -15,6 +15,7 @@ from evsim import _check
 from evsim.arrivals import Arrivals, as_arrivals
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.keys import KeyChooser, as_keys
+from evsim.sqs_rules import DELAY_SECONDS
 from evsim.world import Timer, World
 
 DEFAULT_EVENT_BYTES = 1024  # record size used by the sticky partitioner's batch count
@@ -45,12 +46,20 @@ def send(
 ) -> int:
     """Record an event published now by ``producer`` and hand it to ``broker``.
 
-    ``producer`` and ``event_type`` are interned name codes. Returns the event id.
+    ``producer`` and ``event_type`` are interned name codes. Returns the event id. The
+    ``DelaySeconds`` attribute is SendMessage's parameter: a queue takes it as the
+    message's own delay (:meth:`~evsim.queue.Queue.publish_delayed`); to topics and fanouts
+    it is an attribute like any other.
     """
     event_id = world.records.events.add(
         event_type, key, producer, broker.code, world.env.now, payload, schema_version, cause,
         attributes, original,
     )  # fmt: skip
+    if attributes is not None and DELAY_SECONDS in attributes:
+        delayed = getattr(broker, "publish_delayed", None)  # only queues delay one message
+        if delayed is not None:
+            delayed(event_id, key, producer, size_bytes, attributes[DELAY_SECONDS])
+            return event_id
     broker.publish(event_id, key, producer, size_bytes)
     return event_id
 

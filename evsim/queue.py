@@ -60,7 +60,6 @@ from evsim.message import (
     GONE,
     IN_FLIGHT,
     VISIBLE,
-    Admit,
     FifoOrder,
     Message,
     StandardOrder,
@@ -77,7 +76,7 @@ from evsim.world import World
 Listener = Callable[[str, Message], None]
 """Called with (kind, message); kind is one of ``LISTEN_KINDS``."""
 LISTEN_KINDS = ("enqueued", "dead_lettered", "expired", "deleted")
-Waiting = tuple[simpy.Event, int, bool, Admit]  # request, n, copies, how to hand them out
+Waiting = tuple[simpy.Event, int, bool]  # request, n, snapshots (a receive) or not (a group)
 
 
 class Queue:
@@ -107,6 +106,7 @@ class Queue:
         "_oldest",
         "_order",
         "_receipts",
+        "_receive_timeouts",
         "_sequence",
         "_stored",
         "_waiting",
@@ -174,6 +174,7 @@ class Queue:
         self._enqueued: list[Callable[[int], None]] = []  # called with the event id
         self._message_ids = world.message_ids
         self._waiting: deque[Waiting] = deque()
+        self._receive_timeouts: dict[simpy.Event, float] = {}  # waiting receives' own
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
         self._sequence = itertools.count()
@@ -201,22 +202,30 @@ class Queue:
     # --- SendMessage ----------------------------------------------------------------
 
     def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
-        """SendMessage: after the latency a message is stored (visible after its delay).
+        """SendMessage: after the latency a message is stored (visible after ``delay``).
 
         A FIFO queue needs a key (the message group id, ``MessageGroupId``) and a
-        deduplication id; a standard queue takes the event's ``DelaySeconds`` attribute as
-        the message's delay. A send SQS would refuse raises ``SendRefusedError``.
+        deduplication id; a send SQS would refuse raises ``SendRefusedError``.
         """
-        attributes = self._events.attributes[event_id]
         if self.fifo:
-            dedup = self._fifo_dedup_id(event_id, key, attributes)
-            self._send(event_id, key, dedup, self.delay, self._latency_sampler())
-        elif attributes and DELAY_SECONDS in attributes:
-            delay = rules.message_delay(self.name, False, attributes)
-            delay = self.delay if delay is None else delay
-            self._send(event_id, key, None, delay, self._latency_sampler())
+            self._publish_fifo(event_id, key)
+            return
+        wait = self._latency_sampler()
+        if wait <= 0.0:  # _send's two cases, inlined: this runs once per message
+            self._arrive(event_id, key, None, self.delay)
         else:
-            self._send(event_id, key, None, self.delay, self._latency_sampler())
+            self._env.call_later(wait, partial(self._on_arrival, event_id, key, None, self.delay))
+
+    def publish_delayed(
+        self, event_id: int, key: str | None, producer: int, size_bytes: int, delay: Any
+    ) -> None:
+        """SendMessage with its own DelaySeconds (``delay``, 0–900 s: the event's
+        attribute), instead of the queue's; a FIFO queue refuses a non-zero one."""
+        seconds = rules.message_delay(self.name, self.fifo, delay)
+        if seconds is None:  # none given, or a FIFO queue's 0: the queue's delay applies
+            self.publish(event_id, key, producer, size_bytes)
+        else:
+            self._send(event_id, key, None, seconds, self._latency_sampler())
 
     def deliver(self, event_id: int, key: str | None, dedup_id: str | None) -> None:
         """A fanout's copy (SNS to SQS): stored after the latency, visible after the
@@ -232,7 +241,7 @@ class Queue:
         (constant) ``attributes``, and without keys unless ``keyed``."""
         if self.fifo and not keyed:
             rules.require_group("queue", self.name, None)
-        rules.message_delay(self.name, self.fifo, attributes)
+        rules.message_delay(self.name, self.fifo, (attributes or {}).get(DELAY_SECONDS))
         if self.fifo:
             rules.require_dedup_id("queue", self.name, attributes, self.content_based_deduplication)
 
@@ -255,14 +264,18 @@ class Queue:
         if max_messages is not None:
             n = rules.batch("max_messages", max_messages)
         wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
-        admit = self._admitter(visibility_timeout)
+        hide = None
+        if visibility_timeout is not None:
+            hide = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
         env = self._env
         request = env.event()
-        batch = [message.snapshot() for message in self._poll(n, admit)]
-        if batch or wait == 0:
-            return request.succeed(batch)
-        entry = (request, n, True, admit)
+        messages = self.poll(n)
+        if messages or wait == 0:
+            return request.succeed(self._hand_out(messages, hide))
+        entry = (request, n, True)
         self._waiting.append(entry)
+        if hide is not None:
+            self._receive_timeouts[request] = hide
         env.call_later(wait, partial(self._give_up, entry))
         return request
 
@@ -275,8 +288,10 @@ class Queue:
         themselves, for a consumer group that notes each one's receipt and deletes with
         :meth:`delete_receipt`.
         """
+        if self._waiting or not self._order.takeable():
+            return []
         n = self.receive_batch if max_messages is None else max_messages
-        return self._poll(n, self._admit)
+        return self._order.take(n, self._admit)
 
     def wait(self, max_messages: int | None = None) -> simpy.Event:
         """An event that fires with stored messages (as :meth:`poll` hands out) as soon as
@@ -287,7 +302,7 @@ class Queue:
         """
         request = self._env.event()
         n = self.receive_batch if max_messages is None else max_messages
-        self._waiting.append((request, n, False, self._admit))
+        self._waiting.append((request, n, False))
         self._serve()
         return request
 
@@ -296,6 +311,7 @@ class Queue:
         for entry in self._waiting:
             if entry[0] is request:
                 self._waiting.remove(entry)
+                self._receive_timeouts.pop(request, None)
                 return True
         return False
 
@@ -336,10 +352,7 @@ class Queue:
         stored = self._current(message)
         if stored is None or stored._state != IN_FLIGHT:
             return False
-        if seconds == 0:
-            self._reappear(stored)
-        else:
-            self._clock.start(stored, self._env.now, seconds)
+        self._hide(stored, seconds)
         return True
 
     # --- observation ----------------------------------------------------------------
@@ -402,14 +415,16 @@ class Queue:
 
     # --- internals --------------------------------------------------------------------
 
-    def _fifo_dedup_id(
-        self, event_id: int, key: str | None, attributes: Mapping[str, Any] | None
-    ) -> str | None:
-        """The deduplication id of a FIFO send, once SQS's checks of the send pass."""
+    def _publish_fifo(self, event_id: int, key: str | None) -> None:
+        """SendMessage to a FIFO queue: refused without a message group or a deduplication
+        id (or with a per-message delay), else sent with its deduplication id."""
+        events = self._events
+        attributes = events.attributes[event_id]
         rules.require_group("queue", self.name, key)
         self.check_sender(attributes)
-        payload = self._events.payload[event_id]
-        return rules.dedup_id(attributes, payload, self.content_based_deduplication)
+        content_based = self.content_based_deduplication
+        dedup = rules.dedup_id(attributes, events.payload[event_id], content_based)
+        self._send(event_id, key, dedup, self.delay, self._latency_sampler())
 
     def _send(
         self, event_id: int, key: str | None, dedup: str | None, delay: float, wait: float
@@ -466,22 +481,8 @@ class Queue:
         if self._waiting:
             self._serve()
 
-    def _poll(self, n: int, admit: Admit) -> list[Message]:
-        if self._waiting or not self._order.takeable():
-            return []
-        return self._order.take(n, admit)
-
-    def _admitter(self, visibility_timeout: float | None) -> Admit:
-        """How a receive hands messages out: with the queue's visibility timeout, or its
-        own (seconds, 0–43200)."""
-        if visibility_timeout is None:
-            return self._admit
-        seconds = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
-        return partial(self._admit, seconds=seconds)
-
-    def _admit(self, message: Message, seconds: float | None = None) -> bool:
-        """A visible message leaves the line: expired, to the DLQ, or received (invisible
-        for ``seconds``, or the queue's visibility timeout)."""
+    def _admit(self, message: Message) -> bool:
+        """A visible message leaves the line: expired, to the DLQ, or received."""
         now = self._env.now
         if now - message.enqueued_at > self.retention:
             self._leave(message, "expired")
@@ -496,7 +497,7 @@ class Queue:
         if not count:
             message.first_received_at = now
         message._state = IN_FLIGHT
-        self._clock.start(message, now, seconds)
+        self._clock.start(message, now)
         return True
 
     def _accept_dead_letter(self, message: Message, now: float) -> None:
@@ -506,6 +507,26 @@ class Queue:
             message.enqueued_at = now  # SQS resets the enqueue time for FIFO queues
         self._store(message)
         self._show(message)
+
+    def _received(self, request: simpy.Event, messages: list[Message]) -> list[Message]:
+        """What a waiting receive gets (see :meth:`_hand_out`)."""
+        return self._hand_out(messages, self._receive_timeouts.pop(request, None))
+
+    def _hand_out(self, messages: list[Message], hide: float | None) -> list[Message]:
+        """What a receive returns: snapshots; with its own visibility timeout (``hide``
+        seconds) the messages are hidden for that long instead of the queue's timeout."""
+        batch = [message.snapshot() for message in messages]
+        if hide is not None:
+            for message in messages:
+                self._hide(message, hide)
+        return batch
+
+    def _hide(self, message: Message, seconds: float) -> None:
+        """A message in flight stays invisible ``seconds`` from now (0: visible now)."""
+        if seconds == 0:
+            self._reappear(message)
+        else:
+            self._clock.start(message, self._env.now, seconds)
 
     def _on_timeout(self, message: Message, token: int) -> None:
         if message._state == IN_FLIGHT and message._token == token:
@@ -550,13 +571,14 @@ class Queue:
         """Give available messages to waiting receivers, first come first served."""
         waiting = self._waiting
         while waiting and self._order.takeable():
-            request, n, copies, admit = waiting[0]
-            batch = self._order.take(n, admit)
+            request, n, copies = waiting[0]
+            batch = self._order.take(n, self._admit)
             if batch:
                 waiting.popleft()
-                request.succeed([m.snapshot() for m in batch] if copies else batch)
+                request.succeed(self._received(request, batch) if copies else batch)
 
     def _give_up(self, entry: Waiting, _event: object) -> None:
+        self._receive_timeouts.pop(entry[0], None)
         if not entry[0].triggered and entry in self._waiting:
             self._waiting.remove(entry)
             entry[0].succeed([])

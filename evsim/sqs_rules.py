@@ -130,13 +130,13 @@ def max_receives(value: Any) -> int:
     return count
 
 
-def message_delay(queue: str, fifo: bool, attributes: Mapping[str, Any] | None) -> float | None:
-    """A send's ``DelaySeconds`` attribute (0–900 s), or None if it gives none.
+def message_delay(queue: str, fifo: bool, value: Any) -> float | None:
+    """A send's ``DelaySeconds`` (the attribute's ``value``, 0–900 s), or None if it gives
+    none.
 
     A FIFO queue refuses a non-zero one (SQS sets a FIFO queue's delay per queue only);
     for it 0 is returned as None: the queue's delay applies.
     """
-    value = attributes.get(DELAY_SECONDS) if attributes else None
     if value is None:
         return None
     argument = f"attributes.{DELAY_SECONDS}"
