@@ -142,8 +142,8 @@ def message_delay(queue: str, fifo: bool, value: Any) -> float | None:
     argument = f"attributes.{DELAY_SECONDS}"
     try:
         delay = seconds(argument, value, 0, MAX_DELAY)
-    except EvsimError as err:
-        raise SendRefusedError(f"{err} (a send to queue {queue!r})") from None
+    except EvsimError as err:  # the same error, saying which queue refused it
+        raise type(err)(f"{err} (a send to queue {queue!r})") from None
     if not fifo:
         return delay
     if delay > 0:
