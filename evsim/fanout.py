@@ -169,12 +169,11 @@ class Fanout:
 
     def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
         """Publish: after the latency, one copy to each matching subscription."""
-        wait = self._latency_sampler()
-        dedup = None
+        wait, dedup, queued = self._latency_sampler(), None, False
         if self.fifo:
             dedup = self._fifo_dedup_id(event_id, key)
-            wait = self._group_order.wait(key or "", self.world.env.now, wait)
-        if wait <= 0:
+            wait, queued = self._group_order.schedule(key or "", self.world.env.now, wait)
+        if wait <= 0 and not queued:
             self._deliver(event_id, key, dedup)
         else:
             arrival = self.world.env.timeout(wait)

@@ -231,10 +231,10 @@ class Queue:
         """A fanout's copy (SNS to SQS): stored after the latency, visible after the
         queue's delay; a FIFO queue deduplicates it by the fanout's ``dedup_id`` and keeps
         its message group in the order the fanout delivered it."""
-        wait = self._latency_sampler()
+        wait, queued = self._latency_sampler(), False
         if self._group_order is not None:
-            wait = self._group_order.wait(key or "", self._env.now, wait)
-        self._send(event_id, key, dedup_id, self.delay, wait)
+            wait, queued = self._group_order.schedule(key or "", self._env.now, wait)
+        self._send(event_id, key, dedup_id, self.delay, wait, queued)
 
     def check_sender(self, attributes: Mapping[str, Any] | None, keyed: bool = True) -> None:
         """Refuse now a sender every send of which SQS would refuse: one with these
@@ -427,10 +427,17 @@ class Queue:
         self._send(event_id, key, dedup, self.delay, self._latency_sampler())
 
     def _send(
-        self, event_id: int, key: str | None, dedup: str | None, delay: float, wait: float
+        self,
+        event_id: int,
+        key: str | None,
+        dedup: str | None,
+        delay: float,
+        wait: float,
+        queued: bool = False,
     ) -> None:
-        """Store the message after ``wait`` seconds (the send's latency)."""
-        if wait <= 0.0:
+        """Store the message after ``wait`` seconds (the send's latency; ``queued``: through
+        the schedule even if 0, behind an earlier message of its group)."""
+        if wait <= 0.0 and not queued:
             self._arrive(event_id, key, dedup, delay)
         else:
             self._env.call_later(wait, partial(self._on_arrival, event_id, key, dedup, delay))

@@ -222,20 +222,25 @@ class GroupOrder:
     """Keeps each message group's deliveries in order over a random latency.
 
     SNS FIFO topics deliver a group's messages to a subscribed queue in the order they were
-    published: a delivery is due no earlier than the group's previous one (ties keep their
-    order: SimPy runs equal times first come, first served).
+    published: a delivery is due no earlier than the group's previous one. Equal times keep
+    their order when both go through SimPy's schedule (first come, first served), so a
+    delivery behind one still due is scheduled even with no wait left.
     """
 
-    _PRUNE_AT = 4096  # groups remembered before the ones already delivered are forgotten
+    _PRUNE_AT = 4096  # groups remembered before those delivered already are forgotten
 
     def __init__(self) -> None:
         self._due: dict[str, float] = {}
+        self._prune_at = self._PRUNE_AT
 
-    def wait(self, group: str, now: float, wait: float) -> float:
-        """The wait (seconds from ``now``, at least ``wait``) that keeps ``group`` in order."""
+    def schedule(self, group: str, now: float, wait: float) -> tuple[float, bool]:
+        """(the wait in seconds, at least ``wait``, that keeps ``group`` in order; whether
+        the delivery must be scheduled, not made at once, even if that wait is 0)."""
         due = self._due
-        if len(due) >= self._PRUNE_AT:
-            self._due = due = {g: t for g, t in due.items() if t > now}
-        when = max(now + wait, due.get(group, now))
+        if len(due) >= self._prune_at:  # amortised: the limit doubles with the live groups
+            self._due = due = {g: t for g, t in due.items() if t >= now}
+            self._prune_at = max(self._PRUNE_AT, 2 * len(due))
+        previous = due.get(group, -1.0)
+        when = max(now + wait, previous)
         due[group] = when
-        return when - now
+        return when - now, previous >= now

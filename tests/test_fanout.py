@@ -191,6 +191,7 @@ def test_two_fifo_fanouts_sending_one_id_to_a_queue_are_deduplicated_by_the_queu
         sim.fanout(name, fifo=True).subscribe(queue)
     for name in ("a.fifo", "b.fifo"):
         publish(sim, sim.fanouts[name], attributes={"MessageDeduplicationId": "order-1"})
+    sim.world.env.run(until=1)  # the second copy queues behind the first of its group
     assert queue.depth() == 1 and queue.duplicates_dropped == 1
 
 
@@ -210,6 +211,20 @@ def test_a_fifo_fanout_keeps_each_group_in_order_over_a_random_latency(where):
     if where == "fanout":  # the standard queue gets the same copies, each group in order too
         plain_ids = [m.event_id for m in plain.messages()]
         assert sorted(plain_ids) == list(range(99))
+
+
+def test_a_zero_wait_delivery_behind_a_pending_one_of_its_group_stays_behind():
+    sim = ev.Simulation(seed=1)
+    sns = sim.fanout("t.fifo", fifo=True, content_based_deduplication=True)
+    queue = sim.queue("q.fifo", fifo=True)
+    sns.subscribe(queue)
+    waits = iter([1.0, 0.0])  # the first waits 1 s; the second, published then, waits none
+    sns._latency_sampler = lambda: next(waits)  # a latency with those two draws
+    env = sim.world.env
+    env.process(_at(env, 0, lambda: publish(sim, sns, payload=1)))
+    env.process(_at(env, 1, lambda: publish(sim, sns, payload=2)))
+    env.run(until=2)
+    assert [m.event_id for m in queue.messages()] == [0, 1]
 
 
 def test_a_standard_fanout_does_not_order_copies_over_a_random_latency():
