@@ -27,7 +27,7 @@ Rules modelled (Amazon SNS subscription filter policies; the conditions of one k
   product over its keys of the key's number of conditions times the key's nesting depth
   (1 at the top), summed over the alternatives (SNS's worked examples: 3 × 4 × 2 × 3 = 72
   for a 4-value key three levels deep beside a 3-value key two deep; 7 and 32 with
-  ``$or``).
+  ``$or``; :func:`complexity` computes it).
 
 :func:`compile_policy` builds the matcher once (closures); :func:`matches` is the
 one-off convenience.

@@ -4,8 +4,9 @@ Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigE
 
 * SendMessage: the message is stored after the queue's ``latency`` and stays invisible
   for ``delay`` seconds (``DelaySeconds``, 0–900). On a standard queue a send's own
-  ``DelaySeconds`` (the event's attribute of that name, 0–900) replaces the queue's; a
-  FIFO queue refuses a non-zero one (:func:`evsim.sqs_rules.message_delay`). A copy
+  ``DelaySeconds`` (the event's attribute of that name, 0–900, which ``send`` hands to
+  :meth:`Queue.publish_delayed`) replaces the queue's; a FIFO queue refuses a non-zero
+  one (:func:`evsim.sqs_rules.message_delay`). A copy
   delivered by a fanout (:meth:`Queue.deliver`) gets the queue's delay: SNS has no
   per-message delay.
 * ReceiveMessage returns 1–10 messages (``MaxNumberOfMessages``); long polling
