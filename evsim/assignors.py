@@ -10,13 +10,16 @@ models, where every consumer of a group subscribes to the same topics:
 * ``"sticky"``: ``org.apache.kafka.clients.consumer.StickyAssignor`` (the algorithm lives in
   ``org.apache.kafka.clients.consumer.internals.AbstractStickyAssignor``)
 
-Kafka orders consumers by member id; evsim uses the consumer's name instead, so results are
-reproducible. A partition is a ``(topic, partition)`` tuple.
+Kafka orders consumers by member id; evsim uses the consumer's name instead, in natural
+order (``g-2`` before ``g-10``), so results are reproducible and the consumers a group has
+beyond its partitions are the last ones, idle: adding them changes nothing. A partition is
+a ``(topic, partition)`` tuple.
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -29,6 +32,7 @@ TopicPartition = tuple[str, int]
 
 #: the values ``assignment=`` accepts, as Kafka names the assignors
 STRATEGIES: tuple[str, ...] = ("range", "roundrobin", "sticky")
+_DIGITS = re.compile(r"(\d+)")
 
 
 def assign(
@@ -69,7 +73,14 @@ def _members(consumers: Sequence[str]) -> list[str]:
     duplicates = sorted(c for c, n in Counter(members).items() if n > 1)
     if duplicates:
         raise ConfigError(f"consumers: names must be unique, repeated: {duplicates!r}")
-    return sorted(members)
+    return sorted(members, key=natural_order)
+
+
+def natural_order(name: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key reading the runs of digits in ``name`` as numbers: g-2 before g-10."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part
+    )
 
 
 def _partitions(topics: Mapping[str, int]) -> list[TopicPartition]:
@@ -205,12 +216,12 @@ def _sticky(
         result[consumer] = keep
         taken.update(keep)
 
-    heap = [(len(result[c]), c) for c in members]
+    heap = [(len(result[c]), rank, c) for rank, c in enumerate(members)]  # ties: name order
     heapq.heapify(heap)
     for tp in partitions:
         if tp in taken:
             continue
-        count, consumer = heap[0]
+        count, rank, consumer = heap[0]
         result[consumer].append(tp)
-        heapq.heapreplace(heap, (count + 1, consumer))
+        heapq.heapreplace(heap, (count + 1, rank, consumer))
     return result

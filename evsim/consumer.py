@@ -14,12 +14,12 @@ again); the consumer comes back on :meth:`Consumer.restart`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from evsim.delivery import FAILED, HANDLED, RETRY_LATER, SKIPPED, Delivery
+from evsim.delivery import FAILED, HANDLED, NO_FAILURE, RETRY_LATER, SKIPPED, Delivery
 from evsim.errors import SimulationStateError
 from evsim.handler import handler_runner
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
@@ -27,6 +27,9 @@ from evsim.world import Timer
 
 if TYPE_CHECKING:
     from evsim.group import ConsumerGroup
+
+Running = tuple[Delivery, int, float]
+"""An attempt in progress: the delivery, the attempt's number and its start (seconds)."""
 
 
 class Consumer:
@@ -45,6 +48,7 @@ class Consumer:
         self._in_hand: list[Delivery | None] = []
         self._attempt: list[tuple[int, float] | None] = []  # (number, start) in progress
         self._claimed: list[int | None] = []  # the event id each worker has locked
+        self._plain_attempts: list[Callable[[], Running | None]] = []  # a plain worker's
         self._back: simpy.Event | None = None
         self._down_for: set[str] = set()  # "crash", "outage": up again when all are over
 
@@ -69,6 +73,17 @@ class Consumer:
         self.ready.append(tp)
         if self.idle:
             self.idle.pop().succeed()
+
+    def running(self) -> Iterator[Running]:
+        """The attempts in progress now: (delivery, attempt number, start in seconds)."""
+        for worker, attempt in enumerate(self._attempt):
+            delivery = self._in_hand[worker]
+            if attempt is not None and delivery is not None:
+                yield delivery, *attempt
+        for probe in self._plain_attempts:
+            attempt = probe()
+            if attempt is not None:
+                yield attempt
 
     def reset_ready(self) -> None:
         """Forget queued partitions (after a rebalance they are offered again)."""
@@ -141,33 +156,34 @@ class Consumer:
         record = group.world.records.attempts.add
         group_code, code = group.code, self.code
         in_service: Delivery | None = None  # the delivery whose service time runs
-        started = 0.0  # its attempt's start
+        number, started = 0, 0.0  # its attempt's number and start
 
         def work(_event: object = None) -> None:
             """Called when the service time of ``in_service`` ends, or (with nothing in
             service) when messages arrive: finish it, then take the next."""
-            nonlocal in_service, started
+            nonlocal in_service, number, started
             delivery = in_service
             while True:
                 if delivery is not None:
-                    event_id, attempt = delivery.event_id, delivery.attempts
-                    record(event_id, group_code, code, attempt, started, env.now, OK, None)
+                    record(delivery.event_id, group_code, code, number, started, env.now, OK, None)
                     complete(delivery, HANDLED, self)
                 delivery = take_now(self)
                 if delivery is None:
                     in_service = None
                     wait(self).callbacks.append(work)
                     return
-                delivery.attempts += 1
                 started = env.now
-                if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
-                    delivery.first_attempt_at = started
+                number = delivery.tally.begin(started)
                 delay = service()
                 if delay > 0.0:
                     in_service = delivery
                     timer.start(delay)
                     return
 
+        def in_progress() -> Running | None:
+            return None if in_service is None else (in_service, number, started)
+
+        self._plain_attempts.append(in_progress)
         timer = Timer(env, work)
         return work
 
@@ -189,7 +205,6 @@ class Consumer:
                 delivery.event_id, group.code, self.code, number, started,
                 group.world.env.now, CRASHED, "consumer crashed",
             )  # fmt: skip
-            delivery.attempts = number
         group.feed.abandon(delivery, self)
 
     def _attempts_runner(self, worker: int) -> Callable[[Delivery], Generator[Any, Any, int]]:
@@ -211,24 +226,16 @@ class Consumer:
         timeout = env.timeout
 
         def run(delivery: Delivery) -> Generator[Any, Any, int]:
-            event_id = delivery.event_id
-            attempt = delivery.attempts
+            event_id, tally = delivery.event_id, delivery.tally
             while True:
-                attempt += 1
-                delivery.attempts = attempt  # at once: another holder of the event numbers on
                 if idempotent:
                     held = group.claim(event_id)
-                    try:
-                        while held is not None:  # another worker is processing it: wait
-                            yield held
-                            held = group.claim(event_id)
-                    except simpy.Interrupt:  # crashed before the attempt began: it made none
-                        delivery.attempts = attempt - 1
-                        raise
+                    while held is not None:  # another worker is processing it: wait
+                        yield held
+                        held = group.claim(event_id)
                     claimed[worker] = event_id
                 started = env.now
-                if delivery.first_attempt_at != delivery.first_attempt_at:  # NaN: the first
-                    delivery.first_attempt_at = started
+                attempt = tally.begin(started)
                 if idempotent and group.seen(event_id):
                     self._unclaim(worker)
                     record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
@@ -237,11 +244,11 @@ class Consumer:
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
                     yield timeout(delay)
-                error = None
+                error_types, error = NO_FAILURE
                 if injected is not None:
-                    error_type, error = injected(event_id, attempt)
+                    error_types, error = injected(event_id, attempt)
                 if error is None and handle is not None:
-                    error_type, error = yield from handle(delivery.record_id)
+                    error_types, error = yield from handle(delivery.record_id)
                 current[worker] = None
                 if idempotent:
                     if error is None:
@@ -252,7 +259,7 @@ class Consumer:
                     return HANDLED
                 record(event_id, group_code, code, attempt, started, env.now, ERROR, error)
                 delivery.error = error
-                if not retry.retries(attempt, error_type):
+                if not retry.retries(attempt, error_types):
                     return FAILED
                 if not retry.blocking:
                     return RETRY_LATER

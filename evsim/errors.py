@@ -37,3 +37,13 @@ class UnknownNameError(EvsimError, LookupError):
 
 class SimulationStateError(EvsimError, RuntimeError):
     """The simulation was used in an order it does not support (e.g. run twice)."""
+
+
+class HandlerError(ConfigTypeError):
+    """A consumer group's handler misuses evsim (a wrong signature, an ``async def``
+    handler, a yielded event of another simulation, bad ``ctx.publish`` arguments).
+
+    That is a mistake in the program, not a failed attempt: the run stops with this error,
+    which names the group and the handler. An exception the handler's own logic raises
+    stays a failed attempt, as a real consumer would see it.
+    """

@@ -22,15 +22,17 @@ from typing import Any
 
 from evsim import _check
 from evsim.consumer import Consumer
-from evsim.delivery import Delivery
+from evsim.delivery import NO_FAILURE, Delivery, Failure, Tally, failure
 from evsim.dist import Distribution, as_distribution
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.faults import (
     Crashes,
     Fault,
     Outage,
+    PoisonEventError,
     PoisonEvents,
     Slowdown,
+    TransientError,
     TransientErrors,
     as_faults,
 )
@@ -60,6 +62,7 @@ class ConsumerGroup:
         "_env",
         "_fault_draw",
         "_nobody",
+        "_open",
         "_outcomes",
         "_poison",
         "_processed",
@@ -146,6 +149,7 @@ class ConsumerGroup:
         )
         self._processed: dict[int, float] = {}  # idempotency store: event id → when
         self._claims: dict[int, Any] = {}  # ids being processed now → released when done
+        self._open: dict[int, Tally] = {}  # attempts of the events handed out, not yet settled
         self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
         self._poison = [f for f in self.faults if isinstance(f, PoisonEvents)]
         self._slowdowns = [f for f in self.faults if isinstance(f, Slowdown)]
@@ -157,8 +161,8 @@ class ConsumerGroup:
         self.finished = 0
         self._outcomes = world.records.outcomes.add
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
-        width = len(str(count - 1))
-        self.members = [Consumer(self, f"{name}-{i:0{width}d}") for i in range(count)]
+        # names (and the random streams named after them) do not depend on the group's size
+        self.members = [Consumer(self, f"{name}-{i}") for i in range(count)]
         self._check_fault_targets()
         self.feed = self._make_feed(source, retry_topics or [])
 
@@ -172,6 +176,12 @@ class ConsumerGroup:
                 raise ConfigError("source: a topic is listed twice")
             return TopicFeed(self, brokers, retry_topics or [[] for _ in brokers])
         if len(brokers) == 1 and brokers[0].kind == "queue":
+            if self.event_types is not None:
+                raise ConfigError(
+                    f"event_types: the consumers of queue {brokers[0].name!r} receive every "
+                    "message it holds (SQS has no per-consumer filter); subscribe the queue to "
+                    "a fanout with filter_policy={'eventType': [...]} to choose what reaches it"
+                )
             if not self.retry.blocking:
                 raise ConfigError(
                     "retry: non-blocking retry topics are a Kafka pattern; a queue "
@@ -257,7 +267,11 @@ class ConsumerGroup:
             member.restart(reason)
 
     def _outage(self, fault: Outage, reason: str) -> Iterator[Any]:
+        """Down from ``start`` to ``end`` (absolute seconds): a group that joins during
+        the outage is down from its join, one that joins after it never sees it."""
         env = self._env
+        if fault.end <= env.now:
+            return
         yield env.timeout(max(0.0, fault.start - env.now))
         members = [m for m in self.members if fault.applies_to(m.name)]
         for member in members:
@@ -268,16 +282,16 @@ class ConsumerGroup:
 
     # --- what attempts consult --------------------------------------------------------------
 
-    def injected_failure(self, event_id: int, attempt: int) -> tuple[str, str | None]:
-        """The error an injected fault causes on this attempt: (type name, message)."""
+    def injected_failure(self, event_id: int, attempt: int) -> Failure:
+        """The error an injected fault causes on this attempt (NO_FAILURE if none)."""
         for poison in self._poison:
             if poison.is_poison(event_id, self.world.streams.seed, self._event(event_id)):
-                return "PoisonEventError", "PoisonEventError: the event cannot be processed"
+                return POISON
         if self._fault_draw is not None:
             for transient in self._transient:
                 if self._fault_draw() < transient.p:
-                    return "TransientError", f"TransientError: attempt {attempt} failed"
-        return "", None
+                    return failure(TransientError, f"attempt {attempt} failed")
+        return NO_FAILURE
 
     def slowdown(self, now: float) -> float:
         """How many times longer service takes at ``now`` (1 outside any Slowdown)."""
@@ -329,16 +343,40 @@ class ConsumerGroup:
 
     # --- outcomes -----------------------------------------------------------------------
 
+    def tally(self, event_id: int, settles: bool = True) -> Tally:
+        """The attempts tally every delivery of ``event_id`` shares until its outcome is
+        recorded (created at its first delivery). A delivery that ``settles`` nothing of
+        an event already settled gets a tally of its own: a new delivery, counted from 1."""
+        tally = self._open.get(event_id)
+        if tally is None:
+            tally = Tally()
+            if settles:
+                self._open[event_id] = tally
+        return tally
+
     def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
         """Record the final outcome of the delivery's event for this group (once per
-        event); ``consumer`` is None for an outcome no consumer decided (a queue's expiry or
-        move to its dead-letter queue)."""
+        event), with the attempts its tally counts; ``consumer`` is None for an outcome no
+        consumer decided (a queue's expiry or move to its dead-letter queue)."""
+        self._open.pop(delivery.event_id, None)
         code = self._nobody if consumer is None else consumer.code
+        tally = delivery.tally
+        tally.counted = tally.attempts
         self._outcomes(
-            delivery.event_id, self.code, code, outcome, delivery.attempts,
-            delivery.first_attempt_at, self._env.now,
+            delivery.event_id, self.code, code, outcome, tally.attempts,
+            tally.first_attempt_at, self._env.now,
         )  # fmt: skip
         self.finished += 1
+
+    def settle_unheld(
+        self, event_id: int, outcome: int, consumer: Consumer | None = None, record_id: int = -1
+    ) -> None:
+        """Record the outcome of an event no delivery decided (it expired, was moved to a
+        dead-letter queue by its queue, or was lost from a crashed consumer's hands), with
+        the attempts made on it so far; ``record_id`` is the record that held it (the
+        event itself by default, or its copy in a retry topic)."""
+        record = event_id if record_id < 0 else record_id
+        self.settle(Delivery(event_id, record, None, self.tally(event_id)), outcome, consumer)
 
     def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it (``lost``)."""
@@ -406,12 +444,24 @@ class ConsumerGroup:
         """Events routed to the group and not yet finished (waiting or in service)."""
         return len(self.feed.routed) - self.finished
 
+    def uncounted_running(self) -> Iterator[int]:
+        """The event of each attempt in progress now that its event's recorded outcome
+        counts (begun before the outcome was decided): a run stopping now leaves it
+        without a row, so the outcome's count must not include it."""
+        for member in self.members:
+            for delivery, number, _started in member.running():
+                if number <= delivery.tally.counted:
+                    yield delivery.event_id
+
     def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
         """(event id, outcome, consumer) of the routed events without an outcome yet."""
         return self.feed.unfinished()
 
     def _event(self, event_id: int) -> Callable[[], Any]:
         return lambda: self.world.records.events.event(event_id)
+
+
+POISON = failure(PoisonEventError, "the event cannot be processed")
 
 
 def _retry(value: Retry | None) -> Retry:

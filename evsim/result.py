@@ -60,6 +60,11 @@ class Result:
         self.config: dict[str, Any] = {**sim.config, "until": until, "warmup": warmup}
         self.groups = list(sim.groups)
         self._unfinished = self._collect_unfinished()
+        self._uncounted = [
+            (group.code, event_id)
+            for group in sim.groups.values()
+            for event_id in group.uncounted_running()
+        ]
 
     # --- the four tables ----------------------------------------------------------------
 
@@ -120,7 +125,7 @@ class Result:
     def deliveries(self) -> pd.DataFrame:
         """One row per event and consumer group that should get it, with its outcome."""
         self._need_rows("deliveries")
-        finished = self._outcome_frame(self._records.outcomes)
+        finished = self._without_unfinished_attempts(self._outcome_frame(self._records.outcomes))
         frame = pd.concat([finished, self._unfinished_frame()], ignore_index=True)
         published = self._records.events.numpy("published_at")
         frame["latency"] = frame["completed_at"] - published[frame["event_id"].to_numpy()]
@@ -308,6 +313,27 @@ class Result:
                     outcome, 0, np.nan, self.until if outcome == EXPIRED else np.nan,
                 )  # fmt: skip
         return rows
+
+    def _without_unfinished_attempts(self, finished: pd.DataFrame) -> pd.DataFrame:
+        """Outcomes whose count includes an attempt still running at the stop (begun
+        before the outcome, by another holder of the event) count only the attempts with
+        a row: those numbered up to the recorded count."""
+        if not self._uncounted:
+            return finished
+        names = self._records.names.names
+        attempts = self.attempts
+        for group_code, event_id in set(self._uncounted):
+            row = (finished["event_id"] == event_id) & (finished["group"] == names[group_code])
+            [index] = finished.index[row]
+            counted = finished.at[index, "attempts"]
+            rows = attempts[
+                (attempts["event_id"] == event_id)
+                & (attempts["group"] == names[group_code])
+                & (attempts["attempt"] <= counted)
+            ]
+            finished.at[index, "attempts"] = len(rows)
+            finished.at[index, "first_attempt_at"] = rows["started_at"].min()
+        return finished
 
     def _unfinished_frame(self) -> pd.DataFrame:
         unfinished = self._unfinished

@@ -104,11 +104,18 @@ class Retry(Specified):
             "blocking": self.blocking,
         }
 
-    def retries(self, attempt: int, error_type: str) -> bool:
-        """Whether a failed attempt number ``attempt`` (from 1) is followed by another."""
+    def retries(self, attempt: int, error_types: tuple[str, ...] | str) -> bool:
+        """Whether a failed attempt number ``attempt`` (from 1) is followed by another.
+
+        ``error_types`` names the error's class and its base classes (or is one name):
+        an error is retried when any of them is in ``retry_on``.
+        """
         if attempt >= self.max_attempts:
             return False
-        return self.retry_on is None or error_type in self.retry_on
+        if self.retry_on is None:
+            return True
+        names = (error_types,) if isinstance(error_types, str) else error_types
+        return any(name in self.retry_on for name in names)
 
 
 def _as_backoff(value: Any) -> Backoff:

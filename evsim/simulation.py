@@ -69,6 +69,7 @@ class Simulation:
         self.redrives: list[Redrive] = []
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
+        self._failed: str | None = None  # what stopped a run that raised
 
     @property
     def now(self) -> float:
@@ -283,16 +284,30 @@ class Simulation:
         """Run for ``until`` seconds and return the :class:`~evsim.result.Result`.
 
         ``warmup`` (seconds) drops events published before it from the latency and
-        throughput statistics of ``summary()``. A simulation runs once.
+        throughput statistics of ``summary()``. A simulation runs once: a second ``run``
+        raises :class:`~evsim.errors.SimulationStateError` (build a new Simulation, with
+        the same seed for the same run), and so does a ``run`` after one that raised.
         """
         until = _check.positive("until", until)
         warmup = _check.non_negative("warmup", warmup)
         if warmup >= until:
             raise ConfigError(f"warmup: must be < until ({until}), got {warmup}")
+        if self._failed is not None:
+            raise SimulationStateError(
+                f"run: this simulation's run failed ({self._failed}); its state is part-way "
+                "through that run: build a new Simulation to run again"
+            )
         if self._result is not None:
             raise SimulationStateError(
                 "run: this simulation has already run; build a new Simulation to run again"
             )
+        try:
+            return self._run(until, warmup)
+        except BaseException as err:
+            self._failed = f"{type(err).__name__}: {err}"
+            raise
+
+    def _run(self, until: float, warmup: float) -> Result:
         for group in self.groups.values():
             group.launch()
         for producer in self.producers.values():

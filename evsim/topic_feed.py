@@ -32,11 +32,9 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from evsim.assignors import assign
-from evsim.delivery import FAILED, RETRY_LATER, Delivery
+from evsim.delivery import FAILED, RETRY_LATER, Delivery, Tally
 from evsim.log import Topic
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
-
-NAN = float("nan")
 
 if TYPE_CHECKING:
     from evsim.consumer import Consumer
@@ -75,9 +73,12 @@ class TopicFeed:
         self.routed = group.world.records.routed_log()
         self._after = group.commit == "after"  # at-least-once: commit what was processed
         self._at_once = self._after and group.commit_interval == 0  # after every event
-        self.in_flight: dict[int, Consumer] = {}
-        self.in_retry: dict[int, tuple[int, float]] = {}  # event → (attempts, first attempt)
-        self._carried: dict[int, tuple[int, float]] = {}  # the same, for crash-abandoned ones
+        self._periodic = self._after and not self._at_once  # auto-commit every interval
+        self.in_flight: dict[int, Consumer] = {}  # events in a consumer's hands
+        self.in_retry: dict[int, None] = {}  # events whose copy waits in a retry topic
+        # the tallies of handled records not yet committed: a crash before the commit has
+        # them read again, and their attempts number on
+        self._uncommitted: dict[tuple[int, int], Tally] = {}
         self.active = False
         self._wanted = group.wanted_types
 
@@ -96,7 +97,7 @@ class TopicFeed:
                 self.routed.extend(self._wanted_ids(tp, start, end))
         self.active = True
         self.rebalance()
-        if self._after and not self._at_once:
+        if self._periodic:
             self.world.env.process(self._auto_commit())
 
     def rebalance(self) -> None:
@@ -150,7 +151,13 @@ class TopicFeed:
         env = self.world.env
         while True:
             yield env.timeout(self.group.commit_interval)
-            self.committed[:] = self.done
+            committed = self.committed
+            committed[:] = self.done
+            self._uncommitted = {
+                key: tally
+                for key, tally in self._uncommitted.items()
+                if key[1] >= committed[key[0]]
+            }
 
     # --- handing out records ------------------------------------------------------------
 
@@ -235,13 +242,15 @@ class TopicFeed:
             self.committed[tp] = position
         self.busy[tp] = True
         offset = position - 1
-        settles = offset >= self.high_water[tp]
-        delivery = Delivery(
-            event_id, record_id, (tp, offset), settles=settles, stage=self.stage[tp]
-        )
+        settles = offset >= self.high_water[tp]  # below it: read again after a crash
+        stage = self.stage[tp]
+        tally = self._uncommitted.get((tp, offset)) if not settles else None
+        if tally is None:
+            tally = self.group.tally(event_id, settles)
+        delivery = Delivery(event_id, record_id, (tp, offset), tally, settles, stage)
         if settles:
-            history = self.in_retry if self.stage[tp] else self._carried
-            delivery.attempts, delivery.first_attempt_at = history.pop(event_id, (0, NAN))
+            if stage:
+                del self.in_retry[event_id]
             self.in_flight[event_id] = consumer
         return delivery
 
@@ -259,6 +268,8 @@ class TopicFeed:
             else:
                 self.group.settle(delivery, PROCESSED, consumer)
             self.high_water[tp] = offset + 1
+            if self._periodic:
+                self._uncommitted[tp, offset] = delivery.tally
         self.busy[tp] = False
         self._mark_done(tp, offset + 1)
         if self.owner[tp] is not consumer and self._after:
@@ -277,14 +288,13 @@ class TopicFeed:
             if not self._after:  # committed on fetch: never delivered again
                 self.group.settle(delivery, LOST, consumer)
                 self.high_water[tp] = offset + 1
-            else:  # delivered again from the committed offset, counting on from here
-                history = self.in_retry if delivery.stage else self._carried
-                history[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
+            elif delivery.stage:  # its copy is read again from the committed offset
+                self.in_retry[delivery.event_id] = None
         self.release(tp)
 
     def _forward(self, delivery: Delivery, tp: int) -> None:
         target = self.retry_topics[self.source[tp]][delivery.stage]
-        self.in_retry[delivery.event_id] = (delivery.attempts, delivery.first_attempt_at)
+        self.in_retry[delivery.event_id] = None
         self.group.republish(delivery, target, {"retry_topic_attempts": delivery.attempts})
 
     def _coordinates(self, delivery: Delivery) -> dict[str, Any]:
@@ -314,17 +324,14 @@ class TopicFeed:
     def _expire(self, tp: int, position: int, start: int, consumer: Consumer) -> int:
         events = self.world.records.events
         for offset, record_id in self._records(tp, max(position, self.high_water[tp]), start):
-            if self.stage[tp]:  # a copy: its event's attempts so far wait in in_retry
-                event_id, history = events.original[record_id], self.in_retry
+            if self.stage[tp]:  # a copy: the outcome is its original event's
+                event_id = events.original[record_id]
+                del self.in_retry[event_id]
             elif self._is_wanted(record_id):
-                event_id, history = record_id, self._carried
+                event_id = record_id
             else:
                 continue
-            attempts, first = history.pop(event_id, (0, NAN))
-            expired = Delivery(
-                event_id, record_id, (tp, offset), attempts, first, stage=self.stage[tp]
-            )
-            self.group.settle(expired, EXPIRED, consumer)
+            self.group.settle_unheld(event_id, EXPIRED, consumer, record_id)
             self.high_water[tp] = max(self.high_water[tp], offset + 1)
         self.position[tp] = start
         self._mark_done(tp, start)

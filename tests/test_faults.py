@@ -7,6 +7,7 @@ from collections.abc import Generator
 import numpy as np
 import pytest
 import simpy
+from flows import series
 
 import evsim as ev
 from evsim.consumer import Consumer
@@ -259,3 +260,20 @@ def test_backoff_is_drawn_per_worker_and_replays_with_the_seed():
 
     first, second = run(), run()
     assert first.equals(second)
+
+
+@pytest.mark.parametrize(("join_at", "down"), [(2.5, None), (1.25, 1.25), (0.5, 1.05)])
+def test_an_outage_affects_a_late_joining_group_only_for_what_is_left_of_it(join_at, down):
+    sim = ev.Simulation(seed=1, sample_interval=0.1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(0.5))
+    sim.consumer_group(
+        "g", "t", join_at=join_at, service_time=0.1, faults=[ev.Outage(start=1.05, end=1.55)]
+    )
+    result = sim.run(until=4)
+    result.check()
+    up = series(result, "consumers_up", "g")
+    times = up.index.to_numpy()
+    outage = (times > down) & (times < 1.55) if down else np.zeros(len(times), dtype=bool)
+    np.testing.assert_array_equal(up.to_numpy(), np.where(outage, 0.0, 1.0))
+    assert times[0] >= join_at - 1e-9

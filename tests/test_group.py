@@ -319,3 +319,34 @@ def test_crashing_a_consumer_of_a_plain_group_is_refused():
     sim.run(until=1)
     with pytest.raises(ev.SimulationStateError, match=r"crash: consumer 'g-0'.*faults"):
         sim.groups["g"].members[0].crash()
+
+
+def test_consumer_names_do_not_depend_on_the_group_size():
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    group = sim.consumer_group("g", "t", consumers=12)
+    assert [m.name for m in group.members][:3] == ["g-0", "g-1", "g-2"]
+    assert group.members[-1].name == "g-11"
+
+
+@pytest.mark.parametrize("assignment", ["range", "roundrobin", "sticky"])
+def test_consumers_beyond_the_partitions_stay_idle_and_change_no_table(assignment):
+    def run(consumers):
+        sim = ev.Simulation(seed=4)
+        sim.topic("t", partitions=6)
+        sim.producer("p", "t", ev.Poisson(rate=100), keys=ev.UniformKeys(1000))
+        sim.consumer_group(
+            "g", "t", consumers=consumers, assignment=assignment,
+            service_time=ev.Exponential(mean=0.05),
+        )  # fmt: skip
+        return sim.run(until=30)
+
+    few, many = run(6), run(12)
+    for table in ("events", "deliveries", "attempts"):
+        pd.testing.assert_frame_equal(getattr(few, table), getattr(many, table))
+    lag = [
+        r.timeseries[r.timeseries["metric"] == "lag"].reset_index(drop=True) for r in (few, many)
+    ]
+    pd.testing.assert_frame_equal(*lag)
+    assert set(many.attempts["consumer"]) == {f"g-{i}" for i in range(6)}
+    pd.testing.assert_series_equal(few.summary().loc["g"], many.summary().loc["g"])

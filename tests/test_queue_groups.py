@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from flows import series
+from invariants import assert_consistent
 
 import evsim as ev
 
@@ -45,29 +46,6 @@ def by_event(attempts):
     """Attempts in order of start, grouped by event id."""
     ordered = attempts.sort_values(["event_id", "started_at"], kind="stable")
     return ordered.groupby("event_id", sort=True)
-
-
-def assert_attempt_counts_match(result):
-    """deliveries.attempts and first_attempt_at agree with the attempts table, whose
-    attempt numbers run 1, 2, ... per event and group (for groups without retries).
-
-    Attempts that start after the event's outcome (a consumer still holding a copy whose
-    receipt went stale) cannot count in it and are left out.
-    """
-    keys = ["group", "event_id"]
-    deliveries = result.deliveries.astype({"group": str}).set_index(keys)
-    attempts = result.attempts.astype({"group": str}).join(deliveries["completed_at"], on=keys)
-    attempts = attempts[~(attempts["started_at"] > attempts["completed_at"])]
-    tried = attempts.groupby(keys).agg(
-        n=("attempt", "size"), first=("started_at", "min"), numbers=("attempt", list)
-    )
-    settled = deliveries[deliveries["outcome"] != "pending"]
-    counted = tried["n"].reindex(settled.index, fill_value=0)
-    assert (settled["attempts"] == counted).all()
-    started = tried["first"].reindex(settled.index)
-    np.testing.assert_array_equal(settled["first_attempt_at"].to_numpy(), started.to_numpy())
-    for numbers in tried["numbers"]:
-        assert sorted(numbers) == list(range(1, len(numbers) + 1))
 
 
 # --- delete after processing, competing consumers ---------------------------------------
@@ -152,7 +130,7 @@ def test_a_failed_message_reappears_each_visibility_timeout_then_moves_to_the_dl
     depth = series(result, "dlq_depth", "dlq")
     assert (depth[depth.index < row["completed_at"]] == 0).all()
     assert (depth[depth.index > row["completed_at"]] == 1).all()
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +180,7 @@ def test_the_dlq_depth_grows_by_the_dead_lettered_messages_and_keeps_enqueue_tim
     assert len(messages) == len(dead)
     for message in messages:  # zero latency: enqueued when published, and still so
         assert message.enqueued_at == published.loc[message.event_id]
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 def test_retention_in_the_dlq_counts_from_the_original_enqueue_time():
@@ -259,7 +237,7 @@ def test_processing_longer_than_the_visibility_timeout_is_done_twice():
         assert second["started_at"] < first["finished_at"]
         assert second["consumer"] != first["consumer"]
     assert twice == summary["duplicates"]
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 def test_an_idempotent_group_skips_the_second_copy():
@@ -273,7 +251,7 @@ def test_an_idempotent_group_skips_the_second_copy():
     assert (attempts[attempts["status"] == "ok"].groupby("event_id").size() == 1).all()
     # the same arrivals (the producer's own random stream): only the handling differs
     np.testing.assert_array_equal(result.events["published_at"], plain.events["published_at"])
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 # --- delivery guarantees ------------------------------------------------------------------
@@ -347,7 +325,7 @@ def test_at_least_once_redelivers_a_crashed_message_after_the_visibility_timeout
         # received as it started; invisible for the visibility timeout from then
         visibility = sim.queues["q"].visibility_timeout
         assert (later["started_at"] >= row["started_at"] + visibility - 1e-9).all()
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 # --- retention ----------------------------------------------------------------------------
@@ -450,7 +428,7 @@ def test_a_message_moved_to_the_dlq_while_still_being_processed():
     assert outcomes.loc["g", "attempts"] == 1  # the attempt still running when it moved
     assert outcomes.loc["h", "outcome"] == "processed"
     assert sim.queues["q"].depth() == sim.queues["dlq"].depth() == 0
-    assert_attempt_counts_match(result)
+    assert_consistent(result)
 
 
 def test_a_crash_while_waiting_for_an_idempotency_claim_is_not_an_attempt():
@@ -472,3 +450,41 @@ def test_a_crash_while_waiting_for_an_idempotency_claim_is_not_an_attempt():
     [row] = result.deliveries.itertuples()
     assert (row.outcome, row.attempts, row.first_attempt_at) == ("processed", 2, 0.5)
     assert result.summary().loc["g", "duplicates"] == 0
+
+
+def test_a_group_joining_a_queue_late_is_routed_the_messages_waiting_there():
+    sim = ev.Simulation(seed=1)
+    sim.queue("q")
+    sim.producer("p", "q", ev.Periodic(0.5))
+    sim.consumer_group("g", "q", join_at=2.5, service_time=0.1)
+    result = sim.run(until=4)
+    assert_consistent(result)
+    table = result.accounting().loc["g"]
+    assert table["routed"] == 7  # 0.5 ... 3.5: five waiting at the join, two after
+    assert result.deliveries["outcome"].eq("processed").all()
+    assert result.attempts["started_at"].min() == 2.5
+
+
+@pytest.mark.parametrize(("keys", "seed"), [(1, 13), (2, 7), (10, 8), (3, 1)])
+def test_an_attempt_still_running_at_the_stop_is_not_counted_in_a_decided_outcome(keys, seed):
+    # FIFO batches of 5 outlive the 0.5 s visibility timeout while they wait in hand:
+    # messages move to the DLQ while another consumer works on them, some at the stop
+    sim = ev.Simulation(seed=seed)
+    sim.queue(
+        "q.fifo", fifo=True, visibility_timeout=0.5, dead_letter="dlq.fifo",
+        max_receive_count=1, receive_batch=5, content_based_deduplication=True,
+    )  # fmt: skip
+    sim.producer("p", "q.fifo", ev.Poisson(8), keys=ev.UniformKeys(keys), payload=lambda i: i)
+    sim.consumer_group("g", "q.fifo", consumers=4, service_time=0.3)
+    result = sim.run(until=4)
+    assert_consistent(result)
+    dead = result.deliveries[result.deliveries["outcome"] == "dead_lettered"]
+    rows = result.attempts.groupby("event_id").size()
+    assert (dead["attempts"].to_numpy() <= rows.reindex(dead["event_id"], fill_value=0)).all()
+
+
+def test_event_types_on_a_queue_group_are_refused_with_the_sns_way_to_filter():
+    sim = ev.Simulation(seed=1)
+    sim.queue("q")
+    with pytest.raises(ev.ConfigError, match=r"event_types: .*'q'.*filter_policy"):
+        sim.consumer_group("g", "q", event_types=["A"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from invariants import assert_consistent
 
 import evsim as ev
 from evsim.faults import PoisonEvents, TransientErrors
@@ -172,3 +173,42 @@ def test_a_record_expiring_in_a_retry_topic_keeps_the_attempts_made_before_it():
         expired["first_attempt_at"], attempts.loc[expired.index, "started_at"]
     )
     result.check()
+
+
+@pytest.mark.parametrize("retry_on", [["ValueError"], [ValueError], ["Exception"]])
+def test_retry_on_names_the_errors_a_handler_raises_and_their_base_classes(retry_on):
+    def handler(event, ctx):
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad byte")  # a ValueError
+
+    def attempts(retry_on):
+        sim = ev.Simulation(seed=1)
+        sim.topic("t")
+        sim.producer("p", "t", ev.Periodic(1.0))
+        sim.consumer_group("g", "t", handler=handler, retry=ev.Retry(3, retry_on=retry_on))
+        return sim.run(until=3.5).attempts.groupby("event_id").size().tolist()
+
+    assert attempts(retry_on) == attempts(None) == [3, 3, 3]
+    assert attempts(["KeyError"]) == [1, 1, 1]
+
+
+def test_a_record_read_again_while_its_copy_waits_in_a_retry_topic_numbers_on():
+    # g-0 fails event 0 and forwards it to the retry topic (read by g-1); g-0 goes down
+    # before committing, so after the session timeout g-1 reads the source record again
+    def fail(event, ctx):
+        raise RuntimeError("down")
+
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Replay([1.0]))
+    sim.consumer_group(
+        "g", "t", consumers=2, handler=fail, service_time=0.1, session_timeout=1,
+        assignment="roundrobin", commit_interval=5,
+        retry=ev.Retry(4, backoff=ev.Backoff(base=1.0, cap=10), blocking=False),
+        faults=[ev.Outage(start=2.5, end=20, consumers=["g-0"])],
+    )  # fmt: skip
+    result = sim.run(until=30)
+    rows = result.attempts.sort_values("started_at")
+    assert rows["attempt"].tolist() == [1, 2, 3, 4]
+    assert rows["started_at"].tolist() == pytest.approx([1.0, 2.1, 3.5, 4.2])
+    assert result.deliveries.loc[0, "attempts"] == 4
+    assert_consistent(result)
