@@ -23,6 +23,7 @@ from evsim.errors import (
     ConfigTypeError,
     EvsimError,
     HandlerError,
+    SendRefusedError,
     SimulationStateError,
     UnknownNameError,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "Retry",
     "ScenarioError",
     "Schedule",
+    "SendRefusedError",
     "Simulation",
     "SimulationStateError",
     "Slowdown",

@@ -6,7 +6,8 @@
 
 The document has up to four sections, each one object or a list of objects:
 
-* ``SNSTopic``: ``TopicName`` (or the last segment of ``TopicArn``) → :class:`Fanout`.
+* ``SNSTopic``: ``TopicName`` (or the last segment of ``TopicArn``) and ``Attributes``
+  (``FifoTopic``, ``ContentBasedDeduplication``) → :class:`Fanout`.
 * ``SQSQueue`` and ``SQSDeadLetterQueue``: ``QueueName`` and ``Attributes``
   (``VisibilityTimeout``, ``MessageRetentionPeriod``, ``DelaySeconds``,
   ``ReceiveMessageWaitTimeSeconds``, ``FifoQueue``, ``ContentBasedDeduplication``, and
@@ -14,7 +15,8 @@ The document has up to four sections, each one object or a list of objects:
   Values may be strings, as AWS writes them (``"30"``, ``"true"``); ``RedrivePolicy`` may
   be an object or the JSON string AWS returns.
 * ``SNSSubscription``: ``TopicArn``, ``Protocol`` (must be ``sqs``), ``Endpoint`` (the
-  queue's ARN) and ``Attributes.FilterPolicy`` → :meth:`Fanout.subscribe`. ARNs are
+  queue's ARN), ``Attributes.FilterPolicy`` and ``Attributes.FilterPolicyScope``
+  (``MessageAttributes`` or ``MessageBody``) → :meth:`Fanout.subscribe`. ARNs are
   resolved by their last segment.
 
 Keys evsim does not model (policies, KMS keys, display names, ARNs of topics,
@@ -47,6 +49,10 @@ _QUEUE_ATTRIBUTES = {  # SQS attribute → Simulation.queue argument
     "ContentBasedDeduplication": "content_based_deduplication",
 }
 _FLAGS = {"FifoQueue", "ContentBasedDeduplication"}
+_TOPIC_ATTRIBUTES = {  # SNS attribute → Simulation.fanout argument (all true/false)
+    "FifoTopic": "fifo",
+    "ContentBasedDeduplication": "content_based_deduplication",
+}
 
 
 def from_aws(config: Mapping[str, Any] | str | Path, seed: int | None = None) -> Simulation:
@@ -145,9 +151,19 @@ class _Builder:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{path}.TopicName: expected the topic's name, got {name!r}")
         self.unmodelled(path, entry, {"TopicName", "Attributes"})
-        for key in _mapping(f"{path}.Attributes", entry.get("Attributes", {})):
-            self.skip(f"{path}.Attributes.{key}")
-        _named(f"{path}.TopicName", lambda: self.sim.fanout(name), {"name"})
+        kwargs: dict[str, Any] = {}
+        for key, value in _mapping(f"{path}.Attributes", entry.get("Attributes", {})).items():
+            where = f"{path}.Attributes.{key}"
+            if key in _TOPIC_ATTRIBUTES:
+                kwargs[_TOPIC_ATTRIBUTES[key]] = _boolean(where, value)
+            else:
+                self.skip(where)
+        arguments = {"name": f"{path}.TopicName"}
+        arguments.update(
+            {arg: f"{path}.Attributes.{key}" for key, arg in _TOPIC_ATTRIBUTES.items()}
+        )
+        build = partial(self.sim.fanout, name, **kwargs)
+        _named(f"{path}.TopicName", build, set(arguments), arguments)
         self.topic_arns[name] = name
         if arn is not None:
             self.topic_arns[_arn_name(f"{path}.TopicArn", arn)] = name
@@ -219,25 +235,23 @@ class _Builder:
         queue = _arn_name(f"{path}.Endpoint", entry.get("Endpoint"))
         if queue not in self.sim.queues:
             raise UnknownNameError(f"{path}.Endpoint: no SQS queue named {queue!r} in the config")
-        policy = None
+        kwargs: dict[str, Any] = {}
         for key, value in _mapping(f"{path}.Attributes", entry.get("Attributes", {})).items():
             where = f"{path}.Attributes.{key}"
             if key == "FilterPolicy":
-                policy = _mapping(where, value)
-            elif key == "FilterPolicyScope" and value != "MessageAttributes":
-                raise ConfigError(
-                    f"{where}: only 'MessageAttributes' filtering is simulated, got {value!r}"
-                )
-            elif key != "FilterPolicyScope":
+                kwargs["filter_policy"] = _mapping(where, value)
+            elif key == "FilterPolicyScope":
+                kwargs["filter_policy_scope"] = value
+            else:
                 self.skip(where)
         fanout = self.sim.fanouts[self.topic_arns[topic]]
-        where = f"{path}.Attributes.FilterPolicy"
-        _named(
-            where,
-            lambda: fanout.subscribe(queue, policy),
-            {"filter_policy"},
-            {"filter_policy": where},
-        )
+        arguments = {
+            "queue": f"{path}.Endpoint",
+            "filter_policy": f"{path}.Attributes.FilterPolicy",
+            "filter_policy_scope": f"{path}.Attributes.FilterPolicyScope",
+        }
+        build = partial(fanout.subscribe, queue, **kwargs)
+        _named(path, build, set(arguments), arguments)
 
 
 def _named(

@@ -17,6 +17,13 @@ class ConfigError(EvsimError, ValueError):
     """A value is out of range or malformed (a negative rate, zero partitions, ...)."""
 
 
+class SendRefusedError(ConfigError):
+    """A queue or fanout refused a send as SQS or SNS would: a FIFO message without a
+    message group (MissingParameter) or deduplication id (InvalidParameterValue), a
+    per-message delay on a FIFO queue or one outside 0-900 s (InvalidParameterValue).
+    Raised when the sender is built if every send would be refused, else on the send."""
+
+
 class ConfigTypeError(EvsimError, TypeError):
     """A value has the wrong type (a service time that is not a distribution or number)."""
 

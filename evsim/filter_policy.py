@@ -1,30 +1,33 @@
-"""SNS subscription filter policies on message attributes.
+"""SNS subscription filter policies: on message attributes or on the message body.
 
-Rules modelled (Amazon SNS, ``FilterPolicyScope: MessageAttributes``):
+Rules modelled (Amazon SNS subscription filter policies; the conditions of one key are in
+:mod:`evsim.filter_operators`):
 
-* A policy maps attribute names to lists of conditions. A message matches when *every*
-  name in the policy matches (AND across keys) and, for each name, *at least one*
-  condition matches (OR within the list). Attributes the policy does not name are
-  ignored.
-* Conditions: a string (exact, case-sensitive match); a number (numeric equality, so
-  ``301.5`` equals ``3.015e2``; five digits after the decimal point count);
-  ``{"prefix": "s"}``, ``{"suffix": "s"}``, ``{"equals-ignore-case": "s"}``;
-  ``{"numeric": ["=", 5]}`` or ranges such as ``{"numeric": [">", 0, "<=", 150]}``;
-  ``{"anything-but": [values]}`` (also a single value) and
-  ``{"anything-but": {"prefix": "s"}}``; ``{"exists": true}`` / ``{"exists": false}``.
-* String and numeric conditions match only attributes of their type (a number is not
-  the string ``"5"``).
-* An array attribute (SNS ``String.Array``: a list or tuple here) matches a condition
-  when any element does; for ``anything-but`` it matches when *none* of its elements
-  is listed (the current SNS documentation; older pages said "contains a value that
-  is not listed").
-* A missing attribute (absent, ``None``, ``""`` or an empty array) matches only
-  ``{"exists": false}``; ``anything-but`` does not match it (SNS: combine it with
-  ``{"exists": false}`` for that). ``"exists": true`` needs a non-null, non-empty
-  value; ``"exists": false`` matches only if the message has at least one attribute.
-* Limits: at most 5 keys; the product of the list lengths (combinations) at most 150;
-  numbers between -1e9 and 1e9. Nested policies (message-body filtering) and ``$or``
-  are not modelled and are refused.
+* A policy maps names to lists of conditions. A message matches when *every* name in the
+  policy matches (AND across keys) and, for each name, *at least one* condition matches
+  (OR within the list). Names the policy does not mention are ignored.
+* ``FilterPolicyScope`` (``scope``): ``"MessageAttributes"`` (the default) matches the
+  message attributes, a flat mapping; nested policies are refused there. ``"MessageBody"``
+  matches the body (here the event's payload, which must be a mapping, as SNS needs a
+  JSON object: any other payload matches no policy but the empty one). A body policy may
+  nest: ``{"order": {"total": [{"numeric": [">", 100]}]}}`` matches
+  ``payload["order"]["total"]``. Arrays in the body are looked through: a key matches
+  when any value reached through them does, and two keys may be matched by different
+  elements of an array of objects. Only leaves are values: a key whose value is an
+  object is missing (``exists`` works on leaf nodes only).
+* ``"$or"``: ``{"source": ["a"], "$or": [{"x": ["1"]}, {"y": ["2"]}]}`` matches when
+  ``source`` matches and at least one of the alternatives does; alternatives may nest
+  ``$or`` (and, in a body policy, nested keys). SNS reads ``"$or"`` as OR only when its
+  value is a list of at least two objects none of whose keys is an operator name;
+  otherwise it is an ordinary name, the same as any other.
+* With message attributes, an empty attribute set matches no condition, not even
+  ``{"exists": false}`` (SNS); an empty policy matches every message.
+* Limits: at most 5 top-level keys (``$or`` counts as one; nested keys of a body policy
+  do not count); at most 150 combinations: for each alternative of the ``$or``s, the
+  product over its keys of the key's number of conditions times the key's nesting depth
+  (1 at the top), summed over the alternatives (SNS's worked examples: 3 × 4 × 2 × 3 = 72
+  for a 4-value key three levels deep beside a 3-value key two deep; 7 and 32 with
+  ``$or``; :func:`complexity` computes it).
 
 :func:`compile_policy` builds the matcher once (closures); :func:`matches` is the
 one-off convenience.
@@ -32,37 +35,40 @@ one-off convenience.
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
 from typing import Any
 
+from evsim import filter_operators as operators
 from evsim.errors import ConfigError, ConfigTypeError
 
-MAX_KEYS = 5  # SNS: a filter policy can have at most five keys
-MAX_COMBINATIONS = 150  # SNS: product of the number of values of each key
-NUMBER_LIMIT = 1e9  # SNS numeric matching: -10^9 to 10^9
-_DIGITS = 5  # SNS: five digits of accuracy after the decimal point
-_COMPARE = {
-    "=": operator.eq,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "numeric", "anything-but", "exists")
+MAX_KEYS = 5  # SNS: a filter policy can have at most five (top-level) keys
+MAX_COMBINATIONS = 150  # SNS: the policy's total combination of values
+MESSAGE_ATTRIBUTES, MESSAGE_BODY = "MessageAttributes", "MessageBody"
+SCOPES = (MESSAGE_ATTRIBUTES, MESSAGE_BODY)  # SNS FilterPolicyScope
+OR = "$or"
 
-Elements = tuple[Any, ...]
-Test = Callable[[Elements], bool]
-Matcher = Callable[[Mapping[str, Any]], bool]
+Matcher = Callable[[Any], bool]
+Node = Callable[[Mapping[str, Any]], bool]
 
 
-def validate_policy(policy: Any, argument: str = "filter_policy") -> dict[str, list[Any]]:
+def check_scope(value: Any, argument: str = "filter_policy_scope") -> str:
+    """SNS ``FilterPolicyScope``: ``"MessageAttributes"`` or ``"MessageBody"``."""
+    if value not in SCOPES:
+        listed = ", ".join(repr(s) for s in SCOPES)
+        raise ConfigError(
+            f"{argument}: expected one of {listed} (SNS FilterPolicyScope), got {value!r}"
+        )
+    return value
+
+
+def validate_policy(
+    policy: Any, argument: str = "filter_policy", scope: str = MESSAGE_ATTRIBUTES
+) -> dict[str, Any]:
     """Check ``policy`` against SNS's structure and limits; return a plain copy.
 
-    Errors name the path at fault, e.g. ``filter_policy.amount[0].numeric: ...``.
+    Errors name the path at fault, e.g. ``filter_policy.$or[1].price[0].numeric: ...``.
     """
+    scope = check_scope(scope)
     if not isinstance(policy, Mapping):
         raise ConfigTypeError(
             f"{argument}: expected a mapping of attribute names to lists of conditions, "
@@ -72,226 +78,183 @@ def validate_policy(policy: Any, argument: str = "filter_policy") -> dict[str, l
         raise ConfigError(
             f"{argument}: SNS allows at most {MAX_KEYS} keys in a filter policy, got {len(policy)}"
         )
-    checked = {_key(argument, key): _conditions(f"{argument}.{key}", policy[key]) for key in policy}
-    combinations = math.prod(len(values) for values in checked.values())
+    checked = _checked(argument, policy, scope == MESSAGE_BODY)
+    combinations = complexity(checked, argument)
     if combinations > MAX_COMBINATIONS:
-        raise ConfigError(
-            f"{argument}: SNS allows at most {MAX_COMBINATIONS} combinations (the product of "
-            f"the number of values of each key), got {combinations}"
-        )
+        raise ConfigError(_too_complex(argument, combinations))
     return checked
 
 
-def compile_policy(policy: Any, argument: str = "filter_policy") -> Matcher:
-    """A function ``attributes -> bool`` implementing ``policy`` (validated first)."""
-    tests = [(key, _key_test(values)) for key, values in validate_policy(policy, argument).items()]
-
-    def match(attributes: Mapping[str, Any]) -> bool:
-        if not any(_present(value) for value in attributes.values()):
-            return not tests  # SNS: an empty attribute set matches no condition
-        return all(test(attributes.get(key)) for key, test in tests)
-
-    return match
+def complexity(checked: dict[str, Any], argument: str = "filter_policy") -> int:
+    """SNS's "total combination of values" of a checked policy (at most 150 pass)."""
+    return sum(_combinations(argument, checked, 1))
 
 
-def matches(policy: Any, attributes: Mapping[str, Any]) -> bool:
-    """Whether a message with ``attributes`` passes ``policy`` (SNS semantics)."""
-    return compile_policy(policy)(attributes)
+def compile_policy(
+    policy: Any, argument: str = "filter_policy", scope: str = MESSAGE_ATTRIBUTES
+) -> Matcher:
+    """A function ``message -> bool`` implementing ``policy`` (validated first).
+
+    The message is the attribute mapping (``scope="MessageAttributes"``) or the body
+    (``scope="MessageBody"``).
+    """
+    checked = validate_policy(policy, argument, scope)
+    if not checked:
+        return lambda message: True
+    if scope == MESSAGE_BODY:
+        root = _node(checked, (), _body_leaf)
+
+        def match_body(body: Any) -> bool:
+            return isinstance(body, Mapping) and root(body)
+
+        return match_body
+    root = _node(checked, (), _attribute_leaf)
+
+    def match_attributes(attributes: Mapping[str, Any]) -> bool:
+        if not any(operators.present(value) for value in attributes.values()):
+            return False  # SNS: an empty attribute set matches no condition
+        return root(attributes)
+
+    return match_attributes
 
 
-# --- validation -----------------------------------------------------------------------
+def matches(policy: Any, message: Any, scope: str = MESSAGE_ATTRIBUTES) -> bool:
+    """Whether a message with these attributes (or this body) passes ``policy``."""
+    return compile_policy(policy, scope=scope)(message)
 
 
-def _key(argument: str, key: Any) -> str:
+# --- structure ----------------------------------------------------------------------------
+
+
+def _is_or(value: Any) -> bool:
+    """SNS's test for an ``$or``: at least two objects, none keyed by an operator name."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) >= 2
+        and all(isinstance(v, Mapping) and not set(v) & set(operators.RESERVED) for v in value)
+    )
+
+
+def _checked(path: str, policy: Mapping[Any, Any], nested: bool) -> dict[str, Any]:
+    """A plain copy of one level of a policy (``nested``: a body policy may nest)."""
+    checked: dict[str, Any] = {}
+    for key, value in policy.items():
+        where = f"{path}.{_name(path, key)}"
+        if key == OR and _is_or(value):
+            checked[key] = [_alternative(f"{where}[{i}]", v, nested) for i, v in enumerate(value)]
+        elif isinstance(value, Mapping):
+            checked[key] = _nested(where, value, nested)
+        else:
+            if key == OR:
+                _refuse_near_or(where, value)
+            checked[key] = operators.conditions(where, value)
+    return checked
+
+
+def _name(path: str, key: Any) -> str:
     if not isinstance(key, str) or not key:
-        raise ConfigTypeError(f"{argument}: attribute names must be non-empty strings, got {key!r}")
-    if key == "$or":
-        raise ConfigError(f"{argument}.$or: the $or operator is not simulated; use one policy")
+        raise ConfigTypeError(f"{path}: attribute names must be non-empty strings, got {key!r}")
     return key
 
 
-def _conditions(path: str, values: Any) -> list[Any]:
-    if isinstance(values, Mapping):
+def _alternative(path: str, value: Mapping[str, Any], nested: bool) -> dict[str, Any]:
+    if not value:
+        raise ConfigError(f"{path}: an $or alternative needs at least one key, got {{}}")
+    return _checked(path, value, nested)
+
+
+def _nested(path: str, value: Mapping[str, Any], nested: bool) -> dict[str, Any]:
+    if not nested:
         raise ConfigError(
-            f"{path}: nested policies filter the message body (FilterPolicyScope "
-            "MessageBody), which evsim does not simulate; expected a list of conditions"
+            f"{path}: nested policies filter the message body (SNS FilterPolicyScope "
+            "MessageBody): subscribe with filter_policy_scope='MessageBody', or give a list "
+            "of conditions"
         )
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise ConfigTypeError(
-            f"{path}: expected a list of conditions, e.g. ['a', 'b'], got {values!r}"
-        )
-    if not values:
-        raise ConfigError(f"{path}: expected at least one condition, got an empty list")
-    return [_condition(f"{path}[{i}]", value) for i, value in enumerate(values)]
+    if not value:
+        raise ConfigError(f"{path}: expected nested keys or a list of conditions, got {{}}")
+    return _checked(path, value, nested)
 
 
-def _condition(path: str, value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if _is_number(value):
-        return _number(path, value)
-    if not isinstance(value, Mapping):
-        raise ConfigTypeError(
-            f"{path}: expected a string, a number or an operator such as {{'prefix': 'x'}}, "
-            f"got {value!r}"
-        )
-    if len(value) != 1:
-        raise ConfigError(f"{path}: expected one operator per condition, got {dict(value)!r}")
-    [(name, operand)] = value.items()
-    if name not in _OPERATORS:
-        listed = ", ".join(repr(o) for o in _OPERATORS)
-        raise ConfigError(f"{path}: unknown operator {name!r}; SNS operators: {listed}")
-    return {name: _OPERAND_CHECKS[name](f"{path}.{name}", operand)}
-
-
-def _string(path: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigTypeError(f"{path}: expected a string, got {value!r}")
-    return value
-
-
-def _exists(path: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigTypeError(f"{path}: expected true or false, got {value!r}")
-    return value
-
-
-def _number(path: str, value: Any) -> float | int:
-    if not _is_number(value) or not math.isfinite(value):
-        raise ConfigTypeError(f"{path}: expected a number, got {value!r}")
-    if abs(value) > NUMBER_LIMIT:
-        raise ConfigError(f"{path}: SNS numbers lie between -1e9 and 1e9, got {value!r}")
-    return value
-
-
-def _numeric(path: str, value: Any) -> list[Any]:
-    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) not in (2, 4):
+def _refuse_near_or(path: str, value: Any) -> None:
+    """An ``$or`` SNS would read as an attribute name with policies for conditions."""
+    items = value if isinstance(value, Sequence) and not isinstance(value, str) else []
+    if any(isinstance(v, Mapping) and not set(v) & set(operators.RESERVED) for v in items):
         raise ConfigError(
-            f"{path}: expected [operator, number] or a range such as ['>', 0, '<=', 150], "
-            f"got {value!r}"
+            f"{path}: SNS reads $or as OR only with a list of at least two policies whose "
+            f"keys are not operator names, e.g. [{{'a': ['x']}}, {{'b': ['y']}}]; got {value!r}"
         )
-    ops, bounds = list(value[0::2]), [_number(path, b) for b in value[1::2]]
-    allowed = [tuple(_COMPARE)] if len(ops) == 1 else [(">", ">="), ("<", "<=")]
-    for op, choices in zip(ops, allowed, strict=True):
-        if op not in choices:
-            raise ConfigError(f"{path}: expected one of {', '.join(choices)} here, got {op!r}")
-    if len(bounds) == 2 and bounds[0] > bounds[1]:
-        raise ConfigError(f"{path}: the lower bound exceeds the upper bound in {list(value)!r}")
-    return [item for pair in zip(ops, bounds, strict=True) for item in pair]
 
 
-def _anything_but(path: str, value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if set(value) != {"prefix"}:
-            raise ConfigError(
-                f"{path}: expected {{'prefix': 'text'}} or values, got {dict(value)!r}"
-            )
-        return {"prefix": _string(f"{path}.prefix", value["prefix"])}
-    items = [value] if isinstance(value, str) or _is_number(value) else value
-    if isinstance(items, str) or not isinstance(items, Sequence) or not items:
-        raise ConfigError(f"{path}: expected a value or a non-empty list of values, got {value!r}")
-    return [_literal(f"{path}[{i}]", item) for i, item in enumerate(items)]
+def _combinations(path: str, policy: dict[str, Any], depth: int) -> list[int]:
+    """The combinations of each alternative of ``policy`` at nesting ``depth`` (SNS)."""
+    totals = [1]
+    for key, value in policy.items():
+        if key == OR and _is_or(value):
+            options = [n for branch in value for n in _combinations(path, branch, depth)]
+        elif isinstance(value, dict):
+            options = _combinations(path, value, depth + 1)
+        else:
+            options = [len(value) * depth]
+        totals = [a * b for a in totals for b in options]
+        if len(totals) > MAX_COMBINATIONS:  # each counts at least 1: over the limit already
+            raise ConfigError(_too_complex(path, len(totals)))
+    return totals
 
 
-def _literal(path: str, value: Any) -> Any:
-    return value if isinstance(value, str) else _number(path, value)
+def _too_complex(path: str, combinations: int) -> str:
+    return (
+        f"{path}: SNS allows at most {MAX_COMBINATIONS} combinations (the product of the "
+        "number of values of each key, times its nesting depth in a body policy, summed over "
+        f"$or alternatives), got {combinations}{'+' if combinations > MAX_COMBINATIONS else ''}"
+    )
 
 
-_OPERAND_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "prefix": _string,
-    "suffix": _string,
-    "equals-ignore-case": _string,
-    "numeric": _numeric,
-    "anything-but": _anything_but,
-    "exists": _exists,
-}
+# --- matching -----------------------------------------------------------------------------
+
+Leaf = Callable[[tuple[str, ...], Callable[[Any], bool]], Node]
 
 
-# --- matching -------------------------------------------------------------------------
+def _node(policy: dict[str, Any], prefix: tuple[str, ...], leaf: Leaf) -> Node:
+    """AND of the keys of one level (``prefix``: the path to it in a body policy)."""
+    parts: list[Node] = []
+    for key, value in policy.items():
+        if key == OR and _is_or(value):
+            parts.append(_any([_node(branch, prefix, leaf) for branch in value]))
+        elif isinstance(value, dict):
+            parts.append(_node(value, (*prefix, key), leaf))
+        else:
+            parts.append(leaf((*prefix, key), operators.key_test(value)))
+    if len(parts) == 1:
+        return parts[0]
+    return lambda message: all(part(message) for part in parts)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+def _any(branches: list[Node]) -> Node:
+    return lambda message: any(branch(message) for branch in branches)
 
 
-def _round(value: Any) -> float:
-    return round(float(value), _DIGITS)
+def _attribute_leaf(path: tuple[str, ...], test: Callable[[Any], bool]) -> Node:
+    [key] = path
+    return lambda attributes: test(attributes.get(key))
 
 
-def _present(value: Any) -> bool:
-    """SNS's notion of an attribute that exists: non-null and non-empty."""
-    if value is None or value == "":
-        return False
-    return not (isinstance(value, list | tuple) and not value)
+def _body_leaf(path: tuple[str, ...], test: Callable[[Any], bool]) -> Node:
+    return lambda body: test(_collect(body, path))
 
 
-def _elements(value: Any) -> Elements:
-    return tuple(value) if isinstance(value, list | tuple) else (value,)
+def _collect(body: Mapping[str, Any], path: tuple[str, ...]) -> list[Any] | None:
+    """The present leaf values at ``path`` in ``body``, through arrays (None if none)."""
+    found: list[Any] = []
+    _gather(body, path, 0, found)
+    return found or None
 
 
-def _key_test(conditions: list[Any]) -> Callable[[Any], bool]:
-    """OR of the key's conditions, on the attribute's value (None when missing)."""
-    exists = {c["exists"] for c in conditions if isinstance(c, dict) and "exists" in c}
-    strings = frozenset(c for c in conditions if isinstance(c, str))
-    numbers = frozenset(_round(c) for c in conditions if _is_number(c))
-    tests = [_operator_test(c) for c in conditions if isinstance(c, dict) and "exists" not in c]
-    if strings or numbers:
-        tests.append(_literal_test(strings, numbers))
-
-    def test(value: Any) -> bool:
-        if not _present(value):
-            return False in exists
-        if True in exists:
-            return True
-        elements = _elements(value)
-        return any(t(elements) for t in tests)
-
-    return test
-
-
-def _literal_test(strings: frozenset[str], numbers: frozenset[float]) -> Test:
-    def test(elements: Elements) -> bool:
-        return any(_listed(e, strings, numbers) for e in elements)
-
-    return test
-
-
-def _listed(element: Any, strings: frozenset[str], numbers: frozenset[float]) -> bool:
-    if isinstance(element, str):
-        return element in strings
-    return _is_number(element) and _round(element) in numbers
-
-
-def _operator_test(condition: dict[str, Any]) -> Test:
-    [(name, operand)] = condition.items()
-    if name == "anything-but":
-        return _anything_but_test(operand)
-    if name == "numeric":
-        return _numeric_test(operand)
-    text = {
-        "prefix": lambda e: e.startswith(operand),
-        "suffix": lambda e: e.endswith(operand),
-        "equals-ignore-case": lambda e: e.casefold() == operand.casefold(),
-    }[name]
-    return lambda elements: any(isinstance(e, str) and text(e) for e in elements)
-
-
-def _numeric_test(operand: list[Any]) -> Test:
-    pairs = zip(operand[0::2], operand[1::2], strict=True)
-    checks = [(_COMPARE[op], _round(bound)) for op, bound in pairs]
-
-    def within(element: Any) -> bool:
-        return _is_number(element) and all(cmp(_round(element), b) for cmp, b in checks)
-
-    return lambda elements: any(within(e) for e in elements)
-
-
-def _anything_but_test(operand: Any) -> Test:
-    if isinstance(operand, dict):
-        prefix = operand["prefix"]
-        return lambda elements: all(
-            not (isinstance(e, str) and e.startswith(prefix)) for e in elements
-        )
-    strings = frozenset(v for v in operand if isinstance(v, str))
-    numbers = frozenset(_round(v) for v in operand if _is_number(v))
-    return lambda elements: all(not _listed(e, strings, numbers) for e in elements)
+def _gather(value: Any, path: tuple[str, ...], depth: int, found: list[Any]) -> None:
+    if isinstance(value, list | tuple):
+        for item in value:
+            _gather(item, path, depth, found)
+    elif depth == len(path):
+        if not isinstance(value, Mapping) and operators.present(value):
+            found.append(value)
+    elif isinstance(value, Mapping) and path[depth] in value:
+        _gather(value[path[depth]], path, depth + 1, found)

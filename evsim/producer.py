@@ -15,6 +15,7 @@ from evsim import _check
 from evsim.arrivals import Arrivals, as_arrivals
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.keys import KeyChooser, as_keys
+from evsim.sqs_rules import DELAY_SECONDS
 from evsim.world import Timer, World
 
 DEFAULT_EVENT_BYTES = 1024  # record size used by the sticky partitioner's batch count
@@ -45,12 +46,20 @@ def send(
 ) -> int:
     """Record an event published now by ``producer`` and hand it to ``broker``.
 
-    ``producer`` and ``event_type`` are interned name codes. Returns the event id.
+    ``producer`` and ``event_type`` are interned name codes. Returns the event id. The
+    ``DelaySeconds`` attribute is SendMessage's parameter: a queue takes it as the
+    message's own delay (:meth:`~evsim.queue.Queue.publish_delayed`); to topics and fanouts
+    it is an attribute like any other.
     """
     event_id = world.records.events.add(
         event_type, key, producer, broker.code, world.env.now, payload, schema_version, cause,
         attributes, original,
     )  # fmt: skip
+    if attributes is not None and DELAY_SECONDS in attributes:
+        delayed = getattr(broker, "publish_delayed", None)  # only queues delay one message
+        if delayed is not None:
+            delayed(event_id, key, producer, size_bytes, attributes[DELAY_SECONDS])
+            return event_id
     broker.publish(event_id, key, producer, size_bytes)
     return event_id
 
@@ -83,6 +92,7 @@ class Producer:
         self.keys = as_keys(keys, "keys")
         self.payload = payload
         self.attributes = _attributes(attributes)
+        _screen(self.target, self.attributes, keys is not None)
         self.schema_version = _check.integer("schema_version", schema_version, minimum=1)
         self.start = _check.non_negative("start", start)
         self.stop = None if stop is None else _check.positive("stop", stop)
@@ -158,6 +168,15 @@ class Producer:
 def _plain(value: Any) -> Any:
     """``value`` for a config dict: a function is shown by its name."""
     return getattr(value, "__qualname__", repr(value)) if callable(value) else value
+
+
+def _screen(target: Any, attributes: Any, keyed: bool) -> None:
+    """Refuse now a producer every send of which its queue or fanout would refuse (a FIFO
+    target without keys, or constant attributes SQS or SNS refuse); attributes that are a
+    function of the event index are checked on each send."""
+    check = getattr(target, "check_sender", None)  # queues and fanouts screen senders
+    if check is not None and not callable(attributes):
+        check(attributes, keyed)
 
 
 def _attributes(value: Any) -> Any:

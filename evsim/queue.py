@@ -3,12 +3,18 @@
 Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigError):
 
 * SendMessage: the message is stored after the queue's ``latency`` and stays invisible
-  for ``delay`` seconds (``DelaySeconds``, 0–900).
+  for ``delay`` seconds (``DelaySeconds``, 0–900). On a standard queue a send's own
+  ``DelaySeconds`` (the event's attribute of that name, 0–900, which ``send`` hands to
+  :meth:`Queue.publish_delayed`) replaces the queue's; a FIFO queue refuses a non-zero
+  one (:func:`evsim.sqs_rules.message_delay`). A copy
+  delivered by a fanout (:meth:`Queue.deliver`) gets the queue's delay: SNS has no
+  per-message delay.
 * ReceiveMessage returns 1–10 messages (``MaxNumberOfMessages``); long polling
   (``WaitTimeSeconds``, 0–20) returns as soon as at least one message is available, else
   an empty list when the wait ends. Waiting receivers are served first come, first
   served; with zero latency a waiting receiver gets an arriving message at that instant.
-* A received message is invisible for ``visibility_timeout`` seconds (0–43200) and
+* A received message is invisible for ``visibility_timeout`` seconds (0–43200), or for the
+  receive's own ``visibility_timeout`` (ReceiveMessage's VisibilityTimeout, 0–43200), and
   reappears unless deleted; each receive raises its receive count and gives it a new
   receipt handle. DeleteMessage with an older receipt (the message was received again
   since) does not delete it.
@@ -20,10 +26,14 @@ Rules modelled (Amazon SQS, with its ranges; a value outside them raises ConfigE
   from the original enqueue time; a standard queue's message moved to a DLQ keeps that
   time, a FIFO queue's gets a new one (SQS resets it for FIFO queues).
 * FIFO queues (names end in ``.fifo``): the message group is the event's key; a group
-  with a message in flight is held back while other groups proceed; a message whose
-  deduplication id (``MessageDeduplicationId`` attribute, or a SHA-256 of the payload
-  with ``content_based_deduplication``) was accepted less than 5 minutes earlier is
-  accepted but not enqueued.
+  with a message in flight is held back while other groups proceed. Every send needs a
+  deduplication id: the ``MessageDeduplicationId`` attribute, or with
+  ``content_based_deduplication`` a SHA-256 of the payload; without one SQS refuses the
+  send (InvalidParameterValue) and so does the queue (``SendRefusedError``), when the
+  producer is built if its attributes are constant, else on the send. A message whose id
+  was accepted less than 5 minutes earlier is accepted but not enqueued. A copy from a
+  FIFO fanout carries the fanout's id and keeps its group's order over the queue's
+  latency. A move to the DLQ by the redrive policy is not a send: nothing is checked.
 
 A queue knows nothing of consumer groups beyond the name of the one reading it
 (``reader``): callers use :meth:`Queue.receive` and :meth:`Queue.delete` (SQS's API, with
@@ -36,7 +46,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -56,12 +66,18 @@ from evsim.message import (
     StandardOrder,
     VisibilityClock,
 )
-from evsim.sqs_rules import DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT, DEFAULT_WAIT_TIME
+from evsim.sqs_rules import (
+    DEFAULT_RETENTION,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    DEFAULT_WAIT_TIME,
+    DELAY_SECONDS,
+)
 from evsim.world import World
 
 Listener = Callable[[str, Message], None]
 """Called with (kind, message); kind is one of ``LISTEN_KINDS``."""
 LISTEN_KINDS = ("enqueued", "dead_lettered", "expired", "deleted")
+Waiting = tuple[simpy.Event, int, bool]  # request, n, snapshots (a receive) or not (a group)
 
 
 class Queue:
@@ -84,12 +100,14 @@ class Queue:
         "_enqueued",
         "_env",
         "_events",
+        "_group_order",
         "_latency_sampler",
         "_listeners",
         "_message_ids",
         "_oldest",
         "_order",
         "_receipts",
+        "_receive_timeouts",
         "_sequence",
         "_stored",
         "_waiting",
@@ -156,11 +174,13 @@ class Queue:
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in LISTEN_KINDS}
         self._enqueued: list[Callable[[int], None]] = []  # called with the event id
         self._message_ids = world.message_ids
-        self._waiting: deque[tuple[simpy.Event, int, bool]] = deque()  # request, n, copies
+        self._waiting: deque[Waiting] = deque()
+        self._receive_timeouts: dict[simpy.Event, float] = {}  # waiting receives' own
         self._receipts = itertools.count(1)
         self._clock = VisibilityClock(world.env, self.visibility_timeout, self._on_timeout)
         self._sequence = itertools.count()
         self._deduplicator = rules.Deduplicator()
+        self._group_order = rules.GroupOrder() if self.fifo else None  # for fanout copies
         self._oldest = float("inf")  # a lower bound of visible messages' enqueue times
         self._latency_sampler = world.sampler(self.latency, "queue", self.name, "latency")
 
@@ -185,40 +205,78 @@ class Queue:
     def publish(self, event_id: int, key: str | None, producer: int, size_bytes: int) -> None:
         """SendMessage: after the latency a message is stored (visible after ``delay``).
 
-        A FIFO queue needs a key: it is the message group id (``MessageGroupId``).
+        A FIFO queue needs a key (the message group id, ``MessageGroupId``) and a
+        deduplication id; a send SQS would refuse raises ``SendRefusedError``.
         """
-        if key is None and self.fifo:
-            raise ConfigError(
-                f"queue {self.name!r}: a FIFO queue needs a key on every event "
-                "(the key is the SQS message group id); give the producer keys="
-            )
+        if self.fifo:
+            self._publish_fifo(event_id, key)
+            return
         wait = self._latency_sampler()
-        if wait <= 0.0:
-            self._arrive(event_id, key)
+        if wait <= 0.0:  # _send's two cases, inlined: this runs once per message
+            self._arrive(event_id, key, None, self.delay)
         else:
-            self._env.call_later(wait, partial(self._on_arrival, event_id, key))
+            self._env.call_later(wait, partial(self._on_arrival, event_id, key, None, self.delay))
+
+    def publish_delayed(
+        self, event_id: int, key: str | None, producer: int, size_bytes: int, delay: Any
+    ) -> None:
+        """SendMessage with its own DelaySeconds (``delay``, 0–900 s: the event's
+        attribute), instead of the queue's; a FIFO queue refuses a non-zero one."""
+        seconds = rules.message_delay(self.name, self.fifo, delay)
+        if seconds is None:  # none given, or a FIFO queue's 0: the queue's delay applies
+            self.publish(event_id, key, producer, size_bytes)
+        else:
+            self._send(event_id, key, None, seconds, self._latency_sampler())
+
+    def deliver(self, event_id: int, key: str | None, dedup_id: str | None) -> None:
+        """A fanout's copy (SNS to SQS): stored after the latency, visible after the
+        queue's delay; a FIFO queue deduplicates it by the fanout's ``dedup_id`` and keeps
+        its message group in the order the fanout delivered it."""
+        wait, queued = self._latency_sampler(), False
+        if self._group_order is not None:
+            wait, queued = self._group_order.schedule(key or "", self._env.now, wait)
+        self._send(event_id, key, dedup_id, self.delay, wait, queued)
+
+    def check_sender(self, attributes: Mapping[str, Any] | None, keyed: bool = True) -> None:
+        """Refuse now a sender every send of which SQS would refuse: one with these
+        (constant) ``attributes``, and without keys unless ``keyed``."""
+        if self.fifo and not keyed:
+            rules.require_group("queue", self.name, None)
+        rules.message_delay(self.name, self.fifo, (attributes or {}).get(DELAY_SECONDS))
+        if self.fifo:
+            rules.require_dedup_id("queue", self.name, attributes, self.content_based_deduplication)
 
     # --- ReceiveMessage, DeleteMessage, ChangeMessageVisibility ----------------------
 
     def receive(
-        self, max_messages: int | None = None, wait_time: float | None = None
+        self,
+        max_messages: int | None = None,
+        wait_time: float | None = None,
+        visibility_timeout: float | None = None,
     ) -> simpy.Event:
         """ReceiveMessage: an event whose value is a list of up to ``max_messages``.
 
-        Defaults are the queue's ``receive_batch`` and ``wait_time``. The list is empty
-        only if no message became available within ``wait_time`` seconds.
+        Defaults are the queue's ``receive_batch``, ``wait_time`` and
+        ``visibility_timeout`` (seconds the received messages stay invisible, 0–43200:
+        ReceiveMessage's VisibilityTimeout). The list is empty only if no message became
+        available within ``wait_time`` seconds.
         """
         n = self.receive_batch
         if max_messages is not None:
             n = rules.batch("max_messages", max_messages)
         wait = self.wait_time if wait_time is None else rules.seconds("wait_time", wait_time, 0, 20)
+        hide = None
+        if visibility_timeout is not None:
+            hide = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
         env = self._env
         request = env.event()
-        batch = [message.snapshot() for message in self.poll(n)]
-        if batch or wait == 0:
-            return request.succeed(batch)
+        messages = self.poll(n)
+        if messages or wait == 0:
+            return request.succeed(self._hand_out(messages, hide))
         entry = (request, n, True)
         self._waiting.append(entry)
+        if hide is not None:
+            self._receive_timeouts[request] = hide
         env.call_later(wait, partial(self._give_up, entry))
         return request
 
@@ -254,6 +312,7 @@ class Queue:
         for entry in self._waiting:
             if entry[0] is request:
                 self._waiting.remove(entry)
+                self._receive_timeouts.pop(request, None)
                 return True
         return False
 
@@ -294,10 +353,7 @@ class Queue:
         stored = self._current(message)
         if stored is None or stored._state != IN_FLIGHT:
             return False
-        if seconds == 0:
-            self._reappear(stored)
-        else:
-            self._clock.start(stored, self._env.now, seconds)
+        self._hide(stored, seconds)
         return True
 
     # --- observation ----------------------------------------------------------------
@@ -360,13 +416,41 @@ class Queue:
 
     # --- internals --------------------------------------------------------------------
 
-    def _on_arrival(self, event_id: int, key: str | None, _event: object) -> None:
-        self._arrive(event_id, key)
+    def _publish_fifo(self, event_id: int, key: str | None) -> None:
+        """SendMessage to a FIFO queue: refused without a message group or a deduplication
+        id (or with a per-message delay), else sent with its deduplication id."""
+        events = self._events
+        attributes = events.attributes[event_id]
+        rules.require_group("queue", self.name, key)
+        self.check_sender(attributes)
+        content_based = self.content_based_deduplication
+        dedup = rules.dedup_id(attributes, events.payload[event_id], content_based)
+        self._send(event_id, key, dedup, self.delay, self._latency_sampler())
 
-    def _arrive(self, event_id: int, key: str | None) -> None:
+    def _send(
+        self,
+        event_id: int,
+        key: str | None,
+        dedup: str | None,
+        delay: float,
+        wait: float,
+        queued: bool = False,
+    ) -> None:
+        """Store the message after ``wait`` seconds (the send's latency; ``queued``: through
+        the schedule even if 0, behind an earlier message of its group)."""
+        if wait <= 0.0 and not queued:
+            self._arrive(event_id, key, dedup, delay)
+        else:
+            self._env.call_later(wait, partial(self._on_arrival, event_id, key, dedup, delay))
+
+    def _on_arrival(
+        self, event_id: int, key: str | None, dedup: str | None, delay: float, _event: object
+    ) -> None:
+        self._arrive(event_id, key, dedup, delay)
+
+    def _arrive(self, event_id: int, key: str | None, dedup: str | None, delay: float) -> None:
         now, events = self._env.now, self._events
         if self.fifo:
-            dedup = self._dedup_id(event_id)
             if dedup is not None and self._deduplicator.duplicate(dedup, now):
                 self.duplicates_dropped += 1
                 events.release(event_id)
@@ -376,16 +460,11 @@ class Queue:
             message = Message(next(self._message_ids), event_id, now)
         events.reached(event_id, self.code, now)
         self._store(message)
-        if self.delay > 0.0:
+        if delay > 0.0:
             self._delayed += 1
-            self._env.call_later(self.delay, partial(self._undelay, message))
+            self._env.call_later(delay, partial(self._undelay, message))
         else:
             self._show(message)
-
-    def _dedup_id(self, event_id: int) -> str | None:
-        events = self._events
-        content_based = self.content_based_deduplication
-        return rules.dedup_id(events.attributes[event_id], events.payload[event_id], content_based)
 
     def _store(self, message: Message) -> None:
         if self.fifo:  # the order within a message group
@@ -437,6 +516,26 @@ class Queue:
         self._store(message)
         self._show(message)
 
+    def _received(self, request: simpy.Event, messages: list[Message]) -> list[Message]:
+        """What a waiting receive gets (see :meth:`_hand_out`)."""
+        return self._hand_out(messages, self._receive_timeouts.pop(request, None))
+
+    def _hand_out(self, messages: list[Message], hide: float | None) -> list[Message]:
+        """What a receive returns: snapshots; with its own visibility timeout (``hide``
+        seconds) the messages are hidden for that long instead of the queue's timeout."""
+        batch = [message.snapshot() for message in messages]
+        if hide is not None:
+            for message in messages:
+                self._hide(message, hide)
+        return batch
+
+    def _hide(self, message: Message, seconds: float) -> None:
+        """A message in flight stays invisible ``seconds`` from now (0: visible now)."""
+        if seconds == 0:
+            self._reappear(message)
+        else:
+            self._clock.start(message, self._env.now, seconds)
+
     def _on_timeout(self, message: Message, token: int) -> None:
         if message._state == IN_FLIGHT and message._token == token:
             self._reappear(message)
@@ -484,9 +583,10 @@ class Queue:
             batch = self._order.take(n, self._admit)
             if batch:
                 waiting.popleft()
-                request.succeed([m.snapshot() for m in batch] if copies else batch)
+                request.succeed(self._received(request, batch) if copies else batch)
 
-    def _give_up(self, entry: tuple[simpy.Event, int, bool], _event: object) -> None:
+    def _give_up(self, entry: Waiting, _event: object) -> None:
+        self._receive_timeouts.pop(entry[0], None)
         if not entry[0].triggered and entry in self._waiting:
             self._waiting.remove(entry)
             entry[0].succeed([])

@@ -13,7 +13,8 @@ A scenario is a mapping with these keys, all optional:
 * ``topics``, ``queues``, ``fanouts``, ``producers``, ``consumer_groups``, ``redrives``:
   lists whose entries hold the keyword arguments of ``sim.topic``, ``sim.queue``,
   ``sim.fanout``, ``sim.producer``, ``sim.consumer_group`` and ``sim.redrive``. A fanout
-  entry also takes ``subscriptions: [{queue: name, filter_policy: {...}}]`` (or just
+  entry also takes ``subscriptions: [{queue: name, filter_policy: {...},
+  filter_policy_scope: MessageBody}]`` (the arguments of ``Fanout.subscribe``; or just
   queue names).
 * ``services``: reserved for request-response services; it must be empty for now.
 
@@ -332,7 +333,7 @@ class _Loader:
                 f"{{eventType: [OrderCreated]}}}}], got {value!r}",
             )
             return
-        options = ["queue", "filter_policy"]
+        options = list(parameters(fanout.subscribe))
         for index, item in enumerate(value):
             where = f"{path}[{index}]"
             item = {"queue": item} if isinstance(item, str) else item

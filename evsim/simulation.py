@@ -179,10 +179,17 @@ class Simulation:
         self.world.brokers[name] = self.queues[name] = queue
         return queue
 
-    def fanout(self, name: str, latency: Distribution | float = 0.0) -> Fanout:
-        """Add an SNS-like fan-out topic (see :class:`evsim.fanout.Fanout`)."""
+    def fanout(
+        self,
+        name: str,
+        latency: Distribution | float = 0.0,
+        fifo: bool = False,
+        content_based_deduplication: bool = False,
+    ) -> Fanout:
+        """Add an SNS-like fan-out topic (see :class:`evsim.fanout.Fanout`); ``fifo=True``
+        makes it an SNS FIFO topic, whose name ends in ``.fifo``."""
         self._free(name)
-        fanout = Fanout(self.world, name, latency)
+        fanout = Fanout(self.world, name, latency, fifo, content_based_deduplication)
         self._claim(name, "fanout")
         self.world.brokers[name] = self.fanouts[name] = fanout
         return fanout

@@ -17,6 +17,16 @@ evsim argument                 SQS name                     valid values (SQS)
 A RedrivePolicy names both the dead-letter queue and ``maxReceiveCount``; the DLQ of a
 FIFO queue is FIFO and that of a standard queue is standard. FIFO queues drop a message
 whose deduplication id was accepted less than 5 minutes before (:class:`Deduplicator`).
+
+SendMessage's own parameters travel as message attributes of the event:
+
+* ``MessageDeduplicationId`` (FIFO queues and SNS FIFO topics): without it, and without
+  ``ContentBasedDeduplication``, the send is refused (SQS and SNS: InvalidParameterValue;
+  :func:`require_dedup_id`).
+* ``DelaySeconds`` (0–900): a standard queue's message stays invisible that long instead of
+  the queue's ``delay``; a FIFO queue takes no per-message delay (SQS refuses a non-zero
+  one; 0 is accepted and the queue's delay applies; :func:`message_delay`). SNS has no
+  such parameter: a copy a fanout delivers gets its queue's delay.
 """
 
 from __future__ import annotations
@@ -28,12 +38,15 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from evsim import _check
-from evsim.errors import ConfigError, ConfigTypeError
+from evsim.errors import ConfigError, ConfigTypeError, EvsimError, SendRefusedError
 
 DEFAULT_VISIBILITY_TIMEOUT = 30.0  # SQS VisibilityTimeout default
 DEFAULT_RETENTION = 345600.0  # SQS MessageRetentionPeriod default, 4 days
 DEFAULT_WAIT_TIME = 20.0  # the longest long poll (SQS's own default is 0: short polling)
 DEDUPLICATION_INTERVAL = 300.0  # SQS FIFO deduplication interval, 5 minutes
+DEDUP_ID = "MessageDeduplicationId"  # the attribute carrying SendMessage's parameter
+DELAY_SECONDS = "DelaySeconds"  # likewise: a standard queue's per-message delay
+MAX_DELAY = 900  # SQS DelaySeconds: 0-900 s (15 minutes)
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
 
 
@@ -117,12 +130,63 @@ def max_receives(value: Any) -> int:
     return count
 
 
+def message_delay(queue: str, fifo: bool, value: Any) -> float | None:
+    """A send's ``DelaySeconds`` (the attribute's ``value``, 0–900 s), or None if it gives
+    none.
+
+    A FIFO queue refuses a non-zero one (SQS sets a FIFO queue's delay per queue only);
+    for it 0 is returned as None: the queue's delay applies.
+    """
+    if value is None:
+        return None
+    argument = f"attributes.{DELAY_SECONDS}"
+    try:
+        delay = seconds(argument, value, 0, MAX_DELAY)
+    except EvsimError as err:  # the same error, saying which queue refused it
+        raise type(err)(f"{err} (a send to queue {queue!r})") from None
+    if not fifo:
+        return delay
+    if delay > 0:
+        raise SendRefusedError(
+            f"{argument}: queue {queue!r} is a FIFO queue, which takes no per-message delay "
+            "(SQS refuses the send: InvalidParameterValue); give the queue delay= instead, "
+            "or leave the attribute out"
+        )
+    return None
+
+
+def require_dedup_id(
+    kind: str, name: str, attributes: Mapping[str, Any] | None, content_based: bool
+) -> None:
+    """Refuse a FIFO send (``kind`` "queue" or "fanout") without a deduplication id: SQS and
+    SNS need ``MessageDeduplicationId`` unless ``ContentBasedDeduplication`` is on."""
+    if content_based or (attributes and attributes.get(DEDUP_ID) is not None):
+        return
+    service = "SNS refuses the publish" if kind == "fanout" else "SQS refuses the send"
+    raise SendRefusedError(
+        f"{kind} {name!r}: a FIFO {kind} without content-based deduplication needs a "
+        f"{DEDUP_ID} on every message ({service}: InvalidParameterValue); create the {kind} "
+        f"with content_based_deduplication=True, or give the sender attributes with a "
+        f"{DEDUP_ID!r} (a producer's attributes may be a function of the event index, e.g. "
+        f"lambda i: {{{DEDUP_ID!r}: str(i)}})"
+    )
+
+
+def require_group(kind: str, name: str, key: str | None) -> None:
+    """Refuse a FIFO send without a key: the key is the message group id (MessageGroupId)."""
+    if key is None:
+        raise SendRefusedError(
+            f"{kind} {name!r}: a FIFO {kind} needs a key on every event (the key is the "
+            "message group id, MessageGroupId); give the producer keys="
+        )
+
+
 def dedup_id(attributes: Mapping[str, Any] | None, payload: Any, content_based: bool) -> str | None:
     """A FIFO message's deduplication id: the ``MessageDeduplicationId`` attribute if
     given, else (ContentBasedDeduplication) a SHA-256 of the body (here the payload's
-    repr), else none."""
-    if attributes and attributes.get("MessageDeduplicationId") is not None:
-        return str(attributes["MessageDeduplicationId"])
+    repr; SQS and SNS leave the attributes out of the hash), else none."""
+    if attributes and attributes.get(DEDUP_ID) is not None:
+        return str(attributes[DEDUP_ID])
     if content_based:
         return hashlib.sha256(repr(payload).encode("utf-8")).hexdigest()
     return None
@@ -152,3 +216,31 @@ class Deduplicator:
         seen[dedup_id] = now
         times.append((now, dedup_id))
         return False
+
+
+class GroupOrder:
+    """Keeps each message group's deliveries in order over a random latency.
+
+    SNS FIFO topics deliver a group's messages to a subscribed queue in the order they were
+    published: a delivery is due no earlier than the group's previous one. Equal times keep
+    their order when both go through SimPy's schedule (first come, first served), so a
+    delivery behind one still due is scheduled even with no wait left.
+    """
+
+    _PRUNE_AT = 4096  # groups remembered before those delivered already are forgotten
+
+    def __init__(self) -> None:
+        self._due: dict[str, float] = {}
+        self._prune_at = self._PRUNE_AT
+
+    def schedule(self, group: str, now: float, wait: float) -> tuple[float, bool]:
+        """(the wait in seconds, at least ``wait``, that keeps ``group`` in order; whether
+        the delivery must be scheduled, not made at once, even if that wait is 0)."""
+        due = self._due
+        if len(due) >= self._prune_at:  # amortised: the limit doubles with the live groups
+            self._due = due = {g: t for g, t in due.items() if t >= now}
+            self._prune_at = max(self._PRUNE_AT, 2 * len(due))
+        previous = due.get(group, -1.0)
+        when = max(now + wait, previous)
+        due[group] = when
+        return when - now, previous >= now

@@ -62,7 +62,9 @@ def topology(sim_or_result: Any) -> nx.DiGraph:
     for producer in sim.producers.values():
         graph.add_node(producer.name, kind="producer", detail="producer")
     for fanout in sim.fanouts.values():
-        graph.add_node(fanout.name, kind="fanout", detail="fan-out")
+        graph.add_node(
+            fanout.name, kind="fanout", detail="FIFO fan-out" if fanout.fifo else "fan-out"
+        )
     for topic in sim.topics.values():
         graph.add_node(topic.name, kind="topic", detail=_plural(topic.partitions, "partition"))
     for queue in sim.queues.values():
@@ -76,7 +78,7 @@ def topology(sim_or_result: Any) -> nx.DiGraph:
     _add_services(graph, sim)
     for fanout in sim.fanouts.values():
         for subscription in fanout.subscriptions:
-            types, label = _policy_types(subscription.filter_policy)
+            types, label = _policy_types(subscription.filter_policy, subscription.on_body)
             _link(graph, fanout.name, subscription.queue.name, "subscribe", types, label)
     for queue in sim.queues.values():
         if queue.dead_letter is not None:
@@ -159,10 +161,13 @@ def _link(
     graph.add_edge(u, v, kind=kind, event_types=list(types), label=label)
 
 
-def _policy_types(policy: dict | None) -> tuple[list[str], str]:
-    """The event types an SNS filter policy lets through, and the edge's label."""
+def _policy_types(policy: dict | None, on_body: bool = False) -> tuple[list[str], str]:
+    """The event types an SNS filter policy lets through, and the edge's label (a policy
+    on the message body names body keys: no event types)."""
     if policy is None:
         return [], "all"
+    if on_body:
+        return [], "body filter: " + ", ".join(policy)
     if "eventType" not in policy:
         return [], "filter: " + ", ".join(policy)
     shown = [  # names, or matchers such as {"prefix": "Order"} shown as "prefix: Order"

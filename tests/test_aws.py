@@ -75,7 +75,10 @@ def test_a_json_string_and_aws_style_strings_are_accepted(seed_config):
 
 def test_lists_of_objects_and_fifo_queues():
     config = {
-        "SNSTopic": [{"TopicName": "A"}, {"TopicArn": "arn:aws:sns:eu-west-1:1:B"}],
+        "SNSTopic": [
+            {"TopicName": "A"},
+            {"TopicArn": "arn:aws:sns:eu-west-1:1:B.fifo", "Attributes": {"FifoTopic": "true"}},
+        ],
         "SQSQueue": [
             {"QueueName": "q1"},
             {
@@ -90,14 +93,66 @@ def test_lists_of_objects_and_fifo_queues():
         "SQSDeadLetterQueue": {"QueueName": "d.fifo", "Attributes": {"FifoQueue": "true"}},
         "SNSSubscription": [
             {"TopicArn": "arn:aws:sns:eu-west-1:1:A", "Protocol": "sqs", "Endpoint": "arn:x:q1"},
-            {"TopicArn": "arn:aws:sns:eu-west-1:1:B", "Protocol": "sqs", "Endpoint": "q2.fifo"},
+            {
+                "TopicArn": "arn:aws:sns:eu-west-1:1:B.fifo",
+                "Protocol": "sqs",
+                "Endpoint": "q2.fifo",
+            },
         ],
     }
     sim = ev.from_aws(config)
-    assert list(sim.fanouts) == ["A", "B"]
+    assert list(sim.fanouts) == ["A", "B.fifo"]
+    assert sim.fanouts["B.fifo"].fifo and not sim.fanouts["A"].fifo
     assert sim.queues["q2.fifo"].fifo and sim.queues["q2.fifo"].content_based_deduplication
     assert sim.queues["q2.fifo"].dead_letter is sim.queues["d.fifo"]
-    assert [s.queue.name for s in sim.fanouts["B"].subscriptions] == ["q2.fifo"]
+    assert [s.queue.name for s in sim.fanouts["B.fifo"].subscriptions] == ["q2.fifo"]
+
+
+def test_fifo_topics_body_filters_and_the_fifo_subscription_rule():
+    """Issue 12: FifoTopic/ContentBasedDeduplication on SNSTopic, FilterPolicyScope
+    MessageBody on SNSSubscription, and SNS's refusal of a FIFO queue on a standard topic."""
+    config = {
+        "SNSTopic": [
+            {
+                "TopicName": "orders.fifo",
+                "Attributes": {"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+            },
+            {"TopicName": "plain"},
+        ],
+        "SQSQueue": [
+            {"QueueName": "big.fifo", "Attributes": {"FifoQueue": "true", "DelaySeconds": "0"}},
+            {"QueueName": "audit.fifo", "Attributes": {"FifoQueue": "true"}},
+        ],
+        "SNSSubscription": {
+            "TopicArn": "arn:aws:sns:us-east-1:1:orders.fifo",
+            "Protocol": "sqs",
+            "Endpoint": "arn:aws:sqs:us-east-1:1:big.fifo",
+            "Attributes": {
+                "FilterPolicyScope": "MessageBody",
+                "FilterPolicy": json.dumps({"order": {"total": [{"numeric": [">", 100]}]}}),
+            },
+        },
+    }
+    sim = ev.from_aws(config)
+    topic = sim.fanouts["orders.fifo"]
+    assert topic.fifo and topic.content_based_deduplication
+    [subscription] = topic.subscriptions
+    assert subscription.filter_policy_scope == "MessageBody"
+    totals = iter([50, 150, 150, 300])  # the second 150 is a duplicate body: not delivered
+    sim.producer(
+        "shop", "orders.fifo", ev.Periodic(interval=1.0), keys=ev.UniformKeys(3),
+        payload=lambda i: {"order": {"total": next(totals)}}, stop=4.5,
+    )  # fmt: skip
+    sim.run(until=10)
+    queue = sim.queues["big.fifo"]
+    assert [m.event_id for m in queue.messages()] == [1, 3]
+    assert topic.duplicates_dropped == 1 and queue.duplicates_dropped == 0
+    config["SNSSubscription"]["TopicArn"] = "arn:aws:sns:us-east-1:1:plain"
+    config["SNSSubscription"]["Endpoint"] = "audit.fifo"
+    with pytest.raises(
+        ev.ConfigError, match=r"^SNSSubscription\.Endpoint: 'audit\.fifo' is a FIFO"
+    ):
+        ev.from_aws(config)
 
 
 def test_a_dlq_the_config_does_not_define_gets_sqs_defaults(seed_config):
@@ -162,8 +217,14 @@ QA = r"^SQSQueue\.Attributes\."
          r"^SNSSubscription\.TopicArn: no SNSTopic named 'Other'"),
         (("SNSSubscription", "Attributes", "FilterPolicy"), {"eventType": "OrderCreated"},
          r"^SNSSubscription\.Attributes\.FilterPolicy\.eventType: expected a list"),
-        (("SNSSubscription", "Attributes", "FilterPolicyScope"), "MessageBody",
-         r"^SNSSubscription\.Attributes\.FilterPolicyScope: only 'MessageAttributes'"),
+        (("SNSSubscription", "Attributes", "FilterPolicyScope"), "Body",
+         r"^SNSSubscription\.Attributes\.FilterPolicyScope: expected one of 'MessageAttributes'"),
+        (("SNSTopic", "Attributes", "FifoTopic"), "true",
+         r"^SNSTopic\.TopicName: a FIFO fanout's name must end in '\.fifo' \(SNS\)"),
+        (("SNSTopic", "Attributes", "ContentBasedDeduplication"), "true",
+         r"^SNSTopic\.Attributes\.ContentBasedDeduplication: only FIFO topics deduplicate"),
+        (("SNSTopic", "Attributes", "FifoTopic"), "perhaps",
+         r"^SNSTopic\.Attributes\.FifoTopic: expected true or false, got 'perhaps'"),
         (("SQSQueue",), [42], r"^SQSQueue\[0\]: expected an object, got 42"),
     ],
 )  # fmt: skip

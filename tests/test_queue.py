@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
@@ -20,6 +21,16 @@ def post(sim, target, key=None, payload=None, attributes=None):
     """Publish one event to ``target`` now (as a producer would)."""
     code = sim.records.names.code
     return send(sim.world, target, code("test"), code("Event"), key, payload, attributes=attributes)
+
+
+_DEDUP_IDS = itertools.count()
+
+
+def post_fifo(sim, target, key):
+    """Publish one event to a FIFO queue, with a deduplication id of its own (SQS needs one
+    without content-based deduplication)."""
+    attributes = {"MessageDeduplicationId": f"m{next(_DEDUP_IDS)}"}
+    return post(sim, target, key=key, attributes=attributes)
 
 
 def at(env, time, action):
@@ -129,7 +140,7 @@ def test_a_fifo_dlq_resets_the_enqueue_time():
     queue = sim.queue("q.fifo", fifo=True, visibility_timeout=1, dead_letter="d.fifo",
                       max_receive_count=1)  # fmt: skip
     env = sim.world.env
-    at(env, 0, lambda: post(sim, queue, key="a"))
+    at(env, 0, lambda: post_fifo(sim, queue, key="a"))
     log = []
     receiving(env, queue, log, times=2, wait_time=0)
     receiving(env, queue, log, start=5, wait_time=0)
@@ -248,7 +259,7 @@ def fifo(**kwargs):
 
 def test_fifo_keeps_order_within_a_group_and_holds_a_group_in_flight():
     sim, queue, env = fifo(visibility_timeout=30)
-    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "A", "B", "A")])
+    at(env, 0, lambda: [post_fifo(sim, queue, key=k) for k in ("A", "A", "B", "A")])
     log = []
     receiving(env, queue, log, start=1, times=3, wait_time=0)
     env.run(until=2)
@@ -263,7 +274,7 @@ def test_fifo_keeps_order_within_a_group_and_holds_a_group_in_flight():
 
 def test_fifo_batch_takes_as_many_of_one_group_as_it_can():
     sim, queue, env = fifo()
-    at(env, 0, lambda: [post(sim, queue, key=k) for k in ("A", "B", "A", "B", "A")])
+    at(env, 0, lambda: [post_fifo(sim, queue, key=k) for k in ("A", "B", "A", "B", "A")])
     log = []
     receiving(env, queue, log, start=1, max_messages=10)
     env.run(until=2)
@@ -272,7 +283,7 @@ def test_fifo_batch_takes_as_many_of_one_group_as_it_can():
 
 def test_fifo_message_that_reappears_keeps_its_place_at_the_head_of_its_group():
     sim, queue, env = fifo(visibility_timeout=5)
-    at(env, 0, lambda: [post(sim, queue, key="A") for _ in range(3)])
+    at(env, 0, lambda: [post_fifo(sim, queue, key="A") for _ in range(3)])
     log = []
     receiving(env, queue, log, start=1, max_messages=2, wait_time=0)  # 0 and 1, not deleted
     receiving(env, queue, log, start=7, max_messages=10, wait_time=0)
@@ -471,3 +482,184 @@ def test_listening_for_an_unknown_kind_is_refused():
     _, queue, _ = make()
     with pytest.raises(ev.ConfigError, match="kinds: expected some of"):
         queue.listen(lambda kind, message: None, kinds=("received",))
+
+
+# --- issue 12: FIFO deduplication ids are required; per-message DelaySeconds -----------------
+
+DEDUP_FIXES = r"'q\.fifo'.*content_based_deduplication=True.*'MessageDeduplicationId'"
+
+
+def test_a_fifo_send_without_a_deduplication_id_is_refused():
+    sim, queue, _ = fifo()
+    with pytest.raises(ev.SendRefusedError, match=DEDUP_FIXES):
+        post(sim, queue, key="A")
+    with pytest.raises(ev.SendRefusedError, match="MessageDeduplicationId"):
+        post(sim, queue, key="A", attributes={"MessageDeduplicationId": None, "x": 1})
+    assert queue.depth() == 0
+    post(sim, queue, key="A", attributes={"MessageDeduplicationId": "o-1"})  # an id: accepted
+    sim2, queue2, _ = fifo(content_based_deduplication=True)
+    post(sim2, queue2, key="A", payload={"o": 1})  # content-based: no id needed
+    assert queue.depth() == queue2.depth() == 1
+    assert issubclass(ev.SendRefusedError, ev.ConfigError)
+
+
+def test_a_producer_every_send_of_which_would_be_refused_is_refused_when_built():
+    sim = ev.Simulation(seed=1)
+    sim.queue("q.fifo", fifo=True)
+    keys = ev.UniformKeys(3)
+    with pytest.raises(ev.SendRefusedError, match=DEDUP_FIXES):
+        sim.producer("p", "q.fifo", ev.Periodic(1.0), keys=keys)
+    with pytest.raises(ev.SendRefusedError, match="MessageDeduplicationId"):
+        sim.producer("p", "q.fifo", ev.Periodic(1.0), keys=keys, attributes={"tier": "gold"})
+    with pytest.raises(ev.SendRefusedError, match=r"'q\.fifo'.*needs a key.*MessageGroupId"):
+        sim.producer("p", "q.fifo", ev.Periodic(1.0), attributes={"MessageDeduplicationId": "x"})
+    assert "p" not in sim.producers
+
+    # a function of the event index is checked on each send (one each second from 1 s)
+    def ids(i):
+        return {"MessageDeduplicationId": f"o{i}"} if i < 3 else {}
+
+    sim.producer("p", "q.fifo", ev.Periodic(1.0), keys=keys, attributes=ids)
+    with pytest.raises(ev.SendRefusedError, match=DEDUP_FIXES):
+        sim.run(until=10)
+    assert sim.queues["q.fifo"].depth() == 3 and sim.now == 4
+
+
+def test_handlers_and_dead_letters_sending_to_a_fifo_queue_need_a_deduplication_id():
+    def run(source_attributes, handler=None, dead_letter_cbd=False):
+        sim = ev.Simulation(seed=1)
+        sim.queue("in.fifo", fifo=True, content_based_deduplication=True)
+        sim.queue("out.fifo", fifo=True, content_based_deduplication=dead_letter_cbd)
+        sim.producer("p", "in.fifo", ev.Periodic(1.0), keys=ev.UniformKeys(2),
+                     payload=lambda i: i, attributes=source_attributes, stop=3.5)  # fmt: skip
+        sim.consumer_group("g", "in.fifo", handler=handler,
+                           faults=None if handler else ev.PoisonEvents(p=1.0),
+                           dead_letter="out.fifo")  # fmt: skip
+        sim.run(until=10)
+        return sim.queues["out.fifo"]
+
+    # the group's dead-letter copy carries the original's attributes, id included
+    ids = lambda i: {"MessageDeduplicationId": f"o{i}"}  # noqa: E731
+    assert run(ids).depth() == 3
+    assert [m.dedup_id for m in run(ids).messages()] == ["o0", "o1", "o2"]
+    with pytest.raises(ev.SendRefusedError, match=r"queue 'out\.fifo'.*MessageDeduplicationId"):
+        run(None)  # the source's ids were content-based: the DLQ has none to go by
+    assert run(None, dead_letter_cbd=True).depth() == 3
+
+    def forward(event, ctx):
+        ctx.publish("out.fifo", "Forwarded", key=event.key, payload=event.payload)
+
+    with pytest.raises(ev.SendRefusedError, match=r"queue 'out\.fifo'"):
+        run(None, handler=forward)
+
+    def forward_with_id(event, ctx):
+        ctx.publish("out.fifo", "Forwarded", key=event.key,
+                    attributes={"MessageDeduplicationId": f"f{event.event_id}"})  # fmt: skip
+
+    assert run(None, handler=forward_with_id).depth() == 3
+
+
+def test_a_redrive_policy_move_to_a_fifo_dlq_is_not_a_send():
+    sim = ev.Simulation(seed=1)
+    queue = sim.queue("q.fifo", fifo=True, content_based_deduplication=True, visibility_timeout=1,
+                      dead_letter="d.fifo", max_receive_count=1)  # fmt: skip
+    assert not sim.queues["d.fifo"].content_based_deduplication
+    env = sim.world.env
+    at(env, 0, lambda: post(sim, queue, key="a", payload="p"))  # no id: content-based
+    receiving(env, queue, [], times=2, wait_time=0)
+    receiving(env, queue, [], start=5, wait_time=0)
+    env.run(until=10)
+    assert sim.queues["d.fifo"].depth() == 1
+
+
+def test_a_send_s_delay_seconds_replaces_a_standard_queue_s_delay():
+    sim, queue, env = make(delay=10)
+    seen = []
+    queue.listen(lambda kind, m: seen.append(m.event_id), kinds=("enqueued",))
+    at(env, 0, lambda: [post(sim, queue, attributes={"DelaySeconds": d}) for d in (2, 0)])
+    at(env, 0, lambda: post(sim, queue))  # no attribute: the queue's 10 s
+    log = []
+    receiving(env, queue, log, times=3, wait_time=20)
+    env.run(until=30)
+    assert [(t, [m.event_id for m in ms]) for t, ms in log] == [(0, [1]), (2, [0]), (10, [2])]
+    sim2, queue2, env2 = make()  # the queue's delay is 0; the send's own is 900 at most
+    at(env2, 0, lambda: post(sim2, queue2, attributes={"DelaySeconds": 900}))
+    env2.run(until=899)
+    assert queue2.delayed_count() == 1
+    env2.run(until=901)
+    assert queue2.visible_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (901, ev.ConfigError, r"^attributes\.DelaySeconds: must be between 0 and 900 .*'q'"),
+        (-1, ev.ConfigError, r"^attributes\.DelaySeconds: must be between 0 and 900"),
+        ("5", ev.ConfigTypeError, r"^attributes\.DelaySeconds: expected a number.*'q'"),
+    ],
+)
+def test_a_delay_seconds_outside_sqs_range_is_refused(value, error, message):
+    sim, queue, _ = make()
+    with pytest.raises(error, match=message):
+        post(sim, queue, attributes={"DelaySeconds": value})
+    with pytest.raises(error, match=message):  # a constant one, when the producer is built
+        sim.producer("p", "q", ev.Periodic(1.0), attributes={"DelaySeconds": value})
+
+
+def test_a_fifo_queue_refuses_a_per_message_delay():
+    sim, queue, env = fifo(delay=3)
+    message = r"^attributes\.DelaySeconds: queue 'q\.fifo' is a FIFO queue.*delay="
+    with pytest.raises(ev.SendRefusedError, match=message):
+        post(sim, queue, key="A", attributes={"DelaySeconds": 5, "MessageDeduplicationId": "a"})
+    with pytest.raises(ev.SendRefusedError, match=message):
+        sim.producer("p", "q.fifo", ev.Periodic(1.0), keys=ev.UniformKeys(2),
+                     attributes={"DelaySeconds": 5, "MessageDeduplicationId": "a"})  # fmt: skip
+    # 0 is accepted (SQS ignores it for a FIFO queue): the queue's own delay applies
+    post(sim, queue, key="A", attributes={"DelaySeconds": 0, "MessageDeduplicationId": "b"})
+    assert queue.delayed_count() == 1
+    env.run(until=3.5)
+    assert queue.visible_count() == 1
+
+
+def test_topics_take_delay_seconds_as_an_ordinary_attribute():
+    sim = ev.Simulation(seed=1)
+    topic = sim.topic("t")
+    event = post(sim, topic, attributes={"DelaySeconds": 5000})
+    assert topic.log_end_offset(0) == 1 and sim.records.events.attributes[event]
+
+
+# --- issue 12: a per-receive visibility timeout --------------------------------------------
+
+
+def test_a_receive_can_set_its_own_visibility_timeout():
+    sim, queue, env = make(visibility_timeout=30)
+    at(env, 0, lambda: [post(sim, queue) for _ in range(2)])
+    log = []
+    receiving(env, queue, log, max_messages=1, wait_time=0, visibility_timeout=5)
+    receiving(env, queue, log, start=0, max_messages=1, wait_time=0)  # the queue's 30 s
+    receiving(env, queue, log, start=1, times=3, max_messages=10)  # long polls of 20 s
+    env.run(until=40)
+    got = [(t, [(m.event_id, m.receive_count) for m in ms]) for t, ms in log]
+    assert got == [(0, [(0, 1)]), (0, [(1, 1)]), (5, [(0, 2)]), (25, []), (30, [(1, 2)])]
+
+
+def test_a_waiting_receive_keeps_its_visibility_timeout_and_zero_shows_the_message_at_once():
+    sim, queue, env = make(visibility_timeout=30)
+    log = []
+    receiving(env, queue, log, start=0, visibility_timeout=2)  # waits: no message yet
+    at(env, 1, lambda: post(sim, queue))
+    receiving(env, queue, log, start=1.5, wait_time=0, visibility_timeout=0)  # nothing: hidden
+    receiving(env, queue, log, start=3.5, wait_time=0, visibility_timeout=0)
+    receiving(env, queue, log, start=3.5, wait_time=0)
+    env.run(until=10)
+    got = [(t, [(m.event_id, m.receive_count) for m in ms]) for t, ms in log]
+    assert got == [(1, [(0, 1)]), (1.5, []), (3.5, [(0, 2)]), (3.5, [(0, 3)])]
+    assert queue._receive_timeouts == {}
+
+
+def test_a_receive_visibility_timeout_outside_sqs_range_is_refused():
+    _, queue, _ = make()
+    with pytest.raises(ev.ConfigError, match=r"^visibility_timeout: must be between 0 and 43200"):
+        queue.receive(visibility_timeout=43201)
+    with pytest.raises(ev.ConfigTypeError, match=r"^visibility_timeout: expected a number"):
+        queue.receive(visibility_timeout="5")

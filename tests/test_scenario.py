@@ -170,6 +170,64 @@ def test_names_may_be_used_before_they_are_defined():
     sim.run(until=20).check()
 
 
+def test_fifo_fanouts_body_filters_and_per_message_delays_in_a_file():
+    """Issue 12: fanout fifo/content_based_deduplication, subscriptions'
+    filter_policy_scope, a producer's DelaySeconds attribute; they run and round trip."""
+    sim = ev.load_scenario(
+        """
+        seed: 2
+        fanouts:
+          - name: orders.fifo
+            fifo: true
+            content_based_deduplication: true
+            subscriptions:
+              - queue: big.fifo
+                filter_policy: {order: {total: [{numeric: [">", 100]}]}}
+                filter_policy_scope: MessageBody
+              - plain
+        queues:
+          - {name: big.fifo, fifo: true}
+          - {name: plain}
+          - {name: later, delay: 1}
+        producers:
+          - {name: p, target: orders.fifo, arrivals: {periodic: {interval: 1}},
+             keys: {uniform_keys: {n: 3}}, payload: {order: {total: 150}}}
+          - {name: q, target: later, arrivals: {periodic: {interval: 1}},
+             attributes: {DelaySeconds: 5}}
+        """
+    )
+    [body, _] = sim.fanouts["orders.fifo"].subscriptions
+    assert body.filter_policy_scope == "MessageBody"
+    sim.run(until=10.5)
+    # one body, deduplicated by content at the topic for 5 minutes: one copy each
+    assert (sim.queues["big.fifo"].depth(), sim.queues["plain"].depth()) == (1, 1)
+    assert sim.fanouts["orders.fifo"].duplicates_dropped == 9
+    later = sim.queues["later"]  # sends at 1..10 s, each visible 5 s later
+    assert (later.visible_count(), later.delayed_count()) == (5, 5)
+    saved = scenario_dict(sim)
+    assert saved["fanouts"][0]["fifo"] is True
+    assert saved["fanouts"][0]["subscriptions"][0]["filter_policy_scope"] == "MessageBody"
+    again = ev.load_scenario(yaml.safe_dump(saved, sort_keys=False))
+    assert again.config == sim.config
+
+
+def test_a_producer_sqs_would_always_refuse_is_a_problem_of_the_file():
+    found = problems(
+        """
+        queues: [{name: q.fifo, fifo: true}]
+        producers:
+          - {name: p, target: q.fifo, arrivals: {periodic: {interval: 1}},
+             keys: {uniform_keys: {n: 2}}, attributes: {DelaySeconds: 5}}
+        """
+    )
+    assert [(path, line) for path, line, _ in found] == [
+        ("producers[0]", 4),
+        ("producers[0].attributes.DelaySeconds", 5),
+    ]
+    assert "'q.fifo' is a FIFO queue, which takes no per-message delay" in found[1][2]
+    assert "content_based_deduplication=True" in found[0][2]
+
+
 def test_scenario_dict_refuses_functions_unless_told_to_drop_them():
     sim = ev.Simulation(seed=1)
     sim.topic("t")
