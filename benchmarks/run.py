@@ -29,6 +29,8 @@ def mark(met: bool) -> str:
 
 
 def summary_block(speed: dict, mem: dict, machine: str) -> str:
+    import memory  # the sibling script (light: it imports evsim only in its children)
+
     lines = ["", "=" * 78, "SUMMARY", machine]
     rates = speed["median_events_per_s"]
     lines.append(
@@ -50,17 +52,13 @@ def summary_block(speed: dict, mem: dict, machine: str) -> str:
         f"mean time in system vs M/M/4 theory {w:.4f} s: "
         + ", ".join(f"{name} {(v - w) / w:+.1%}" for name, v in speed["mean_w"].items())
     )
-    a, b = mem["summary_events"]
     lines.append(
-        f"peak memory, {mem['full_events']:,} events fully recorded: "
+        f"peak memory, {mem['full_events']:,} events fully recorded ({mem['full_workload']}): "
         f"{mem['full_net_mb']:.1f} MB net  (target < {mem['full_target_mb']:.0f} MB: "
         f"{mark(mem['full_met'])})"
     )
-    lines.append(
-        f"peak memory, record='summary': {a:,} events {mem['summary_short_mb']:.1f} MB, "
-        f"{b:,} events {mem['summary_long_mb']:.1f} MB net  "
-        f"(flat: {mark(mem['flat_met'])})"
-    )
+    events = tuple(mem["summary_events"])
+    lines += [f"peak memory, {memory.flat_line(n, e, events)}" for n, e in mem["summary"].items()]
     lines.append("=" * 78)
     return "\n".join(lines)
 

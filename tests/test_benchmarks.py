@@ -125,3 +125,30 @@ def test_the_ab_comparison_runs_each_tree_and_restores_evsim(tmp_path, monkeypat
 
     assert sys.modules["evsim"] is ev and evsim.records.OUTCOMES is ev.records.OUTCOMES
     assert ab.mm4.ev is ev
+
+
+@pytest.mark.parametrize("name", ["queue", "topic", "faulty"])
+def test_each_memory_workload_runs_in_both_recording_modes(name):
+    sys.path.insert(0, str(MM4_PATH.parent))  # workloads.py imports its sibling mm4.py
+    try:
+        workloads = load("workloads.py")
+    finally:
+        sys.path.remove(str(MM4_PATH.parent))
+    run = workloads.WORKLOADS[name]
+    full, summary = run(2_000, 3, "full"), run(2_000, 3, "summary")
+    assert full[0] == summary[0] > 1_000
+    assert summary[1] == pytest.approx(full[1], rel=1e-9)
+
+
+def test_memory_verdicts_judge_each_workload_flat_or_not():
+    memory = load("memory.py")
+    mb = memory.MB
+    cases = [{"case": "full", "workload": "queue", "net_bytes": 300 * mb}]
+    for name, short, long in (("queue", 3, 3.2), ("topic", 20, 40)):
+        cases += [
+            {"case": "summary", "workload": name, "events": 1_000, "net_bytes": short * mb},
+            {"case": "summary", "workload": name, "events": 10_000, "net_bytes": long * mb},
+        ]
+    verdict = memory.verdicts(cases)
+    assert verdict["full_met"] and verdict["summary"]["queue"]["met"]
+    assert not verdict["summary"]["topic"]["met"] and not verdict["flat_met"]
