@@ -73,6 +73,12 @@ class Simulation:
         self._failed: str | None = None  # what stopped a run that raised
 
     @property
+    def env(self) -> Clock:
+        """The SimPy environment the simulation runs on, for processes of your own
+        (``sim.env.process(...)``) or timers (``sim.env.call_later(seconds, fn)``)."""
+        return self.world.env
+
+    @property
     def now(self) -> float:
         """The simulation clock, in seconds."""
         return self.world.env.now
