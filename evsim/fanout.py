@@ -231,12 +231,4 @@ class Fanout:
 
 def _topic_name(name: Any, fifo: bool) -> str:
     """SNS: a FIFO topic's name ends in '.fifo', which standard topics may not use."""
-    _check.name("name", name)
-    if fifo and not name.endswith(".fifo"):
-        raise ConfigError(f"name: a FIFO fanout's name must end in '.fifo' (SNS), got {name!r}")
-    if not fifo and name.endswith(".fifo"):
-        raise ConfigError(
-            f"name: {name!r} ends in '.fifo', which SNS reserves for FIFO topics; "
-            "set fifo=True or choose another name"
-        )
-    return name
+    return rules.fifo_suffix(_check.name("name", name), fifo, "fanout", "SNS")

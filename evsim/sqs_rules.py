@@ -81,11 +81,19 @@ def queue_name(name: Any, fifo: bool) -> str:
             "name: an SQS queue name has 1 to 80 letters, digits, hyphens or underscores "
             f"(plus '.fifo' for a FIFO queue), got {name!r}"
         )
+    return fifo_suffix(name, fifo, "queue", "SQS")
+
+
+def fifo_suffix(name: str, fifo: bool, kind: str, service: str) -> str:
+    """AWS's naming rule for FIFO queues (SQS) and topics (SNS): a FIFO one's name ends in
+    '.fifo', which a standard one's may not."""
     if fifo and not name.endswith(".fifo"):
-        raise ConfigError(f"name: a FIFO queue's name must end in '.fifo' (SQS), got {name!r}")
+        raise ConfigError(
+            f"name: a FIFO {kind}'s name must end in '.fifo' ({service}), got {name!r}"
+        )
     if not fifo and name.endswith(".fifo"):
         raise ConfigError(
-            f"name: {name!r} ends in '.fifo', which SQS reserves for FIFO queues; "
+            f"name: {name!r} ends in '.fifo', which {service} reserves for FIFO {kind}s; "
             "set fifo=True or choose another name"
         )
     return name
