@@ -208,7 +208,7 @@ class Consumer:
         idempotent = group.idempotent
         slowed = group.slowdown if group.has_slowdowns else None
         injected = group.injected_failure if group.has_failures else None
-        timeout = env.timeout
+        timeout, instant_work = env.timeout, env.instant_work
 
         def run(delivery: Delivery) -> Generator[Any, Any, int]:
             event_id = delivery.event_id
@@ -237,6 +237,8 @@ class Consumer:
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
                     yield timeout(delay)
+                else:  # no yield: the clock's watchdog counts it (a loop at one instant)
+                    instant_work()
                 error = None
                 if injected is not None:
                     error_type, error = injected(event_id, attempt)

@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from evsim import _check
+from evsim import _check, limits, run_budget
 from evsim.arrivals import Arrivals
 from evsim.dist import Distribution
 from evsim.errors import ConfigError, SimulationStateError
@@ -69,6 +70,7 @@ class Simulation:
         self.redrives: list[Redrive] = []
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
+        self._started = False  # run() launched the components (a second run would again)
 
     @property
     def now(self) -> float:
@@ -204,6 +206,7 @@ class Simulation:
         given, ``<topic>-dlt`` (Spring's ``@RetryableTopic``).
         """
         self._free(name)
+        limits.workers(consumers, concurrency)
         topics = self._source_topics(source)
         retry_topics = self._retry_topics(name, topics, retry)
         if dead_letter is None and retry_topics:
@@ -272,20 +275,39 @@ class Simulation:
         self.redrives.append(move)
         return move
 
-    def run(self, until: float, warmup: float = 0.0) -> Result:
+    def run(
+        self,
+        until: float,
+        warmup: float = 0.0,
+        *,
+        max_events: float | None = None,
+        stall_after: int = limits.STALL_AFTER,
+    ) -> Result:
         """Run for ``until`` seconds and return the :class:`~evsim.result.Result`.
 
         ``warmup`` (seconds) drops events published before it from the latency and
         throughput statistics of ``summary()``. A simulation runs once.
+
+        A run estimated to schedule more than ``max_events`` events (arrivals, gauge
+        samples, crash and commit cycles: :mod:`evsim.run_budget`) is refused before it
+        starts; None is :data:`~evsim.limits.MAX_EVENTS_FULL` with ``record="full"`` and
+        :data:`~evsim.limits.MAX_EVENTS_SUMMARY` otherwise, ``math.inf`` no limit. A run
+        taking ``stall_after`` steps at one simulated instant is stopped with a
+        SimulationStateError naming the likely cause (a zero-time loop).
         """
         until = _check.positive("until", until)
         warmup = _check.non_negative("warmup", warmup)
         if warmup >= until:
             raise ConfigError(f"warmup: must be < until ({until}), got {warmup}")
-        if self._result is not None:
+        if self._started:
             raise SimulationStateError(
                 "run: this simulation has already run; build a new Simulation to run again"
             )
+        env = self.world.env
+        env.stall_after = _check.integer("stall_after", stall_after, minimum=1)
+        run_budget.check(self, until, run_budget.max_events(self.record, max_events))
+        env.stall_hint = functools.partial(run_budget.stall_hint, self)
+        self._started = True
         for group in self.groups.values():
             group.launch()
         for producer in self.producers.values():
@@ -293,7 +315,6 @@ class Simulation:
         for move in self.redrives:
             move.launch()
         self.records.outcomes.warmup = warmup  # summary mode measures latency as it goes
-        env = self.world.env
         sampler = Sampler(
             self.records, list(self.groups.values()), list(self.queues.values()),
             self.sample_interval,
