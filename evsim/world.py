@@ -155,15 +155,16 @@ class Clock(simpy.Environment):
         """The run loop's slow path; returns the event id past which it runs next.
 
         Event ids grow by one per scheduled event, so while the clock moves this runs
-        about once per WATCH_EVERY events. Once it finds the clock where it was the last
-        time, it runs at every step (-1), counting the steps, until the clock moves or
-        ``stall_after`` steps have been taken at that instant.
+        about once per WATCH_EVERY events (or ``stall_after``, if fewer). Once it finds
+        the clock where it was the last time, it runs at every step (-1), counting the
+        steps, until the clock moves or ``stall_after`` steps have been taken at that
+        instant.
         """
         if self.now != self._still_at:
             self._still_at, self._still = self.now, 0
             if self._last_steps:
                 self._last_steps.clear()
-            return eid + WATCH_EVERY
+            return eid + min(WATCH_EVERY, self.stall_after)  # a small stall_after holds too
         self._still += 1
         if self._still > self.stall_after - STEPS_SHOWN:
             self._last_steps.update(map(step_name, event.callbacks or ()))
