@@ -10,13 +10,23 @@ from typing import Any
 from evsim.errors import ConfigError, ConfigTypeError
 
 
+def shown(value: Any) -> str:
+    """``repr(value)``, except for an integer too long to read (or for Python to print)."""
+    if isinstance(value, int) and value.bit_length() > 100:  # over 30 digits
+        return f"an integer of about {round(value.bit_length() * math.log10(2)):,} digits"
+    return repr(value)
+
+
 def number(argument: str, value: Any) -> float:
     """Return ``value`` as a finite float, or raise naming ``argument``."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ConfigTypeError(f"{argument}: expected a number, got {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer beyond float64 (about 1.8e308)
+        result = math.inf
     if not math.isfinite(result):
-        raise ConfigError(f"{argument}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{argument}: expected a finite number, got {shown(value)}")
     return result
 
 
@@ -41,7 +51,7 @@ def integer(argument: str, value: Any, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigTypeError(f"{argument}: expected a whole number, got {value!r}")
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{argument}: must be >= {minimum}, got {value!r}")
+        raise ConfigError(f"{argument}: must be >= {minimum}, got {shown(value)}")
     return value
 
 

@@ -47,6 +47,12 @@ class Arrivals(Specified):
         """
         return self._times(check_generator("rng", rng), non_negative("start", start))
 
+    def expected_count(self, start: float, end: float) -> float:
+        """The expected number of arrivals in ``[start, end)`` (seconds): ``rate`` times
+        the span, for a process with a constant rate."""
+        low, high = number("start", start), number("end", end)
+        return self.rate * max(0.0, high - low)
+
 
 class Poisson(Arrivals):
     """Poisson arrivals at ``rate`` events per second (> 0).
@@ -248,6 +254,12 @@ class Replay(Arrivals):
     def _times(self, rng: np.random.Generator, start: float) -> Iterator[float]:
         first = bisect.bisect_left(self._times_list, start)
         return itertools.islice(self._times_list, first, None)
+
+    def expected_count(self, start: float, end: float) -> float:
+        """The number of times in ``[start, end)`` (exact: nothing is random)."""
+        low, high = number("start", start), number("end", end)
+        times = self._times_list
+        return float(max(0, bisect.bisect_left(times, high) - bisect.bisect_left(times, low)))
 
 
 KINDS: dict[str, type[Arrivals]] = {cls.kind: cls for cls in (Poisson, Periodic, Schedule, Replay)}

@@ -15,8 +15,10 @@ per point and writes ``sweep.csv`` (one row per run and group) and a chart. Prin
 tables wrap to the terminal's width.
 
 Bad input (a missing file, malformed YAML, an invalid field, an unknown ``--param``
-path) exits with status 2 and ``evsim: error: ...`` on stderr; a ScenarioError lists
-one problem per line after its first.
+path, a bad option, an ``--out`` that cannot be written, a run too large or one that
+stops making progress) exits with status 2 and one line ``evsim: error: ...`` on
+stderr, whatever the error; a ScenarioError lists one problem per line after its first.
+Ctrl-C exits with 130, and an accounting error (a bug in evsim) with 1.
 """
 
 from __future__ import annotations
@@ -36,19 +38,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from evsim.errors import ConfigError, EvsimError
+from evsim import run_budget
+from evsim.cli_usage import Parser, UsageError, check_out, error_line, parse_param, run_until
+from evsim.errors import ConfigError
 from evsim.result import SUMMARY_COLUMNS, AccountingError, Result
 from evsim.scenario import build
-from evsim.scenario_source import Source, check_path, path_tokens, read_source, with_values
+from evsim.scenario_source import Source, read_source, with_values
 
 TABLES = ("events", "deliveries", "attempts", "timeseries")
 DIGITS = 4  # decimals shown in printed tables
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported on one line, exit status 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,17 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         return args.handler(args)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+    except SystemExit as exit_:  # argparse's --help and --version (0)
         return exit_.code if isinstance(exit_.code, int) else 2
-    except (UsageError, EvsimError) as err:
-        if isinstance(err, AccountingError):
-            return _fail(f"{err} (a bug in evsim: please report it)", 1)
-        return _fail(str(err), 2)
-    except OSError as err:
-        where = f"{err.filename}: " if err.filename else ""
-        return _fail(f"{where}{err.strerror or err}", 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except AccountingError as err:
+        return _fail(f"{err} (a bug in evsim: please report it)", 1)
+    except Exception as err:
+        return _fail(error_line(err), 2)
 
 
 def _fail(message: str, status: int) -> int:
@@ -78,7 +73,7 @@ def _fail(message: str, status: int) -> int:
 def _parser() -> argparse.ArgumentParser:
     from evsim import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="evsim",
         description="Simulate event-driven systems described in scenario files.",
     )
@@ -149,16 +144,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, metavar="N", help="the seed (default: the file's)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="write tables and charts here")
+    parser.add_argument(
+        "--max-events",
+        type=int,
+        metavar="N",
+        help="refuse a run estimated above N events (default: 10,000,000, or 100,000,000 "
+        "with record: summary)",
+    )
 
 
 # --- evsim run --------------------------------------------------------------------------
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_out(args.out)
     source = read_source(args.scenario)
     sim = build(source, seed=args.seed)
-    until = _until(args.until, sim.duration, source.where)
-    result = sim.run(until=until)
+    until = run_until(args.until, sim.duration, source.where)
+    result = sim.run(until=until, max_events=args.max_events)
     result.check()
     print(f"{source.where}: {until:g} s simulated, seed {sim.seed}")
     print(_table(result.summary()))
@@ -166,16 +169,6 @@ def _run(args: argparse.Namespace) -> int:
         written = write_run(result, args.out)
         print(f"wrote {len(written)} files to {args.out}")
     return 0
-
-
-def _until(until: float | None, duration: float | None, where: str) -> float:
-    if until is None:
-        if duration is None:
-            raise UsageError(f"{where}: no duration; set duration in the file or give --until S")
-        return duration
-    if not until > 0:
-        raise UsageError(f"--until: must be > 0 seconds, got {until:g}")
-    return until
 
 
 def _table(frame: Any) -> str:
@@ -262,9 +255,10 @@ def _warn(message: str) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from evsim.experiment import sweep
 
+    check_out(args.out)
     source = read_source(args.scenario)
     base = build(source, seed=args.seed)  # the file itself, checked with line numbers
-    until = _until(args.until, base.duration, source.where)
+    until = run_until(args.until, base.duration, source.where)
     if args.replications < 1:
         raise UsageError(f"--replications: must be >= 1, got {args.replications}")
     if args.jobs is not None and args.jobs < 1:
@@ -276,9 +270,15 @@ def _sweep(args: argparse.Namespace) -> int:
     for values in itertools.product(*grid.values()):  # every point checked before any run
         point = dict(zip(grid, values, strict=True))
         where = f"{source.where} with " + ", ".join(f"{k}={v}" for k, v in point.items())
-        build(Source(with_values(source.document, point), where))
+        sim = build(Source(with_values(source.document, point), where))
+        try:
+            run_budget.check(sim, until, run_budget.max_events(sim.record, args.max_events))
+        except ConfigError as err:
+            raise UsageError(f"{where}: {err}") from err
     seed = args.seed if args.seed is not None else source.document.get("seed") or 0
-    run = functools.partial(run_point, document=source.document, until=until)
+    run = functools.partial(
+        run_point, document=source.document, until=until, max_events=args.max_events
+    )
     pool = None if args.jobs in (None, 1) else ProcessPoolExecutor(max_workers=args.jobs)
     try:
         executor = "serial" if args.jobs == 1 else pool
@@ -297,12 +297,19 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_point(seed: int, *, document: Mapping[str, Any], until: float, **params: Any) -> Result:
+def run_point(
+    seed: int,
+    *,
+    document: Mapping[str, Any],
+    until: float,
+    max_events: float | None = None,
+    **params: Any,
+) -> Result:
     """One run of a sweep: ``document`` with ``params`` (path → value) applied."""
     from evsim.scenario import load_scenario
 
     sim = load_scenario(with_values(document, params), seed=seed)
-    return sim.run(until=until)
+    return sim.run(until=until, max_events=max_events)
 
 
 def _means(table: Any, params: list[str]) -> Any:
@@ -344,25 +351,6 @@ def _sweep_charts(table: Any, params: list[str], metric: str, out: Path) -> list
         except Exception as err:  # the table is written; charts are extras
             _warn(f"chart {name}.png not drawn: {err}")
     return written
-
-
-def parse_param(text: str, document: Any) -> tuple[str, list[Any]]:
-    """``"consumer_groups[0].consumers=1,2,4"`` → the path (checked against the scenario
-    ``document``) and its values, read as YAML scalars."""
-    path, equals, listed = text.partition("=")
-    path = path.strip()
-    if not equals or not path or not listed.strip():
-        raise UsageError(
-            f"--param {text!r}: expected PATH=V1,V2,..., e.g. consumer_groups[0].consumers=1,2,4"
-        )
-    if path_tokens(path)[:1] == ("seed",):
-        raise UsageError("--param seed: vary seeds with --seed and --replications")
-    try:
-        check_path(path, document)
-    except ConfigError as err:
-        raise UsageError(f"--param {err}") from err
-    values = [yaml.safe_load(value) if value.strip() else None for value in listed.split(",")]
-    return path, values
 
 
 # --- evsim lessons ----------------------------------------------------------------------

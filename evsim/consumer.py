@@ -223,7 +223,7 @@ class Consumer:
         idempotent = group.idempotent
         slowed = group.slowdown if group.has_slowdowns else None
         injected = group.injected_failure if group.has_failures else None
-        timeout = env.timeout
+        timeout, instant_work = env.timeout, env.instant_work
 
         def run(delivery: Delivery) -> Generator[Any, Any, int]:
             event_id, tally = delivery.event_id, delivery.tally
@@ -244,6 +244,8 @@ class Consumer:
                 delay = service() if slowed is None else service() * slowed(started)
                 if delay > 0:
                     yield timeout(delay)
+                else:  # no yield: the clock's watchdog counts it (a loop at one instant)
+                    instant_work()
                 error_types, error = NO_FAILURE
                 if injected is not None:
                     error_types, error = injected(event_id, attempt)

@@ -92,7 +92,9 @@ class Crashes(MemberFault):
     """Consumers crash after up-times of mean ``mttf`` s and restart after mean ``mttr`` s.
 
     A number is the mean of an exponential distribution; a distribution is used as given.
-    ``consumers`` names the consumers that crash (all of the group's by default).
+    ``consumers`` names the consumers that crash (all of the group's by default). Up-times
+    and repair times that are both always 0 (``ev.Constant(0)``, ``ev.Uniform(0, 0)``) are
+    refused: the consumers would crash and restart forever without the clock moving.
     """
 
     kind = "crashes"
@@ -105,6 +107,12 @@ class Crashes(MemberFault):
     ) -> None:
         self.mttf = _as_duration(mttf, "mttf")
         self.mttr = _as_duration(mttr, "mttr")
+        if self.mttf.mean + self.mttr.mean <= 0:  # non-negative durations: both always 0
+            raise ConfigError(
+                f"mttr: with mttf {self.mttf!r} and mttr {self.mttr!r} every crash and "
+                "restart would come at the same instant, forever; give mttf or mttr a mean "
+                "> 0 seconds"
+            )
         self.consumers = _names(consumers)
 
     def _params(self) -> dict[str, Any]:

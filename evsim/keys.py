@@ -5,7 +5,9 @@ decides how evenly load spreads over partitions and consumers. :class:`UniformKe
 it evenly; :class:`ZipfKeys` makes a few keys hot, as real customer or device ids are.
 Keys have no time dimension (no seconds or rates here); producers draw one per event from
 the function :meth:`KeyChooser.chooser` returns, which draws indices in blocks and hands
-out cached strings, so no NumPy call or string formatting happens per event.
+out cached strings, so no NumPy call or string formatting happens per event. ``n`` is at
+most :data:`evsim.limits.MAX_KEYS`, and no table grows with ``n`` past
+:data:`evsim.limits.MAX_TABLE_KEYS` keys.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from evsim import limits
 from evsim._check import integer, name, positive
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.rng import check_generator
 from evsim.specs import BLOCK, Specified, blocks, build_from_spec
+from evsim.zipf import RejectionInversionZipf
 
 CACHED_KEYS = 1 << 20  # up to this many keys, their strings are built once and reused
 
@@ -30,6 +34,7 @@ class KeyChooser(Specified):
 
     def __init__(self, n: int, prefix: str = "key-") -> None:
         self._n = integer("n", n, minimum=1)
+        limits.at_most("n", n, "MAX_KEYS", "indices are exact in float64", raisable=False)
         self._prefix = name("prefix", prefix)
 
     @property
@@ -61,9 +66,19 @@ class KeyChooser(Specified):
             return self._key_array[indices].tolist()
         return list(map(self._prefix.__add__, map(str, indices.tolist())))
 
-    @abstractmethod
     def probabilities(self) -> np.ndarray:
-        """The probability of each key index, a float64 array of length ``n`` summing to 1."""
+        """The probability of each key index, a float64 array of length ``n`` summing to 1.
+
+        Refused (ConfigError) for ``n`` above :data:`evsim.limits.MAX_TABLE_KEYS`, whose
+        array would take ``8 * n`` bytes.
+        """
+        size = f"one float64 per key, {self._n * 8 / 1e9:.1f} GB here"
+        limits.at_most("probabilities(): n", self._n, "MAX_TABLE_KEYS", size)
+        return self._table()
+
+    @abstractmethod
+    def _table(self) -> np.ndarray:
+        """What :meth:`probabilities` returns (``n`` already checked)."""
 
     @abstractmethod
     def _indices(self, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -92,7 +107,7 @@ class UniformKeys(KeyChooser):
     def _params(self) -> dict[str, Any]:
         return {"n": self._n, "prefix": self._prefix}
 
-    def probabilities(self) -> np.ndarray:
+    def _table(self) -> np.ndarray:
         return np.full(self._n, 1.0 / self._n)
 
     def _indices(self, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -104,8 +119,11 @@ class ZipfKeys(KeyChooser):
 
     The key of rank k (k = 1 … n) has probability proportional to ``1 / k**s`` and index
     k − 1, so ``key-0`` is the hottest. Larger ``s`` concentrates more load on the head;
-    ``s`` near 1 is typical of real key popularity. Sampling inverts the cumulative
-    distribution with ``numpy.searchsorted`` on uniform draws, in blocks.
+    ``s`` near 1 is typical of real key popularity. Up to
+    :data:`evsim.limits.MAX_TABLE_KEYS` keys, sampling inverts the cumulative distribution
+    with ``numpy.searchsorted`` on uniform draws, in blocks (a table of 16 bytes per key);
+    above, it uses rejection-inversion (:mod:`evsim.zipf`), whose memory does not depend
+    on ``n``. The choice is made once, at the first draw, so a seed's draws are fixed.
     """
 
     kind = "zipf_keys"
@@ -135,11 +153,22 @@ class ZipfKeys(KeyChooser):
         cumulative[-1] = 1.0  # rounding must not leave uniform draws past the last key
         return cumulative
 
-    def probabilities(self) -> np.ndarray:
+    def _table(self) -> np.ndarray:
         return self._probabilities.copy()
 
+    @cached_property
+    def _sampler(self) -> RejectionInversionZipf | None:
+        """None: draw with the inverse-CDF table (up to MAX_TABLE_KEYS keys, the draws of
+        every earlier version); else the rejection-inversion sampler."""
+        return (
+            None if self._n <= limits.MAX_TABLE_KEYS else RejectionInversionZipf(self._n, self._s)
+        )
+
     def _indices(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return np.searchsorted(self._cumulative, rng.random(size), side="right")
+        sampler = self._sampler
+        if sampler is None:
+            return np.searchsorted(self._cumulative, rng.random(size), side="right")
+        return sampler.ranks(rng, size) - 1
 
 
 KINDS: dict[str, type[KeyChooser]] = {cls.kind: cls for cls in (UniformKeys, ZipfKeys)}

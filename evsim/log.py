@@ -12,6 +12,8 @@ Rules modelled (Apache Kafka):
   limit of small segments.
 * Publishing costs the topic's ``latency`` (seconds) before the record is appended and
   visible to consumers.
+* A simulation holds at most :data:`evsim.limits.MAX_PARTITIONS` partitions over all its
+  topics (Kafka's recommended maximum per cluster).
 
 With ``record="summary"`` a topic also forgets, a chunk at a time, the records no reader
 can come back to: those below the committed offset of every group reading it (and of
@@ -31,8 +33,9 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 
-from evsim import _check
+from evsim import _check, limits
 from evsim.dist import Distribution, as_distribution
+from evsim.errors import ConfigError
 from evsim.partitioner import StickyPartitioner, partition_for_key
 from evsim.world import World
 
@@ -62,6 +65,7 @@ class Topic:
         self.world = world
         self.name = _check.name("name", name)
         self.partitions = _check.integer("partitions", partitions, minimum=1)
+        _check_cluster(world, self.partitions)
         self.latency = as_distribution(latency, "latency")
         self.retention = _check.positive("retention", retention)
         self.code = world.records.names.code(name)
@@ -203,3 +207,16 @@ class Topic:
             del ids[:count], times[:count]
             self._base[partition] = upto
         self._forget_at[partition] = len(ids) + max(FORGET_EVERY, len(ids))
+
+
+def _check_cluster(world: World, partitions: int) -> None:
+    """Refuse partitions past MAX_PARTITIONS, in this topic or in all of the world's."""
+    why = "Kafka's recommended maximum per cluster"
+    limits.at_most("partitions", partitions, "MAX_PARTITIONS", why)
+    total = partitions + sum(b.partitions for b in world.brokers.values() if isinstance(b, Topic))
+    if total > limits.MAX_PARTITIONS:
+        raise ConfigError(
+            f"partitions: {partitions:,} more would make {total:,} partitions in the "
+            f"simulation's topics (retry topics included), over {limits.MAX_PARTITIONS:,} "
+            f"({why}; to allow more, raise evsim.limits.MAX_PARTITIONS)"
+        )

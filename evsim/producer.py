@@ -96,6 +96,11 @@ class Producer:
         self.schema_version = _check.integer("schema_version", schema_version, minimum=1)
         self.start = _check.non_negative("start", start)
         self.stop = None if stop is None else _check.positive("stop", stop)
+        if self.stop is not None and self.stop <= self.start:
+            raise ConfigError(
+                f"stop: must be after start ({self.start:g} s), got {self.stop:g} s; a "
+                "producer publishes from start until stop"
+            )
         self.size_bytes = _check.integer("size_bytes", size_bytes, minimum=1)
         self.code = world.records.names.code(name)
         self._event_type_code = world.records.names.code(event_type)

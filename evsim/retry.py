@@ -9,7 +9,8 @@ retry (n = 0 for the first) waits
 * ``decorrelated``: ``min(cap, uniform(base, 3 * previous))``, the previous delay
   starting at ``base``.
 
-Times are in seconds.
+Times are in seconds; ``base`` and ``cap`` are at most :data:`evsim.limits.MAX_DELAY` (a
+year), so every delay and every retry topic's name is a finite, exact number.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from evsim import _check
+from evsim import _check, limits
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.specs import Specified, build_from_spec
 
@@ -33,6 +34,8 @@ class Backoff(Specified):
     def __init__(self, base: float, cap: float = SPRING_MAX_INTERVAL, jitter: str = "none"):
         self.base = _check.non_negative("base", base)
         self.cap = _check.non_negative("cap", cap)
+        for argument, value in (("base", base), ("cap", cap)):
+            _at_most_a_year(argument, value)
         self.jitter = _check.choice("jitter", jitter, JITTERS)
         if self.cap < self.base:
             raise ConfigError(f"cap: must be >= base ({self.base}), got {cap!r}")
@@ -63,7 +66,8 @@ class Backoff(Specified):
     def bounds(self, retry: int) -> tuple[float, float]:
         """The smallest and largest possible delay before retry ``retry``."""
         if self.jitter == "decorrelated":
-            return min(self.cap, self.base), min(self.cap, self.base * 3.0 ** (retry + 1))
+            # 3.0 ** 647 overflows; past 600 the cap has long been reached
+            return min(self.cap, self.base), min(self.cap, self.base * 3.0 ** min(retry + 1, 600))
         ceiling = self.nominal(retry)
         lowest = {"none": ceiling, "full": 0.0, "equal": ceiling / 2}[self.jitter]
         return lowest, ceiling
@@ -79,7 +83,8 @@ class Retry(Specified):
     ``blocking=True`` (Spring's ``DefaultErrorHandler``) retries in place: the partition
     waits, so later events queue behind the failing one. ``blocking=False`` (Spring's
     ``@RetryableTopic``) sends the event to ``<topic>-retry-<delay ms>`` topics, one per
-    retry, then to ``<topic>-dlt``; the partition moves on and ordering is lost.
+    retry, then to ``<topic>-dlt``; the partition moves on and ordering is lost. Those
+    topics are at most :data:`evsim.limits.MAX_RETRY_TOPICS` per source topic.
     """
 
     kind = "retry"
@@ -95,6 +100,13 @@ class Retry(Specified):
         self.backoff = _as_backoff(backoff)
         self.retry_on = None if retry_on is None else _error_names(retry_on)
         self.blocking = _check.flag("blocking", blocking)
+        if not self.blocking and self.max_attempts - 1 > limits.MAX_RETRY_TOPICS:
+            raise ConfigError(
+                f"max_attempts: non-blocking retries make one retry topic per retry, at most "
+                f"{limits.MAX_RETRY_TOPICS} (evsim.limits.MAX_RETRY_TOPICS), so max_attempts "
+                f"must be <= {limits.MAX_RETRY_TOPICS + 1} with blocking=False, got "
+                f"{self.max_attempts}; blocking retries take any number of attempts"
+            )
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -124,7 +136,12 @@ def _as_backoff(value: Any) -> Backoff:
     if isinstance(value, dict):
         return build_from_spec(value, {"backoff": Backoff}, "backoff")
     delay = _check.non_negative("backoff", value)  # a number: a fixed delay (FixedBackOff)
+    _at_most_a_year("backoff", delay)
     return Backoff(base=delay, cap=delay, jitter="none")
+
+
+def _at_most_a_year(argument: str, seconds: float) -> None:
+    limits.at_most(argument, seconds, "MAX_DELAY", "seconds: a year, past any retention")
 
 
 def _error_names(values: Iterable[str | type[BaseException]]) -> tuple[str, ...]:

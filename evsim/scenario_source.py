@@ -3,7 +3,9 @@ every field, and the :class:`ScenarioError` that lists every problem found.
 
 Fields are named by paths such as ``consumer_groups[1].retry.max_attempts``;
 :class:`Source` maps each path to the line the YAML (or JSON) text gives it, so a problem
-reads ``line 12: consumer_groups[1].retry.max_attempts: must be >= 1, got 0``.
+reads ``line 12: consumer_groups[1].retry.max_attempts: must be >= 1, got 0``. Input past
+the limits of :mod:`evsim.yaml_guard` (size, nesting, values with aliases expanded) and
+files that are not regular files are refused the same way, before they are parsed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from evsim import yaml_guard
 from evsim.errors import ConfigError
+from evsim.yaml_guard import GuardError
 
 Problem = tuple[str, int | None, str]
 """(path, line or None, message): one thing wrong with a scenario."""
@@ -146,6 +150,7 @@ def read_source(source: Any) -> Source:
     """The document of ``source``: a mapping, a path (``.yaml``, ``.yml``, ``.json``) or
     a YAML/JSON text. Unreadable files and malformed text raise :class:`ScenarioError`."""
     if isinstance(source, Mapping):
+        _guarded("scenario", yaml_guard.check_document, source)
         return Source(copy.deepcopy(dict(source)))
     if isinstance(source, Path) or (isinstance(source, str) and _looks_like_path(source)):
         path = Path(source)
@@ -155,7 +160,7 @@ def read_source(source: Any) -> Source:
                 where, [("", None, "expected a .yaml, .yml or .json scenario file")]
             )
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _guarded(where, yaml_guard.read_file, path)
         except OSError as err:
             reason = err.strerror or str(err)
             raise ScenarioError(where, [("", None, f"cannot read the file: {reason}")]) from err
@@ -165,11 +170,20 @@ def read_source(source: Any) -> Source:
             ) from err
         return parse_text(text, where, json_first=path.suffix.lower() == ".json")
     if isinstance(source, str):
+        _guarded("scenario", yaml_guard.check_text, source)
         return parse_text(source, "scenario", json_first=source.lstrip().startswith("{"))
     raise ScenarioError(
         "scenario",
         [("", None, f"expected a file path, a YAML/JSON text or a dict, got {source!r}")],
     )
+
+
+def _guarded(where: str, guard: Any, value: Any) -> Any:
+    """``guard(value)``, a :class:`GuardError` raised as a ScenarioError at ``where``."""
+    try:
+        return guard(value)
+    except GuardError as err:
+        raise ScenarioError(where, [("", err.line, str(err))]) from err
 
 
 def _looks_like_path(text: str) -> bool:
@@ -184,24 +198,33 @@ def parse_text(text: str, where: str, json_first: bool = False) -> Source:
             document = json.loads(text)
         except json.JSONDecodeError as err:
             raise ScenarioError(where, [("", err.lineno, f"not valid JSON: {err.msg}")]) from err
+        except RecursionError as err:  # json's decoder nests in Python's stack
+            raise ScenarioError(where, [("", None, str(yaml_guard.too_deep(None)))]) from err
+        except ValueError as err:  # an integer of more digits than Python converts
+            raise ScenarioError(where, [("", None, f"not valid JSON: {err}")]) from err
+        _guarded(where, yaml_guard.check_document, document)
         source = Source(document, where)
-        with contextlib.suppress(yaml.YAMLError):  # only line numbers: JSON is YAML, mostly
-            _, source.lines, source.duplicates = _compose(text)
+        with contextlib.suppress(yaml.YAMLError, GuardError):  # line numbers only: JSON is
+            _, source.lines, source.duplicates = _compose(text)  # YAML, mostly
         return source
     try:
         document, lines, duplicates = _compose(text)
+    except GuardError as err:  # first: it is a ValueError too
+        raise ScenarioError(where, [("", err.line, str(err))]) from err
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         detail = err.problem or "malformed"
         context = f" ({err.context})" if err.context else ""
         raise ScenarioError(where, [("", line, f"not valid YAML: {detail}{context}")]) from err
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer of 5,000 digits
         raise ScenarioError(where, [("", None, f"not valid YAML: {err}")]) from err
     return Source(document, where, lines, duplicates)
 
 
 def _compose(text: str) -> tuple[Any, dict, list]:
-    """One parse giving the data, the line of each path and duplicated keys."""
+    """One parse giving the data, the line of each path and duplicated keys, after the
+    guard has bounded the nesting and the values (:func:`yaml_guard.check_yaml`)."""
+    yaml_guard.check_yaml(text)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

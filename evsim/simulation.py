@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from evsim import _check
+from evsim import _check, limits, run_budget
 from evsim.arrivals import Arrivals
 from evsim.dist import Distribution
 from evsim.errors import ConfigError, SimulationStateError
@@ -392,6 +393,7 @@ class Simulation:
             ``"earliest"`` (the oldest retained record).
         """
         self._free(name)
+        limits.workers(consumers, concurrency)
         topics = self._source_topics(source)
         retry_topics = self._retry_topics(name, topics, retry)
         if dead_letter is None and retry_topics:
@@ -460,13 +462,27 @@ class Simulation:
         self.redrives.append(move)
         return move
 
-    def run(self, until: float, warmup: float = 0.0) -> Result:
+    def run(
+        self,
+        until: float,
+        warmup: float = 0.0,
+        *,
+        max_events: float | None = None,
+        stall_after: int = limits.STALL_AFTER,
+    ) -> Result:
         """Run for ``until`` seconds and return the :class:`~evsim.result.Result`.
 
         ``warmup`` (seconds) drops events published before it from the latency and
         throughput statistics of ``summary()``. A simulation runs once: a second ``run``
         raises :class:`~evsim.errors.SimulationStateError` (build a new Simulation, with
         the same seed for the same run), and so does a ``run`` after one that raised.
+
+        A run estimated to schedule more than ``max_events`` events (arrivals, gauge
+        samples, crash and commit cycles: :mod:`evsim.run_budget`) is refused before it
+        starts; None is :data:`~evsim.limits.MAX_EVENTS_FULL` with ``record="full"`` and
+        :data:`~evsim.limits.MAX_EVENTS_SUMMARY` otherwise, ``math.inf`` no limit. A run
+        taking ``stall_after`` steps at one simulated instant is stopped with a
+        SimulationStateError naming the likely cause (a zero-time loop).
         """
         until = _check.positive("until", until)
         warmup = _check.non_negative("warmup", warmup)
@@ -474,23 +490,28 @@ class Simulation:
             raise ConfigError(f"warmup: must be < until ({until}), got {warmup}")
         if self._failed is not None:
             raise SimulationStateError(
-                f"run: this simulation's run failed ({self._failed}); its state is part-way "
-                "through that run: build a new Simulation to run again"
+                f"run: this simulation's run failed with {self._failed}; its state is "
+                "part-way through that run: build a new Simulation to run again"
             )
         if self._result is not None:
             raise SimulationStateError(
                 "run: this simulation has already run; build a new Simulation to run again"
             )
+        env = self.world.env
+        env.stall_after = _check.integer("stall_after", stall_after, minimum=1)
+        run_budget.check(self, until, run_budget.max_events(self.record, max_events))
+        env.stall_hint = functools.partial(run_budget.stall_hint, self)
         try:
             result = self._run(until, warmup)
         except BaseException as err:
-            self._failed = f"{type(err).__name__}: {err}"
+            self._failed = type(err).__name__  # its message was shown when it was raised
             raise
         # after the try: the run is over (a warning turned into an error does not fail it)
         warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
         return result
 
     def _run(self, until: float, warmup: float) -> Result:
+        env = self.world.env
         for group in self.groups.values():
             group.launch()
         for producer in self.producers.values():
@@ -498,7 +519,6 @@ class Simulation:
         for move in self.redrives:
             move.launch()
         self.records.outcomes.warmup = warmup  # summary mode measures latency as it goes
-        env = self.world.env
         sampler = Sampler(
             self.records, list(self.groups.values()), list(self.queues.values()),
             self.sample_interval,

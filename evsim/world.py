@@ -4,7 +4,9 @@ streams and the directory of named brokers."""
 from __future__ import annotations
 
 import itertools
+import math
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
@@ -14,10 +16,14 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, EventPriority
 
+from evsim import limits
 from evsim.dist import Distribution
 from evsim.errors import SimulationStateError, UnknownNameError
 from evsim.records import Records
 from evsim.rng import Streams
+
+WATCH_EVERY = 10_000  # event ids between the watchdog's looks at a moving clock
+STEPS_SHOWN = 1_000  # the steps before a stall whose callbacks its error names
 
 
 class Timer:
@@ -74,6 +80,16 @@ class Clock(simpy.Environment):
 
     def __init__(self, initial_time: float = 0.0) -> None:
         super().__init__(initial_time)  # a float from the start, as every later time is
+        self.stall_after = limits.STALL_AFTER
+        """Steps at one instant after which :meth:`run` stops, as making no progress."""
+        self.stall_hint: Callable[[float, Counter[str]], str] | None = None
+        """What to add to that error: a function of the time and the names of the last
+        steps' callbacks (:func:`step_name`) with their counts."""
+        self._still_at = math.nan  # the time the watchdog saw last
+        self._still = 0  # steps counted at _still_at since the clock was seen standing
+        self._last_steps: Counter[str] = Counter()
+        self._work_at = math.nan  # the instant of the zero-time work counted last
+        self._work = 0  # zero-time work counted at _work_at
 
     def _set_now(self, time: float) -> None:
         self.now = time
@@ -96,6 +112,9 @@ class Clock(simpy.Environment):
         SimPy's ``run`` calls ``step()`` until it raises; while it runs, ``step`` is
         :meth:`_steps`, which goes on to the next event instead of returning (a Python call
         less per event). Outside ``run``, ``step()`` is SimPy's: one event.
+
+        A run that takes ``stall_after`` steps without the clock moving (a zero-time loop)
+        raises :class:`~evsim.errors.SimulationStateError` naming what those steps ran.
         """
         # run() from within run(): the loop is already set (== because each read of a
         # method builds a new bound method; reading __dict__ would cost the clock its
@@ -103,6 +122,7 @@ class Clock(simpy.Environment):
         if self.step == self._steps:
             return super().run(until)
         self.step = self._steps  # type: ignore[method-assign]
+        self._still_at = self._work_at = math.nan
         try:
             return super().run(until)
         finally:
@@ -112,8 +132,11 @@ class Clock(simpy.Environment):
         """SimPy's ``step`` in a loop: process events until one raises (``StopSimulation``
         at ``until``, a failed event nobody defused) or none is left (``EmptySchedule``)."""
         queue = self._queue
+        watch_at = -1  # the event id past which the watchdog looks next
         while queue:
-            self.now, _, _, event = heappop(queue)
+            self.now, _, eid, event = heappop(queue)
+            if eid > watch_at:  # the watchdog's cost per event: this comparison
+                watch_at = self._watch(eid, event)
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:
@@ -127,6 +150,60 @@ class Clock(simpy.Environment):
                 error.__cause__ = event._value
                 raise error
         raise EmptySchedule
+
+    def _watch(self, eid: int, event: Any) -> int:
+        """The run loop's slow path; returns the event id past which it runs next.
+
+        Event ids grow by one per scheduled event, so while the clock moves this runs
+        about once per WATCH_EVERY events (or ``stall_after``, if fewer). Once it finds
+        the clock where it was the last time, it runs at every step (-1), counting the
+        steps, until the clock moves or ``stall_after`` steps have been taken at that
+        instant.
+        """
+        if self.now != self._still_at:
+            self._still_at, self._still = self.now, 0
+            if self._last_steps:
+                self._last_steps.clear()
+            return eid + min(WATCH_EVERY, self.stall_after)  # a small stall_after holds too
+        self._still += 1
+        if self._still > self.stall_after - STEPS_SHOWN:
+            self._last_steps.update(map(step_name, event.callbacks or ()))
+            if self._still >= self.stall_after:
+                raise self._stalled(self._still)
+        return -1
+
+    def instant_work(self) -> None:
+        """Count one piece of work done at this instant within a step: an attempt of zero
+        service time, which a worker makes without yielding to the clock. ``stall_after``
+        of them at one instant stop the run as making no progress, as as many steps do."""
+        if self.now != self._work_at:
+            self._work_at, self._work = self.now, 1
+            return
+        self._work += 1
+        if self._work >= self.stall_after:
+            self._last_steps.clear()
+            raise self._stalled(self._work, "attempts of zero service time")
+
+    def _stalled(self, count: int, what: str = "steps") -> SimulationStateError:
+        steps = self._last_steps
+        ran = ", ".join(f"{name} ×{n:,}" for name, n in steps.most_common(3))
+        shown = f"; the last {min(count, STEPS_SHOWN):,} ran {ran}" if ran else ""
+        hint = self.stall_hint(self.now, steps) if self.stall_hint is not None else ""
+        return SimulationStateError(
+            f"run: no progress in simulated time: {count:,} {what} at t = {self.now:g} s "
+            f"without the clock moving (stall_after={self.stall_after:,}){shown}"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+def step_name(callback: Callable[..., Any]) -> str:
+    """What a step's callback runs: a SimPy process's generator function, a timer's
+    function, or a method, by qualified name (``ConsumerGroup._crash_loop``)."""
+    generator = getattr(getattr(callback, "__self__", None), "_generator", None)
+    if generator is not None:  # Process._resume: the process's own function
+        return getattr(generator, "__qualname__", type(generator).__name__)
+    function = getattr(callback, "func", callback)  # functools.partial
+    return getattr(function, "__qualname__", type(function).__name__)
 
 
 @dataclass

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import bounded
 import pandas as pd
 import pytest
 
 from evsim import cli
-from evsim.result import SUMMARY_COLUMNS
+from evsim.errors import SimulationStateError
+from evsim.result import SUMMARY_COLUMNS, AccountingError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "data" / "scenarios"
@@ -248,3 +251,125 @@ def test_usage_errors_return_2(capsys):
     assert cli.main(["run"]) == 2
     assert cli.main(["sweep", ORDER_FLOW]) == 2  # --param is required
     assert "required" in capsys.readouterr().err
+
+
+# --- every error on one line, exit 2 ------------------------------------------------------
+
+
+def one_line(err: str) -> str:
+    assert err.startswith("evsim: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "usage:" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        ([], "the following arguments are required: COMMAND (see: evsim --help)"),
+        (["run"], "run: the following arguments are required: SCENARIO (see: evsim run --help)"),
+        (["rn", "x"], "invalid choice: 'rn'"),
+        (["run", ORDER_FLOW, "--until", "soon"], "run: argument --until: invalid float value"),
+        (["sweep", ORDER_FLOW, "--jobs", "two"], "sweep: argument --jobs: invalid int value"),
+    ],
+)
+def test_argparse_errors_are_one_line_without_the_usage_text(capsys, argv, fragment):
+    status, out, err = in_process(capsys, *argv)
+    assert status == 2 and out == ""
+    assert fragment in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "fragment"),
+    [
+        (MemoryError(), 2, "out of memory: this run needs more than the machine has"),
+        (RecursionError("maximum recursion depth exceeded"), 2, "nested too deeply"),
+        (ZeroDivisionError("float division"), 2, "unexpected ZeroDivisionError: float div"),
+        (OSError(28, "No space left on device", "out/events.csv"), 2, "out/events.csv: No sp"),
+        (SimulationStateError("two\nlines"), 2, "evsim: error: two lines"),
+        (KeyboardInterrupt(), 130, "evsim: error: interrupted"),
+        (AccountingError("g: 3 routed, 2 outcomes"), 1, "(a bug in evsim: please report it)"),
+    ],
+)
+def test_every_error_class_is_reported_on_one_line(monkeypatch, capsys, error, status, fragment):
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(cli, "read_source", fail)
+    code, _, err = in_process(capsys, "run", ORDER_FLOW, "--until", "1")
+    assert code == status
+    assert fragment in one_line(err)
+
+
+def test_out_is_checked_before_the_run(tmp_path, capsys):
+    """Before, the run went ahead and its tables were lost to FileExistsError (exit 1)."""
+    afile = tmp_path / "taken.txt"
+    afile.write_text("mine")
+    for out, fragment in ((afile, "is a file"), (afile / "sub", "is under")):
+        status, stdout, err = in_process(
+            capsys, "run", ORDER_FLOW, "--until", "1", "--out", str(out)
+        )
+        assert status == 2 and stdout == ""  # nothing ran
+        assert fragment in one_line(err)
+    status, _, err = in_process(capsys, "sweep", ORDER_FLOW, "--param", "consumer_groups[0]"
+                                ".consumers=1", "--until", "1", "--out", str(afile))  # fmt: skip
+    assert status == 2 and "is a file" in one_line(err)
+    assert afile.read_text() == "mine"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_an_out_without_write_permission_is_refused(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    status, _, err = in_process(capsys, "run", ORDER_FLOW, "--out", str(locked / "new"))
+    assert status == 2 and "permission denied" in one_line(err)
+
+
+def test_a_run_too_large_is_refused_with_the_way_past(capsys):
+    """Before, a run of 1e9 simulated seconds went on for days (children with a timeout)."""
+    run = bounded.run(["-m", "evsim.cli", "run", ORDER_FLOW, "--until", "1e9"])
+    assert_clear_error(run, "over max_events=10,000,000", "--max-events N")
+    param = "consumer_groups[0].consumers=1,2"
+    sweep = bounded.run(
+        ["-m", "evsim.cli", "sweep", ORDER_FLOW, "--param", param, "--until", "1e9"]
+    )
+    assert_clear_error(sweep, "consumers=1: run: 1e+09 s would take about")
+    status, _, err = in_process(capsys, "run", ORDER_FLOW, "--until", "2", "--max-events", "50")
+    assert status == 2 and "max_events=50;" in one_line(err)
+    assert in_process(capsys, "run", ORDER_FLOW, "--until", "2", "--max-events", "10000")[0] == 0
+
+
+def hostile(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_hostile_files_exit_2_on_one_line_instead_of_hanging(tmp_path):
+    """Each hung or printed a traceback before; each child is killed after a timeout."""
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)
+    ]
+    loop = (
+        "duration: 5\ntopics: [{name: t}]\n"
+        "producers: [{name: p, target: t, arrivals: {periodic: {interval: 1}}}]\n"
+        "consumer_groups: [{name: g, source: t, faults: [{poison_events: {p: 1}}],\n"
+        "                   retry: {max_attempts: 1000000000}}]\n"
+    )
+    cases = [
+        (hostile(tmp_path, "bomb.yaml", "\n".join(bomb)), "more than 100,000 values"),
+        (hostile(tmp_path, "deep.yaml", "x: " + "[" * 50_000 + "]" * 50_000), "nested deeper"),
+        (hostile(tmp_path, "loop.yaml", loop), "no progress in simulated time"),
+    ]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.yaml")
+        cases.append((str(tmp_path / "pipe.yaml"), "not a regular file (a named pipe)"))
+    for path, fragment in cases:
+        assert_clear_error(bounded.run(["-m", "evsim.cli", "run", path]), fragment)
+
+
+def test_a_hostile_param_value_is_one_line(capsys):
+    deep = "[" * 50_000 + "]" * 50_000
+    status, _, err = in_process(
+        capsys, "sweep", ORDER_FLOW, "--param", f"consumer_groups[0].consumers={deep}"
+    )
+    assert status == 2 and "nested deeper than 100 levels" in one_line(err)

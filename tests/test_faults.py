@@ -277,3 +277,41 @@ def test_an_outage_affects_a_late_joining_group_only_for_what_is_left_of_it(join
     outage = (times > down) & (times < 1.55) if down else np.zeros(len(times), dtype=bool)
     np.testing.assert_array_equal(up.to_numpy(), np.where(outage, 0.0, 1.0))
     assert times[0] >= join_at - 1e-9
+
+
+@pytest.mark.parametrize(
+    ("mttf", "mttr"),
+    [
+        (ev.Constant(0), ev.Constant(0)),
+        (ev.Uniform(0, 0), ev.Empirical([0, 0])),
+        (ev.Empirical([0.0]), ev.Constant(0)),
+    ],
+)
+def test_crashes_that_would_loop_at_one_instant_are_refused(mttf, mttr):
+    """Before, these crashed and restarted the consumers forever at t = 0."""
+    with pytest.raises(ev.ConfigError, match=r"mttr: .* at the same instant, forever"):
+        Crashes(mttf=mttf, mttr=mttr)
+    with pytest.raises(ev.ScenarioError, match=r"faults\[0\].crashes.mttr: with mttf"):
+        ev.load_scenario(
+            {
+                "topics": [{"name": "t"}],
+                "consumer_groups": [
+                    {"name": "g", "source": "t", "faults": [{"crashes": {"mttf": mttf.spec(),
+                                                                        "mttr": mttr.spec()}}]}
+                ],
+            }
+        )  # fmt: skip
+
+
+def test_a_zero_up_time_or_repair_time_alone_is_a_real_model():
+    always_down = Crashes(mttf=ev.Constant(0), mttr=5)  # crashes on every restart
+    flapping = Crashes(mttf=1, mttr=ev.Constant(0))  # restarts at once
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(1))
+    sim.consumer_group("down", "t", faults=[always_down])
+    sim.consumer_group("flap", "t", faults=[flapping])
+    result = sim.run(until=20)
+    result.check()
+    summary = result.summary()
+    assert summary.loc["down", "processed"] < summary.loc["flap", "processed"]

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import bounded
 import numpy as np
 import pytest
 from hypothesis import given
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from evsim import keys as keys_module
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.keys import KeyChooser, UniformKeys, ZipfKeys, as_keys, from_spec
+from evsim.zipf import RejectionInversionZipf
 
 N = 100_000
 
@@ -190,3 +192,80 @@ def test_zipf_probabilities_are_a_non_increasing_distribution(n: int, s: float) 
     assert p.sum() == pytest.approx(1.0)
     assert (np.diff(p) <= 0).all()
     assert (p > 0).all()
+
+
+# --- large n: memory independent of n, the same draws as before for the n that fit ---------
+
+
+def test_table_draws_are_those_of_earlier_versions() -> None:
+    """Pinned from 51731bd, before rejection-inversion: tables (n <= MAX_TABLE_KEYS) keep
+    every seed's draws, so no recorded run changes."""
+    assert ZipfKeys(1000, s=1.2).indices(rng(7), 12).tolist() == [
+        15, 218, 56, 0, 1, 163, 0, 89, 69, 4, 1, 1,
+    ]  # fmt: skip
+    assert ZipfKeys(10**6, s=0.9).indices(rng(7), 6).tolist() == [
+        34385, 441815, 152967, 129, 481, 362498,
+    ]  # fmt: skip
+
+
+def test_a_billion_zipf_keys_draw_in_little_memory() -> None:
+    """Before, the first draw built two tables of 7.45 GiB each: the child (its address
+    space capped at 3 GiB) fails with MemoryError."""
+    out = bounded.python(
+        """
+        import tracemalloc
+        import numpy as np
+        import evsim as ev
+        keys = ev.ZipfKeys(10**9, s=1.1)
+        tracemalloc.start()
+        pick = keys.chooser(np.random.default_rng(1))
+        drawn = [pick() for _ in range(20_000)]
+        print(tracemalloc.get_traced_memory()[1] < 50 * 2**20, drawn.count("key-0"))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    small, hottest = out.stdout.split()
+    assert small == "True"
+    # P(key-0) = 1 / H(10**9, 1.1); H = zeta(1.1) - (10**9)**-0.1 / 0.1 + ... = 10.584 - 1.259
+    assert within_five_sigma(int(hottest), 1 / 9.3255, 20_000)
+
+
+@pytest.mark.parametrize("chooser", ["ZipfKeys(10**9, s=1.1)", "UniformKeys(10**9)"])
+def test_probabilities_of_too_many_keys_are_refused_naming_the_limit(chooser: str) -> None:
+    """Before, each allocated 8 GB (in a child whose address space is capped)."""
+    out = bounded.raised(f"from evsim.keys import *\n{chooser}.probabilities()")
+    assert out == (
+        "ConfigError: probabilities(): n: must be <= 10,000,000 (one float64 per key, 8.0 GB "
+        "here; to allow more, raise evsim.limits.MAX_TABLE_KEYS), got 1000000000"
+    )
+
+
+def test_more_keys_than_float64_counts_exactly_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"n: must be <= 9.0e\+15"):
+        UniformKeys(10**30)
+    with pytest.raises(ConfigError, match="an integer of about 400 digits"):
+        ZipfKeys(10**400, s=1.0)
+
+
+@pytest.mark.parametrize(("n", "s"), [(1, 1.5), (10, 1.0), (1000, 1.2), (50, 0.5), (7, 3.0)])
+def test_rejection_inversion_follows_the_power_law(n: int, s: float) -> None:
+    size = 400_000
+    ranks = RejectionInversionZipf(n, s).ranks(rng(3), size)
+    assert ranks.min() >= 1 and ranks.max() <= n
+    weights = np.arange(1, n + 1, dtype=np.float64) ** -s
+    expected = weights / weights.sum()
+    counts = np.bincount(ranks, minlength=n + 1)[1:]
+    assert all(
+        within_five_sigma(int(c), float(p), size) for c, p in zip(counts, expected, strict=True)
+    )
+
+
+def test_above_the_table_limit_zipf_keys_sample_by_rejection_inversion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys_module.limits, "MAX_TABLE_KEYS", 100)
+    keys = ZipfKeys(1000, s=1.2)
+    indices = keys.indices(rng(5), N)
+    assert "_cumulative" not in keys.__dict__  # no table was built
+    expected = RejectionInversionZipf(1000, 1.2).ranks(rng(5), N) - 1
+    assert indices.tolist() == expected.tolist()

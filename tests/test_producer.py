@@ -128,3 +128,12 @@ def test_arrival_times_that_go_backwards_are_refused_with_the_argument_named():
     sim.producer("p", "q", _Backwards())
     with pytest.raises(ev.ConfigError, match=r"arrivals: .* at 1.0 s after one at 2.0 s"):
         sim.run(until=10)
+
+
+@pytest.mark.parametrize(("start", "stop"), [(5, 2), (3, 3)])
+def test_a_stop_not_after_start_is_refused_naming_both(start, stop):
+    """Before, such a producer silently published nothing."""
+    sim = ev.Simulation()
+    sim.topic("t")
+    with pytest.raises(ev.ConfigError, match=rf"stop: must be after start \({start} s\), got"):
+        sim.producer("p", "t", ev.Poisson(rate=10), start=start, stop=stop)

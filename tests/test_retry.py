@@ -212,3 +212,37 @@ def test_a_record_read_again_while_its_copy_waits_in_a_retry_topic_numbers_on():
     assert rows["started_at"].tolist() == pytest.approx([1.0, 2.1, 3.5, 4.2])
     assert result.deliveries.loc[0, "attempts"] == 4
     assert_consistent(result)
+
+
+# --- bounds: delays and retry topics ------------------------------------------------------
+
+
+def test_backoffs_past_a_year_are_refused_so_retry_topic_names_stay_finite():
+    """Before, Backoff(base=1e306, cap=1e308) was accepted and a non-blocking group then
+    failed with OverflowError naming its retry topic 'retry-inf'."""
+    with pytest.raises(ev.ConfigError, match=r"base: must be <= 31,536,000 \(seconds"):
+        Backoff(base=1e306, cap=1e308)
+    with pytest.raises(ev.ConfigError, match=r"cap: .*raise evsim\.limits\.MAX_DELAY"):
+        Backoff(base=1, cap=1e308)
+    with pytest.raises(ev.ConfigError, match="backoff: must be <= 31,536,000"):
+        Retry(3, backoff=1e10)
+    sim = ev.Simulation()
+    sim.topic("t")
+    year = ev.limits.MAX_DELAY
+    sim.consumer_group("g", "t", retry=Retry(3, Backoff(year, year), blocking=False))
+    assert "t-retry-31536000000" in sim.topics
+
+
+def test_decorrelated_bounds_do_not_overflow_after_many_retries():
+    assert Backoff(1, 10, "decorrelated").bounds(10**5) == (1, 10)
+
+
+def test_non_blocking_retries_make_at_most_max_retry_topics():
+    """Before, Retry(max_attempts=10**5, blocking=False) made 99,999 topics per source."""
+    with pytest.raises(ev.ConfigError, match=r"max_attempts: .*at most 100 \(evsim.limits"):
+        Retry(max_attempts=10**5, blocking=False)
+    assert Retry(max_attempts=10**5).max_attempts == 10**5  # blocking: no topics
+    sim = ev.Simulation()
+    sim.topic("t")
+    sim.consumer_group("g", "t", retry=Retry(max_attempts=101, blocking=False))
+    assert len(sim.topics) == 1 + 100 + 1  # the source, 100 retry topics, the DLT

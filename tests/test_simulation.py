@@ -35,7 +35,7 @@ def test_after_a_failed_run_a_new_run_is_refused_in_one_line():
         sim.run(until=5)
     message = str(refused.value)
     assert "\n" not in message
-    assert "failed (UnknownNameError" in message and "build a new Simulation" in message
+    assert "failed with UnknownNameError" in message and "build a new Simulation" in message
 
 
 def test_bad_run_arguments_do_not_spoil_the_simulation():

@@ -3,11 +3,12 @@ run behaves as SimPy's."""
 
 from __future__ import annotations
 
+import bounded
 import pytest
 import simpy
 
 from evsim.errors import SimulationStateError
-from evsim.world import Clock, Timer
+from evsim.world import Clock, Timer, step_name
 
 
 def _fire_order(use_call_later: list[bool]) -> list[tuple[float, int]]:
@@ -163,3 +164,80 @@ def test_a_run_from_within_a_run_goes_as_in_simpy():
     expected = _nested_run_trace(simpy.Environment())
     assert expected[1] == ("inner starts", 1) and expected[4] == ("inner ends", 3)
     assert _nested_run_trace(Clock()) == expected
+
+
+# --- the watchdog: a run that makes no progress in simulated time ---------------------------
+
+
+def test_a_zero_time_loop_of_steps_is_stopped_naming_what_ran():
+    """On a Clock without the watchdog this loop never ends: the child is killed."""
+    out = bounded.raised(
+        """
+        from evsim.world import Clock
+        clock = Clock()
+        def again(_timer):
+            clock.call_later(0, again)
+        clock.call_later(1.5, again)
+        clock.run(until=10)
+        """
+    )
+    assert out.startswith("SimulationStateError: run: no progress in simulated time: 100,000 ")
+    assert "at t = 1.5 s" in out and "stall_after=100,000" in out
+    assert "again ×1,000" in out  # the last steps' callbacks, by name
+
+
+def test_a_burst_below_stall_after_runs_and_stall_after_is_the_way_past():
+    def burst(clock: Clock, steps: int) -> list[float]:
+        seen: list[float] = []
+        for _ in range(steps):
+            clock.call_later(1, lambda _timer: seen.append(clock.now))
+        clock.call_later(2, lambda _timer: seen.append(clock.now))
+        clock.run(until=3)
+        return seen
+
+    assert len(burst(Clock(), 60_000)) == 60_001  # the watchdog counts from its first look
+    clock = Clock()
+    clock.stall_after = 1_000
+    with pytest.raises(SimulationStateError, match="stall_after=1,000"):
+        burst(clock, 20_000)
+    clock = Clock()
+    clock.stall_after = 30_000
+    assert len(burst(clock, 20_000)) == 20_001
+
+
+def test_zero_time_work_within_a_step_is_counted_and_the_hint_is_added():
+    clock = Clock()
+    clock.stall_after = 50
+    clock.stall_hint = lambda now, steps: f"hint at {now:g}"
+
+    def work(_timer: object) -> None:
+        for _ in range(49):
+            clock.instant_work()  # 49 at t=1, then the clock moves: the count restarts
+        clock.call_later(1, more)
+
+    def more(_timer: object) -> None:
+        for _ in range(100):  # bounded: without the count, the run ends and the test fails
+            clock.instant_work()
+
+    clock.call_later(1, work)
+    with pytest.raises(SimulationStateError) as raised:
+        clock.run(until=5)
+    message = str(raised.value)
+    assert "50 attempts of zero service time at t = 2 s" in message
+    assert message.endswith("; hint at 2")
+
+
+def test_step_names_read_processes_timers_and_partials():
+    import functools
+
+    clock = Clock()
+
+    def loop():
+        yield clock.timeout(1)
+
+    process = clock.process(loop())
+    assert step_name(process._resume) == (
+        "test_step_names_read_processes_timers_and_partials.<locals>.loop"
+    )
+    assert step_name(functools.partial(Clock.run, clock)) == "Clock.run"
+    assert step_name(len) == "len"
