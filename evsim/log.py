@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 
@@ -75,7 +74,7 @@ class Topic:
         self._readers: list[list[tuple[list[int], int]]] = [[] for _ in range(self.partitions)]
         forgets = not world.records.full  # summary mode: drop what nobody will read again
         self._forget_at = [FORGET_EVERY if forgets else NEVER] * self.partitions
-        self._forgotten_times: list[deque[float]] | None = None  # kept if depth is watched
+        self._forgotten_times: list[TimeLine] | None = None  # kept if depth is watched
         self._release = world.records.events.release
         self._listeners: list[Listener] = []
         self._key_partitions: dict[str | bytes, int] = {}
@@ -139,16 +138,12 @@ class Topic:
         if self._forgotten_times is None:
             return retained
         cutoff = now - self.retention
-        for times in self._forgotten_times:
-            while times and times[0] < cutoff:
-                times.popleft()
-            retained += len(times)
-        return retained
+        return retained + sum(times.since(cutoff) for times in self._forgotten_times)
 
     def watch_depth(self) -> None:
         """Keep counting the records forgotten in summary mode for :meth:`depth`."""
         if self._forgotten_times is None:
-            self._forgotten_times = [deque() for _ in range(self.partitions)]
+            self._forgotten_times = [TimeLine() for _ in range(self.partitions)]
 
     def keep_partition(self, partition: int, offsets: list[int], index: int) -> None:
         """A reader needs this partition's records from ``offsets[index]`` on; the reader
@@ -220,3 +215,26 @@ def _check_cluster(world: World, partitions: int) -> None:
             f"simulation's topics (retry topics included), over {limits.MAX_PARTITIONS:,} "
             f"({why}; to allow more, raise evsim.limits.MAX_PARTITIONS)"
         )
+
+
+class TimeLine:
+    """Non-decreasing times (seconds) in an array, 8 bytes each, dropped from the front."""
+
+    __slots__ = ("_head", "_times")
+
+    def __init__(self) -> None:
+        self._times = array("d")
+        self._head = 0  # times before it are dropped
+
+    def extend(self, times: array) -> None:
+        """Append ``times`` (none earlier than the last one held)."""
+        self._times.extend(times)
+
+    def since(self, cutoff: float) -> int:
+        """Drop the times before ``cutoff``; how many are left."""
+        times = self._times
+        self._head = bisect_left(times, cutoff, self._head)
+        if self._head > len(times) // 2:  # compact: moving the rest costs O(1) per time
+            del times[: self._head]
+            self._head = 0
+        return len(times) - self._head

@@ -166,6 +166,6 @@ def test_a_sound_burst_past_stall_after_runs_when_allowed_and_a_stalled_sim_runs
     with pytest.raises(SimulationStateError, match="stall_after=1,000"):
         stalled.run(until=2, stall_after=1_000)
     with pytest.raises(
-        SimulationStateError, match="failed with SimulationStateError.*build a new Simulation"
+        SimulationStateError, match=r"failed with SimulationStateError.*build a new Simulation"
     ):
         stalled.run(until=2, stall_after=10_000)
