@@ -103,10 +103,10 @@ class QueueFeed:
             else:
                 message, receipt, tally = self._receive(consumer, received).popleft()
         # a message that left the queue while it waited in the consumer's batch (expired,
-        # moved to the DLQ) is processed all the same, as a real consumer would; its
-        # outcome is decided already, so this delivery settles nothing
-        settles = self._at_most_once or self.queue.holds(message)
-        return Delivery(message.event_id, message.event_id, (message, receipt), tally, settles)
+        # moved to the DLQ) is processed all the same, as a real consumer would: its delete
+        # then fails and settles nothing (complete), and its tally, taken on receipt,
+        # numbers the attempt on
+        return Delivery(message.event_id, message.event_id, (message, receipt), tally)
 
     def wait(self, consumer: Consumer) -> simpy.Event:
         """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
