@@ -152,7 +152,12 @@ class Topic:
 
     def release_reader(self, partition: int, offsets: list[int], index: int) -> None:
         """The reader registered with ``offsets[index]`` needs nothing more."""
-        self._readers[partition].remove((offsets, index))
+        readers = self._readers[partition]
+        for position, (kept, kept_index) in enumerate(readers):
+            # by identity: another reader's offsets may hold equal numbers (== compares lists)
+            if kept is offsets and kept_index == index:
+                del readers[position]
+                return
 
     def event_at(self, partition: int, offset: int) -> int:
         """The id of the event stored at ``offset``."""

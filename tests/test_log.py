@@ -80,3 +80,21 @@ def test_bad_topic_arguments_name_the_argument(kwargs, error, argument):
     sim = ev.Simulation(seed=1)
     with pytest.raises(error, match=argument):
         sim.topic("t", **kwargs)
+
+
+def test_a_summary_run_forgets_only_what_every_reader_has_passed_and_releases_by_identity():
+    sim = ev.Simulation(seed=1, record="summary")
+    topic = sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(0.01))
+    first, second = [0], [0]  # two readers' offsets: equal numbers, different readers
+    topic.keep_partition(0, second, 0)
+    topic.keep_partition(0, first, 0)
+    topic.release_reader(0, first, 0)  # by value (==) it would take second's, registered first
+    first[0] = 10**9  # the released reader's offsets no longer hold anything back
+    sim.run(until=30)  # 3,000 records, far past the partition's forgetting threshold
+    assert topic.log_end_offset(0) == 2_999
+    assert topic.event_at(0, 0) == 0  # the remaining reader still needs offset 0
+    second[0] = 2_000
+    sim.env.run(until=45)  # it moved on: the records below 2,000 are forgotten
+    assert topic.log_start_offset(0, sim.now) == 2_000  # the first record still stored
+    assert topic.event_at(0, 2_000) == 2_000
