@@ -171,7 +171,7 @@ class Fanout:
         """Publish: after the latency, one copy to each matching subscription."""
         wait, dedup, queued = self._latency_sampler(), None, False
         if self.fifo:
-            dedup = self._fifo_dedup_id(event_id, key)
+            dedup = rules.fifo_send(self, self.world.records.events, event_id, key)
             wait, queued = self._group_order.schedule(key or "", self.world.env.now, wait)
         if wait <= 0 and not queued:
             self._deliver(event_id, key, dedup)
@@ -189,15 +189,6 @@ class Fanout:
     def __repr__(self) -> str:
         kind = "FIFO " if self.fifo else ""
         return f"<{kind}Fanout {self.name!r} subscriptions={len(self.subscriptions)}>"
-
-    def _fifo_dedup_id(self, event_id: int, key: str | None) -> str | None:
-        """The deduplication id of a FIFO publish, once SNS's checks of it pass."""
-        events = self.world.records.events
-        attributes = events.attributes[event_id]
-        rules.require_group("fanout", self.name, key)
-        self.check_sender(attributes)
-        content_based = self.content_based_deduplication
-        return rules.dedup_id(attributes, events.payload[event_id], content_based)
 
     def _on_arrival(
         self, event_id: int, key: str | None, dedup: str | None, _event: object

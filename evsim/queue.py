@@ -208,8 +208,9 @@ class Queue:
         A FIFO queue needs a key (the message group id, ``MessageGroupId``) and a
         deduplication id; a send SQS would refuse raises ``SendRefusedError``.
         """
-        if self.fifo:
-            self._publish_fifo(event_id, key)
+        if self.fifo:  # SendMessage to a FIFO queue: checked, with its deduplication id
+            dedup = rules.fifo_send(self, self._events, event_id, key)
+            self._send(event_id, key, dedup, self.delay, self._latency_sampler())
             return
         wait = self._latency_sampler()
         if wait <= 0.0:  # _send's two cases, inlined: this runs once per message
@@ -415,17 +416,6 @@ class Queue:
         return f"<{kind}Queue {self.name!r} depth={self.depth()}>"
 
     # --- internals --------------------------------------------------------------------
-
-    def _publish_fifo(self, event_id: int, key: str | None) -> None:
-        """SendMessage to a FIFO queue: refused without a message group or a deduplication
-        id (or with a per-message delay), else sent with its deduplication id."""
-        events = self._events
-        attributes = events.attributes[event_id]
-        rules.require_group("queue", self.name, key)
-        self.check_sender(attributes)
-        content_based = self.content_based_deduplication
-        dedup = rules.dedup_id(attributes, events.payload[event_id], content_based)
-        self._send(event_id, key, dedup, self.delay, self._latency_sampler())
 
     def _send(
         self,

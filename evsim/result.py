@@ -430,9 +430,15 @@ class Result:
         codes = [self._sim.groups[g].code for g in self.groups]
         return pd.Series([float(peak.get(code, np.nan)) for code in codes], index=self.groups)
 
+    @cached_property
+    def loads(self) -> list[utilisation.Load]:
+        """Each group's measured load per parallel slot (:mod:`evsim.utilisation`): what
+        the summary's ``utilisation`` and the run's overload warning read."""
+        return utilisation.loads(self._sim, self.until)
+
     def _utilisation(self) -> pd.Series:
         """Per group, its offered load per parallel slot (:mod:`evsim.utilisation`)."""
-        loads = {load.group: load.utilisation for load in utilisation.loads(self._sim, self.until)}
+        loads = {load.group: load.utilisation for load in self.loads}
         return pd.Series(loads, index=self.groups, dtype=float)
 
     def __repr__(self) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from evsim import _check, limits
 from evsim.errors import ConfigError
 from evsim.faults import Crashes
+from evsim.sampler import dead_letter_targets
 
 if TYPE_CHECKING:
     from evsim.simulation import Simulation
@@ -91,8 +92,7 @@ def _arrivals(sim: Simulation, until: float) -> list[Part]:
 def _samples(sim: Simulation, until: float) -> Part:
     groups, queues = sim.groups.values(), sim.queues.values()
     gauges = sum(len(group.partitions) + 2 for group in groups) + len(queues)
-    targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
-    gauges += len({target.name for target in targets if target is not None})
+    gauges += len(dead_letter_targets(groups, queues))
     ticks = until / sim.sample_interval  # inf past float64, which floor() refuses
     ticks = math.floor(ticks) + 1 if math.isfinite(ticks) else math.inf
     count = ticks * max(gauges, 1)
@@ -109,7 +109,7 @@ def _group_cycles(sim: Simulation, until: float) -> list[Part]:
             if isinstance(fault, Crashes):
                 cycle = fault.mttf.mean + fault.mttr.mean  # > 0: Crashes refuses 0
                 members = sum(fault.applies_to(m.name) for m in group.members)
-                count = 2 * members * until / cycle if cycle > 0 else math.inf
+                count = 2 * members * until / cycle
                 what = (
                     f"group {group.name!r}: {count:.3g} crashes and restarts, one per {cycle:g} s"
                 )

@@ -9,6 +9,7 @@ each dead-letter target its depth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from evsim.records import Records
@@ -29,8 +30,7 @@ class Sampler:
             for group in groups
         ]
         self._queues = queues
-        targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
-        self._dead_letters = list({t.name: t for t in targets if t is not None}.values())
+        self._dead_letters = dead_letter_targets(groups, queues)
         for target in self._dead_letters:
             if target.kind == "topic":
                 target.watch_depth()  # its depth counts records a summary run forgets
@@ -73,3 +73,9 @@ class Sampler:
             total += partition_lag
             add(now, lag, entity, partition_lag)
         self._gauges.group_lag(group.code, total)
+
+
+def dead_letter_targets(groups: Iterable[Any], queues: Iterable[Any]) -> list[Any]:
+    """The queues' and groups' dead-letter targets, each once, whose depth is sampled."""
+    targets = [q.dead_letter for q in queues] + [g.dead_letter for g in groups]
+    return list({t.name: t for t in targets if t is not None}.values())

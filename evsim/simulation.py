@@ -40,7 +40,7 @@ from evsim.sqs_rules import (
     DEFAULT_WAIT_TIME,
     max_receives,
 )
-from evsim.utilisation import loads, warn_overloaded
+from evsim.utilisation import warn_overloaded
 from evsim.world import Clock, World
 
 
@@ -507,7 +507,7 @@ class Simulation:
             self._failed = type(err).__name__  # its message was shown when it was raised
             raise
         # after the try: the run is over (a warning turned into an error does not fail it)
-        warn_overloaded(loads(self, until), stacklevel=3)  # 3: the user's sim.run(...) line
+        warn_overloaded(result.loads, stacklevel=3)  # 3: the user's sim.run(...) line
         return result
 
     def _run(self, until: float, warmup: float) -> Result:

@@ -180,6 +180,26 @@ def require_dedup_id(
     )
 
 
+class _FifoTarget(Protocol):
+    kind: str
+    name: str
+    content_based_deduplication: bool
+
+    def check_sender(self, attributes: Mapping[str, Any] | None, keyed: bool = True) -> None:
+        """Refuse a sender SQS or SNS would refuse."""
+
+
+def fifo_send(target: _FifoTarget, events: Any, event_id: int, key: str | None) -> str | None:
+    """The deduplication id of a send of ``event_id`` to a FIFO queue or topic, once the
+    checks SQS and SNS make of it pass: a message group (the key), a deduplication id,
+    no per-message delay (a queue's :meth:`check_sender`)."""
+    attributes = events.attributes[event_id]
+    require_group(target.kind, target.name, key)
+    target.check_sender(attributes)
+    content_based = target.content_based_deduplication
+    return dedup_id(attributes, events.payload[event_id], content_based)
+
+
 def require_group(kind: str, name: str, key: str | None) -> None:
     """Refuse a FIFO send without a key: the key is the message group id (MessageGroupId)."""
     if key is None:
