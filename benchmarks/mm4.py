@@ -150,7 +150,7 @@ IMPLEMENTATIONS: dict[str, Callable[[int, int], Outcome]] = {
 def theory_time_in_system(arrival_rate: float = ARRIVAL_RATE) -> tuple[float, str]:
     """W for this workload from Erlang C, and where it came from."""
     metrics = ev.theory.mmc(arrival_rate, 1.0 / SERVICE_MEAN, SERVERS)
-    return float(metrics.w), "evsim.theory.mmc"
+    return float(metrics.w), "evsim.analysis.theory.mmc"
 
 
 def machine() -> dict[str, str]:

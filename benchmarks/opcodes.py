@@ -20,6 +20,16 @@ from types import FrameType
 from typing import Any
 
 
+def _module(filename: str) -> str:
+    """A code object's file, as ``brokers/queue.py`` inside evsim (several subpackages
+    hold a module of the same name), else its bare name."""
+    path = Path(filename)
+    parts = path.parts
+    if "evsim" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("evsim") :])
+    return path.name
+
+
 def count(run: Any, events: int, seed: int) -> tuple[int, collections.Counter]:
     """Run ``run(events, seed)`` under an opcode tracer: (customers, opcodes per function)."""
     counts: collections.Counter = collections.Counter()
@@ -29,7 +39,7 @@ def count(run: Any, events: int, seed: int) -> tuple[int, collections.Counter]:
         frame.f_trace_lines = False
         if event == "opcode":
             code = frame.f_code
-            counts[(Path(code.co_filename).name, code.co_name)] += 1
+            counts[(_module(code.co_filename), code.co_name)] += 1
         return tracer
 
     sys.settrace(tracer)

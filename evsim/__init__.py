@@ -14,10 +14,23 @@
 Times are in seconds, rates per second.
 """
 
-from evsim import plot, theory
-from evsim.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
-from evsim.aws import from_aws
-from evsim.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
+from evsim.actors.faults import (
+    Crashes,
+    Outage,
+    PoisonEventError,
+    PoisonEvents,
+    Slowdown,
+    TransientError,
+    TransientErrors,
+)
+from evsim.actors.handler import HandlerContext
+from evsim.actors.redrive import Redrive
+from evsim.actors.retry import Backoff, Retry
+from evsim.analysis import theory
+from evsim.analysis.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
+from evsim.brokers.fanout import Fanout
+from evsim.brokers.partitioner import murmur2, partition_for_key
+from evsim.brokers.queue import Queue
 from evsim.errors import (
     ConfigError,
     ConfigTypeError,
@@ -27,28 +40,16 @@ from evsim.errors import (
     SimulationStateError,
     UnknownNameError,
 )
-from evsim.event import Event
-from evsim.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
-from evsim.fanout import Fanout
-from evsim.faults import (
-    Crashes,
-    Outage,
-    PoisonEventError,
-    PoisonEvents,
-    Slowdown,
-    TransientError,
-    TransientErrors,
-)
-from evsim.handler import HandlerContext
-from evsim.keys import KeyChooser, UniformKeys, ZipfKeys
-from evsim.partitioner import murmur2, partition_for_key
-from evsim.queue import Queue
-from evsim.redrive import Redrive
+from evsim.records.event import Event
 from evsim.result import AccountingError, Result
-from evsim.retry import Backoff, Retry
-from evsim.scenario import ScenarioError, load_scenario
+from evsim.scenario.aws import from_aws
+from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
-from evsim.topology import draw_topology, to_mermaid, topology
+from evsim.views import plot
+from evsim.views.topology import draw_topology, to_mermaid, topology
+from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
+from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
+from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys
 
 __version__ = "0.1.0"
 

@@ -42,8 +42,8 @@ from evsim import run_budget
 from evsim.cli_usage import Parser, UsageError, check_out, error_line, parse_param, run_until
 from evsim.errors import ConfigError
 from evsim.result import SUMMARY_COLUMNS, AccountingError, Result
-from evsim.scenario import build
-from evsim.scenario_source import Source, read_source, with_values
+from evsim.scenario.loader import build
+from evsim.scenario.source import Source, read_source, with_values
 
 TABLES = ("events", "deliveries", "attempts", "timeseries")
 DIGITS = 4  # decimals shown in printed tables
@@ -187,7 +187,7 @@ def _table(frame: Any) -> str:
 
 def write_run(result: Result, out: Path) -> list[Path]:
     """Write ``result``'s tables (CSV, and Parquet when pyarrow is installed) and the
-    standard charts (when :mod:`evsim.plot` provides them) into ``out``."""
+    standard charts (when :mod:`evsim.views.plot` provides them) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     tables = {"summary": result.summary()}
     if result.config.get("record") == "full":
@@ -229,17 +229,17 @@ def _parquet_ready(frame: Any) -> Any:
 
 
 def _plot_function(name: str) -> Callable[..., Any] | None:
-    """``evsim.plot.<name>`` if that module exists and defines it (charts are drawn to
+    """``evsim.views.plot.<name>`` if that module exists and defines it (charts are drawn to
     files with matplotlib's Agg backend), else None."""
-    if importlib.util.find_spec("evsim.plot") is None:
+    if importlib.util.find_spec("evsim.views.plot") is None:
         return None
     try:
         import matplotlib
 
         matplotlib.use("Agg")
-        module = importlib.import_module("evsim.plot")
+        module = importlib.import_module("evsim.views.plot")
     except Exception as err:
-        _warn(f"charts not drawn: evsim.plot cannot be imported: {err}")
+        _warn(f"charts not drawn: evsim.views.plot cannot be imported: {err}")
         return None
     function = getattr(module, name, None)
     return function if callable(function) else None
@@ -253,7 +253,7 @@ def _warn(message: str) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from evsim.experiment import sweep
+    from evsim.analysis.experiment import sweep
 
     check_out(args.out)
     source = read_source(args.scenario)
@@ -306,7 +306,7 @@ def run_point(
     **params: Any,
 ) -> Result:
     """One run of a sweep: ``document`` with ``params`` (path → value) applied."""
-    from evsim.scenario import load_scenario
+    from evsim.scenario.loader import load_scenario
 
     sim = load_scenario(with_values(document, params), seed=seed)
     return sim.run(until=until, max_events=max_events)

@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from evsim import yaml_guard
 from evsim.errors import ConfigError, EvsimError
-from evsim.scenario_source import ScenarioError, check_path, path_tokens
+from evsim.scenario import yaml_guard
+from evsim.scenario.source import ScenarioError, check_path, path_tokens
 
 
 class UsageError(Exception):

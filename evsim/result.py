@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evsim import prometheus, utilisation
+from evsim import utilisation
 from evsim.errors import EvsimError, SimulationStateError
 from evsim.records import (
     EXPIRED,
@@ -33,8 +33,9 @@ from evsim.records import (
     OK,
     OUTCOMES,
     STATUSES,
-    OutcomeLog,
 )
+from evsim.records.full import OutcomeLog
+from evsim.views import prometheus
 
 if TYPE_CHECKING:
     from evsim.simulation import Simulation
@@ -252,7 +253,7 @@ class Result:
 
         Gauges with their last sampled value (``evsim_consumer_lag``, ``evsim_consumers_up``,
         ``evsim_queue_depth``, ``evsim_dlq_depth``), event counters (``*_total``) and a
-        latency summary per group; see :mod:`evsim.prometheus`.
+        latency summary per group; see :mod:`evsim.views.prometheus`.
         """
         return prometheus.to_prometheus(self)
 

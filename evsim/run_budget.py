@@ -12,7 +12,7 @@ front (times in seconds, rates per second):
 
 A run estimated above ``max_events`` is refused, naming the largest parts; follow-up
 events of handlers, retries and redeliveries are not counted (they are seldom the bulk).
-A run that stops moving the clock is stopped by :class:`~evsim.world.Clock`'s watchdog;
+A run that stops moving the clock is stopped by :class:`~evsim.engine.Clock`'s watchdog;
 :func:`stall_hint` words the likely cause from what was published at that instant.
 """
 
@@ -23,9 +23,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from evsim import _check, limits
+from evsim.actors.faults import Crashes
+from evsim.actors.sampler import dead_letter_targets
 from evsim.errors import ConfigError
-from evsim.faults import Crashes
-from evsim.sampler import dead_letter_targets
 
 if TYPE_CHECKING:
     from evsim.simulation import Simulation

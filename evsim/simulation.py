@@ -18,30 +18,31 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from evsim import _check, limits, run_budget
-from evsim.arrivals import Arrivals
-from evsim.dist import Distribution
-from evsim.errors import ConfigError, SimulationStateError
-from evsim.fanout import Fanout
-from evsim.faults import Fault
-from evsim.group import KAFKA_AUTO_COMMIT_INTERVAL, KAFKA_SESSION_TIMEOUT, ConsumerGroup
-from evsim.keys import KeyChooser
-from evsim.log import SEVEN_DAYS, Topic
-from evsim.producer import DEFAULT_EVENT_BYTES, Producer
-from evsim.queue import Queue
-from evsim.records import RECORD_MODES, Records
-from evsim.redrive import Redrive
-from evsim.result import Result
-from evsim.retry import Retry
-from evsim.rng import Streams
-from evsim.sampler import Sampler
-from evsim.sqs_rules import (
+from evsim.actors.faults import Fault
+from evsim.actors.group import KAFKA_AUTO_COMMIT_INTERVAL, KAFKA_SESSION_TIMEOUT, ConsumerGroup
+from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
+from evsim.actors.redrive import Redrive
+from evsim.actors.retry import Retry
+from evsim.actors.sampler import Sampler
+from evsim.brokers.fanout import Fanout
+from evsim.brokers.log import SEVEN_DAYS, Topic
+from evsim.brokers.queue import Queue
+from evsim.brokers.sqs_rules import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     DEFAULT_WAIT_TIME,
     max_receives,
 )
+from evsim.brokers.world import World
+from evsim.engine import Clock
+from evsim.errors import ConfigError, SimulationStateError
+from evsim.records import RECORD_MODES, Records
+from evsim.result import Result
 from evsim.utilisation import warn_overloaded
-from evsim.world import Clock, World
+from evsim.workload.arrivals import Arrivals
+from evsim.workload.dist import Distribution
+from evsim.workload.keys import KeyChooser
+from evsim.workload.rng import Streams
 
 
 class Simulation:
@@ -91,7 +92,7 @@ class Simulation:
         latency: Distribution | float = 0.0,
         retention: float = SEVEN_DAYS,
     ) -> Topic:
-        """Add a Kafka-like topic (see :class:`evsim.log.Topic`).
+        """Add a Kafka-like topic (see :class:`evsim.brokers.log.Topic`).
 
         ``name``
             unique among the simulation's components (Kafka: the topic name).
@@ -130,7 +131,7 @@ class Simulation:
         delay: float = 0.0,
         content_based_deduplication: bool = False,
     ) -> Queue:
-        """Add an SQS-like queue (see :class:`evsim.queue.Queue`). Times are seconds;
+        """Add an SQS-like queue (see :class:`evsim.brokers.queue.Queue`). Times are seconds;
         SQS's attribute names, ranges and defaults in brackets.
 
         ``name``
@@ -193,7 +194,7 @@ class Simulation:
         fifo: bool = False,
         content_based_deduplication: bool = False,
     ) -> Fanout:
-        """Add an SNS-like fan-out topic (see :class:`evsim.fanout.Fanout`); ``fifo=True``
+        """Add an SNS-like fan-out topic (see :class:`evsim.brokers.fanout.Fanout`); ``fifo=True``
         makes it an SNS FIFO topic, whose name ends in ``.fifo``."""
         self._free(name)
         fanout = Fanout(self.world, name, latency, fifo, content_based_deduplication)
@@ -456,7 +457,7 @@ class Simulation:
 
         A queue's messages go to the queue whose redrive policy feeds it (or ``to``) as new
         messages, as SQS's DLQ redrive does; a dead-letter topic's records go back to their
-        original topic. See :class:`evsim.redrive.Redrive`.
+        original topic. See :class:`evsim.actors.redrive.Redrive`.
         """
         move = Redrive(self.world, dead_letter, at, to, rate, list(self.queues.values()))
         self.redrives.append(move)

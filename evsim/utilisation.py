@@ -42,7 +42,7 @@ import numpy as np
 from evsim.records import DUPLICATE, Records
 
 if TYPE_CHECKING:
-    from evsim.group import ConsumerGroup
+    from evsim.actors.group import ConsumerGroup
     from evsim.simulation import Simulation
 
 OVERLOADED = 1.0  # ρ at which a group cannot keep up

@@ -14,7 +14,8 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evsim.arrivals import (
+from evsim.errors import ConfigError, ConfigTypeError
+from evsim.workload.arrivals import (
     Arrivals,
     Periodic,
     Poisson,
@@ -23,7 +24,6 @@ from evsim.arrivals import (
     as_arrivals,
     from_spec,
 )
-from evsim.errors import ConfigError, ConfigTypeError
 
 
 def rng(seed: int = 1) -> np.random.Generator:

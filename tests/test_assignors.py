@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evsim.assignors import STRATEGIES, TopicPartition, assign
+from evsim.actors.assignors import STRATEGIES, TopicPartition, assign
 from evsim.errors import ConfigError, ConfigTypeError
 
 

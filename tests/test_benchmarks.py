@@ -75,7 +75,8 @@ def test_the_bytecode_count_attributes_evsim_work_to_its_modules(mm4):
     opcodes = load("opcodes.py")
     completed, counts = opcodes.count(mm4.run_evsim, 300, 1)
     modules = {module for module, _ in counts}
-    assert completed > 0 and {"queue.py", "consumer.py", "records.py"} <= modules
+    assert completed > 0
+    assert {"brokers/queue.py", "actors/consumer.py", "records/full.py"} <= modules
     # every customer costs at least its own publish, receive, attempt and outcome
     assert sum(counts.values()) / completed > 100
 
@@ -114,7 +115,7 @@ def test_the_ab_comparison_runs_each_tree_and_restores_evsim(tmp_path, monkeypat
     real = ab.events_per_second
 
     def spy(modules, events, seed):
-        ran_from.append(Path(modules["evsim.queue"].__file__).parents[1])
+        ran_from.append(Path(modules["evsim.brokers.queue"].__file__).parents[2])
         return real(modules, events, seed)
 
     monkeypatch.setattr(ab, "events_per_second", spy)

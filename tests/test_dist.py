@@ -12,7 +12,8 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evsim.dist import (
+from evsim.errors import ConfigError, ConfigTypeError
+from evsim.workload.dist import (
     Constant,
     Distribution,
     Empirical,
@@ -22,7 +23,6 @@ from evsim.dist import (
     as_distribution,
     from_spec,
 )
-from evsim.errors import ConfigError, ConfigTypeError
 
 N = 200_000
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 import evsim as ev
-from evsim.producer import send
+from evsim.actors.producer import send
 
 
 def build(latency=0.0):

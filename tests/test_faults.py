@@ -10,9 +10,9 @@ import simpy
 from flows import series
 
 import evsim as ev
-from evsim.consumer import Consumer
-from evsim.faults import Crashes, Outage, PoisonEvents, Slowdown, TransientErrors
-from evsim.retry import Backoff, Retry
+from evsim.actors.consumer import Consumer
+from evsim.actors.faults import Crashes, Outage, PoisonEvents, Slowdown, TransientErrors
+from evsim.actors.retry import Backoff, Retry
 
 
 def group_run(until=200.0, partitions=2, consumers=2, rate=10.0, seed=3, **group):

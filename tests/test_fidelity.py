@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 import evsim as ev
-from evsim import theory
+from evsim.analysis import theory
 
 pytestmark = pytest.mark.slow
 

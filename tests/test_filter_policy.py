@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import evsim as ev
-from evsim.filter_policy import compile_policy, complexity, matches, validate_policy
+from evsim.brokers.filter_policy import compile_policy, complexity, matches, validate_policy
 
 ORDER = {"eventType": "OrderCreated", "store": "example_corp", "price": 210.75, "tags": ["a", "b"]}
 

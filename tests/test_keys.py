@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evsim import keys as keys_module
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.keys import KeyChooser, UniformKeys, ZipfKeys, as_keys, from_spec
-from evsim.zipf import RejectionInversionZipf
+from evsim.workload import keys as keys_module
+from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys, as_keys, from_spec
+from evsim.workload.zipf import RejectionInversionZipf
 
 N = 100_000
 
@@ -233,7 +233,7 @@ def test_a_billion_zipf_keys_draw_in_little_memory() -> None:
 @pytest.mark.parametrize("chooser", ["ZipfKeys(10**9, s=1.1)", "UniformKeys(10**9)"])
 def test_probabilities_of_too_many_keys_are_refused_naming_the_limit(chooser: str) -> None:
     """Before, each allocated 8 GB (in a child whose address space is capped)."""
-    out = bounded.raised(f"from evsim.keys import *\n{chooser}.probabilities()")
+    out = bounded.raised(f"from evsim.workload.keys import *\n{chooser}.probabilities()")
     assert out == (
         "ConfigError: probabilities(): n: must be <= 10,000,000 (one float64 per key, 8.0 GB "
         "here; to allow more, raise evsim.limits.MAX_TABLE_KEYS), got 1000000000"

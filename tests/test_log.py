@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import evsim as ev
-from evsim.partitioner import partition_for_key
+from evsim.brokers.partitioner import partition_for_key
 
 
 def run_topic(partitions=4, latency=0.0, retention=7 * 86400.0, keys=None, until=20.0, **prod):

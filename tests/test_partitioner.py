@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evsim.brokers.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.partitioner import StickyPartitioner, murmur2, partition_for_key, to_positive
 
 # org.apache.kafka.common.utils.UtilsTest.testMurmur2, all cases as Kafka lists them.
 KAFKA_MURMUR2_VECTORS = [

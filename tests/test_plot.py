@@ -13,7 +13,7 @@ import pytest
 from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
-from evsim import plot
+from evsim.views import plot
 
 
 def order_flow(seed: int = 1, until: float = 30.0, warmup: float = 0.0, **kw) -> ev.Result:

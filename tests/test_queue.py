@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 import evsim as ev
-from evsim.producer import send
+from evsim.actors.producer import send
 
 
 def make(name="q", **kwargs):

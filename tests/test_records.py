@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 
 import evsim as ev
-from evsim.aggregates import SparseEventLog
-from evsim.records import (
-    NOT_YET,
-    AttemptLog,
-    EventLog,
-    GaugeLog,
-    Interner,
-    OutcomeLog,
-    PaddedColumn,
-    SparseColumn,
-)
+from evsim.records.codes import NOT_YET, Interner
+from evsim.records.columns import PaddedColumn, SparseColumn
+from evsim.records.full import AttemptLog, EventLog, GaugeLog, OutcomeLog
+from evsim.records.summary import SparseEventLog
 
 
 def test_an_event_row_reads_back_its_fields_and_the_defaults_it_left():

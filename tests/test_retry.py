@@ -7,8 +7,8 @@ import pytest
 from invariants import assert_consistent
 
 import evsim as ev
-from evsim.faults import PoisonEvents, TransientErrors
-from evsim.retry import Backoff, Retry
+from evsim.actors.faults import PoisonEvents, TransientErrors
+from evsim.actors.retry import Backoff, Retry
 
 
 @pytest.mark.parametrize("retry", range(6))

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.rng import Streams, check_generator
+from evsim.workload.rng import Streams, check_generator
 
 PATH = ("producer", "orders-service", "arrivals")
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import evsim as ev
-from evsim.scenario import scenario_dict
+from evsim.scenario.loader import scenario_dict
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))

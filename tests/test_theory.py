@@ -8,7 +8,7 @@ import math
 import pytest
 
 import evsim as ev
-from evsim import theory
+from evsim.analysis import theory
 
 
 def erlang_c_by_factorials(arrival_rate: float, service_rate: float, servers: int) -> float:

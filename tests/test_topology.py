@@ -15,7 +15,7 @@ import pytest
 from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
-from evsim.topology import layout
+from evsim.views.topology import layout
 
 CORAL, YELLOW, BLUE = "#ff6f61", "#ffeb3b", "#405de6"
 

@@ -1,5 +1,5 @@
 """Hostile or mistaken scenario input is refused with a ScenarioError, never a hang, a
-MemoryError or a RecursionError (evsim.yaml_guard). Inputs that hung before run in a child
+MemoryError or a RecursionError (evsim.scenario.yaml_guard). Inputs that hung before run in a child
 process with a timeout (tests/bounded.py)."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_sound_aliases_and_large_data_below_the_limits_still_load():
 
 
 def test_the_guard_works_without_libyaml(monkeypatch):
-    from evsim import yaml_guard
+    from evsim.scenario import yaml_guard
 
     monkeypatch.setattr(yaml_guard, "_FAST_LOADER", yaml_guard.yaml.SafeLoader)
     assert only_problem(alias_bomb())[2].startswith("more than 100,000 values")

@@ -1,0 +1,131 @@
+"""Redrive: move a dead-letter queue's contents back to where they came from.
+
+Rules modelled: Amazon SQS's dead-letter queue redrive (``StartMessageMoveTask``) moves
+the messages of a DLQ back to their source queue, or to a queue you name, as *new*
+messages (new message ids), optionally at ``MaxNumberOfMessagesPerSecond``. A Kafka
+dead-letter topic keeps its records; redriving it republishes them to their original
+topic (the ``original_topic`` the dead-letter record carries) and remembers how far it
+got, so a second redrive does not send them twice. Use it to fix a bug, then replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from evsim import _check
+from evsim.actors import headers
+from evsim.actors.producer import send
+from evsim.brokers.world import World
+from evsim.errors import ConfigError
+
+
+class Redrive:
+    """At ``at`` seconds, send the contents of ``dead_letter`` back (``rate`` per second)."""
+
+    kind = "redrive"
+
+    def __init__(
+        self,
+        world: World,
+        dead_letter: Any,
+        at: float,
+        to: Any = None,
+        rate: float | None = None,
+        sources: list[Any] | None = None,
+    ) -> None:
+        self.world = world
+        self.dead_letter = world.broker(dead_letter, "dead_letter")
+        self.at = _check.non_negative("at", at)
+        self.to = None if to is None else world.broker(to, "to")
+        self.rate = None if rate is None else _check.positive("rate", rate)
+        if self.to is None and self.dead_letter.kind == "queue":
+            self.to = _source_queue(self.dead_letter, sources or [])
+        self.code = world.records.names.code(f"redrive:{self.dead_letter.name}")
+        self.moved = 0
+        if self.dead_letter.kind == "topic":  # it reads the records not redriven yet
+            topic = self.dead_letter
+            self._cursor = world.redrive_cursors.setdefault(topic.name, [0] * topic.partitions)
+            for partition in range(topic.partitions):
+                topic.keep_partition(partition, self._cursor, partition)
+
+    def spec(self) -> dict:
+        """The keyword arguments that rebuild this redrive."""
+        return {
+            "dead_letter": self.dead_letter.name,
+            "at": self.at,
+            "to": None if self.to is None else self.to.name,
+            "rate": self.rate,
+        }
+
+    def launch(self) -> None:
+        """Schedule the move."""
+        self.world.env.process(self._run())
+
+    def _run(self) -> Iterator[Any]:
+        env = self.world.env
+        yield env.timeout(max(0.0, self.at - env.now))
+        gap = 0.0 if self.rate is None else 1.0 / self.rate
+        queue = self.dead_letter.kind == "queue"
+        events = self.world.records.events
+        for record_id in self._take():
+            self._resend(record_id)
+            if queue:  # drained from the DLQ: the queue no longer holds it
+                events.release(record_id)
+            if gap:
+                yield env.timeout(gap)
+
+    def _take(self) -> list[int]:
+        """Ids of the dead-letter records to send back, in their order."""
+        dead_letter = self.dead_letter
+        if dead_letter.kind == "queue":
+            return [message.event_id for message in dead_letter.drain()]
+        now = self.world.env.now
+        # shared by every redrive of this topic, so a later one sends only what came since
+        cursor = self._cursor
+        records = []
+        for partition in range(dead_letter.partitions):
+            start = max(cursor[partition], dead_letter.log_start_offset(partition, now))
+            end = dead_letter.log_end_offset(partition)
+            records.extend(dead_letter.event_at(partition, o) for o in range(start, end))
+            cursor[partition] = end
+            dead_letter.release_reader(partition, cursor, partition)  # this redrive is done
+        return sorted(records)
+
+    def _resend(self, record_id: int) -> None:
+        events = self.world.records.events
+        original = events.original[record_id]
+        root = record_id if original < 0 else original
+        target = self.to or self._origin(record_id)
+        # the record's own fields (a copy has its event's), less what the group added to it:
+        # the original event may be long forgotten (record="summary")
+        send(
+            self.world, target, self.code, events.event_type[record_id], events.key[record_id],
+            events.payload[record_id], cause=record_id, original=root,
+            schema_version=events.schema_version[record_id],
+            attributes=headers.without_added(events.attributes[record_id]),
+        )  # fmt: skip
+        self.moved += 1
+
+    def _origin(self, record_id: int) -> Any:
+        """Where a consumer group's dead-letter record came from (its attributes say)."""
+        attributes = self.world.records.events.attributes[record_id] or {}
+        origin = attributes.get(headers.ORIGINAL_TOPIC) or attributes.get(headers.ORIGINAL_QUEUE)
+        if origin is None:
+            raise ConfigError(
+                f"to: record {record_id} in {self.dead_letter.name!r} does not say where it "
+                "came from; name the destination with to="
+            )
+        return self.world.broker(origin, "to")
+
+
+def _source_queue(dead_letter: Any, queues: list[Any]) -> Any:
+    """The queue whose redrive policy feeds ``dead_letter`` (None if none does)."""
+    feeding = [queue for queue in queues if getattr(queue, "dead_letter", None) is dead_letter]
+    if len(feeding) > 1:
+        names = ", ".join(repr(q.name) for q in feeding)
+        raise ConfigError(
+            f"to: {dead_letter.name!r} is the dead-letter queue of {names}: name the queue "
+            "to redrive to"
+        )
+    return feeding[0] if feeding else None

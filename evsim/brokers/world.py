@@ -1,0 +1,51 @@
+"""What every component of one simulation shares: the clock, the records, the random
+streams and the directory of named brokers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from evsim.engine import Clock
+from evsim.errors import UnknownNameError
+from evsim.records import Records
+from evsim.workload.dist import Distribution
+from evsim.workload.rng import Streams
+
+
+@dataclass
+class World:
+    """The shared state of one simulation (one SimPy environment)."""
+
+    env: Clock
+    records: Records
+    streams: Streams
+    brokers: dict[str, Any] = field(default_factory=dict)
+    message_ids: Iterator[int] = field(default_factory=itertools.count)
+    """Queue message ids (SQS MessageId), unique within the simulation, from 0."""
+    redrive_cursors: dict[str, list[int]] = field(default_factory=dict)
+    """How far redrives have read each dead-letter topic: the next offset per partition."""
+
+    def broker(self, name: Any, argument: str) -> Any:
+        """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""
+        if not isinstance(name, str):
+            known = getattr(name, "name", None)
+            if known is not None and self.brokers.get(known) is name:
+                return name
+            raise UnknownNameError(
+                f"{argument}: expected the name of a topic, queue or fanout, got {name!r}"
+            )
+        broker = self.brokers.get(name)
+        if broker is None:
+            listed = ", ".join(repr(n) for n in self.brokers) or "none defined yet"
+            raise UnknownNameError(
+                f"{argument}: no topic, queue or fanout named {name!r} (known: {listed})"
+            )
+        return broker
+
+    def sampler(self, dist: Distribution, *path: str) -> Callable[[], float]:
+        """A zero-argument function drawing from ``dist`` (seconds) on the random stream
+        named ``path`` (a constant draws nothing from it)."""
+        return dist.sampler(self.streams.generator(*path))

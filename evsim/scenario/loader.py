@@ -1,0 +1,355 @@
+"""Scenario files: a whole system in YAML (or JSON, or a dict), checked before it runs.
+
+::
+
+    sim = ev.load_scenario("data/scenarios/order_flow.yaml")
+    result = sim.run(until=sim.duration)
+
+A scenario is a mapping with these keys, all optional:
+
+* ``seed``, ``sample_interval``, ``record``: the arguments of :class:`~evsim.Simulation`;
+  ``duration``: how long to run, in seconds (kept as ``sim.duration``, read by ``evsim
+  run``; ``sim.run(until=...)`` still decides).
+* ``topics``, ``queues``, ``fanouts``, ``producers``, ``consumer_groups``, ``redrives``:
+  lists whose entries hold the keyword arguments of ``sim.topic``, ``sim.queue``,
+  ``sim.fanout``, ``sim.producer``, ``sim.consumer_group`` and ``sim.redrive``. A fanout
+  entry also takes ``subscriptions: [{queue: name, filter_policy: {...},
+  filter_policy_scope: MessageBody}]`` (the arguments of ``Fanout.subscribe``; or just
+  queue names).
+* ``services``: reserved for request-response services; it must be empty for now.
+
+Values are plain YAML. A distribution, arrival process, key chooser or fault is a one-key
+mapping naming its kind, a distribution may be a plain number of seconds, and a retry is
+a plain mapping of :class:`~evsim.Retry`'s arguments (see :mod:`evsim.scenario.specs`)::
+
+    seed: 1
+    duration: 60
+    topics:
+      - {name: order-events, partitions: 6, latency: 0.002}
+    producers:
+      - name: orders-service
+        target: order-events
+        arrivals: {poisson: {rate: 50}}
+        event_type: OrderCreated
+        keys: {uniform_keys: {n: 10000}}
+    consumer_groups:
+      - name: inventory-service
+        source: order-events
+        consumers: 3
+        service_time: {exponential: {mean: 0.02}}
+        faults: [{transient_errors: {p: 0.05}}]
+        retry: {max_attempts: 4, backoff: {base: 0.1, cap: 10, jitter: full}}
+        dead_letter: order-events-dlt
+
+Names may be referenced before they are defined: brokers are built first (a queue's
+dead-letter queue before the queue), then fanout subscriptions, consumer groups,
+producers and redrives. Handlers and other functions cannot come from a file.
+
+The whole file is checked before anything is returned: it is built, entry by entry,
+into a fresh Simulation with the checks of the ``sim.*`` methods themselves; an argument
+they refuse is noted with its path and line and left at its default, so the rest of the
+entry is still checked. Any problem raises one :class:`ScenarioError` listing them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from evsim import _check
+from evsim.errors import EvsimError
+from evsim.scenario import specs as scenario_specs
+from evsim.scenario.source import Problem, ScenarioError, Source, did_you_mean, read_source
+from evsim.scenario.specs import (
+    CONVERTERS,
+    SECTIONS,
+    hint,
+    parameters,
+    scenario_dict,
+    unknown_field,
+)
+from evsim.simulation import Simulation
+from evsim.workload.arrivals import Periodic
+
+__all__ = ["SECTIONS", "ScenarioError", "build", "load_scenario", "scenario_dict"]
+
+SETTINGS = ("seed", "duration", "sample_interval", "record")
+KEYS = [*SETTINGS, *SECTIONS, "services"]
+ERRORS = (EvsimError, TypeError, ValueError, LookupError)
+HANDLER = (
+    "a handler is a Python function and cannot come from a scenario file; load the "
+    "scenario, then add this group in Python with sim.consumer_group(..., handler=fn)"
+)
+STAND_INS = {"arrivals": Periodic(interval=1.0)}  # keep checking a producer's other fields
+_FAILED: Any = object()
+
+
+def load_scenario(source: Any, *, seed: int | None = None) -> Simulation:
+    """A :class:`~evsim.Simulation` built from a scenario, ready to ``run``.
+
+    ``source`` is a path (``.yaml``, ``.yml``, ``.json``), a YAML or JSON text, or a
+    dict. ``seed`` overrides the file's seed. The file's ``duration`` (seconds, or None)
+    is kept as ``sim.duration``. Raises :class:`ScenarioError` listing every problem.
+    """
+    return build(read_source(source), seed)
+
+
+def build(source: Source, seed: int | None = None) -> Simulation:
+    """Check and build a :class:`~evsim.scenario.source.Source` (see :func:`load_scenario`)."""
+    loader = _Loader(source)
+    sim = loader.load(seed)
+    if loader.problems:
+        order = sorted(range(len(loader.problems)), key=loader.positions.__getitem__)
+        raise ScenarioError(source.where, [loader.problems[i] for i in order])
+    return sim
+
+
+class _Loader:
+    """Builds a scenario into a Simulation, collecting problems instead of stopping."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.positions: list[tuple[int, int, int]] = []  # (line, column, found): the order
+        for path, line in source.duplicates:
+            self.problem(path, "duplicate key", line)
+        self.cut: set[int] = set()  # queues whose dead_letter closes a redrive cycle
+
+    def problem(self, path: str, message: str, line: int | None = None) -> None:
+        found, column = self.source.position(path) if path else (None, 0)
+        line = line or found
+        self.problems.append((path, line, message))
+        self.positions.append((line or 0, column if line == found else 0, len(self.positions)))
+
+    def error(self, path: str, err: Exception, arguments: set[str]) -> str | None:
+        """Note ``err`` at the field it names (one of ``arguments``) or at ``path``;
+        return that argument."""
+        message = hint(str(err))
+        head, colon, tail = message.partition(": ")
+        match = re.match(r"[A-Za-z_]\w*", head)
+        if colon and match and match.group() in arguments and head[match.end() :][:1] in ".[ ":
+            self.problem(f"{path}.{head}" if path else head, tail)
+            return match.group()
+        self.problem(path, message)
+        return None
+
+    def call(self, path: str, fn: Callable[..., Any], kwargs: dict, required: set[str]) -> Any:
+        """``fn(**kwargs)``; an argument it refuses is noted, dropped, and the call retried."""
+        kwargs, dropped = dict(kwargs), set()
+        arguments = set(parameters(fn)) | set(kwargs)
+        while True:
+            try:
+                return fn(**kwargs)
+            except ERRORS as err:
+                if _argument(str(err)) in dropped:  # a consequence of a value already noted
+                    return _FAILED
+                argument = self.error(path, err, arguments)
+                if argument is None or argument in required or argument not in kwargs:
+                    return _FAILED
+                del kwargs[argument]
+                dropped.add(argument)
+
+    # --- the document ---------------------------------------------------------------
+
+    def load(self, seed: int | None) -> Simulation:
+        document = self.source.document
+        if not isinstance(document, Mapping):
+            what = "nothing" if document is None else f"{type(document).__name__} {document!r}"
+            self.problem("", f"expected a mapping of sections ({', '.join(KEYS)}), got {what}")
+            return Simulation()
+        for key in document:
+            if key not in KEYS:
+                close = did_you_mean(key, KEYS)
+                listed = ", ".join(KEYS)
+                self.problem(str(key), f"unknown section;{close} expected one of: {listed}")
+        sim = self.simulation(document, seed)
+        if document.get("services"):
+            self.problem(
+                "services",
+                "request-response services are not supported in scenario files yet; leave "
+                "the section empty and add them in Python",
+            )
+        entries = {section: self.entries(document, section) for section in SECTIONS}
+        for index, entry in entries["topics"]:
+            self.broker(sim, "topics", index, entry)
+        queues = dict(entries["queues"])
+        for index in self.queue_order(queues):
+            self.broker(sim, "queues", index, queues[index])
+        for index, entry in entries["fanouts"]:
+            self.broker(sim, "fanouts", index, entry)
+        for section in ("consumer_groups", "producers", "redrives"):
+            for index, entry in entries[section]:
+                path = f"{section}[{index}]"
+                method = getattr(sim, SECTIONS[section])
+                kwargs = self.prepare(section, path, entry, method)
+                if kwargs is not None:
+                    required = {k for k, p in parameters(method).items() if p.default is p.empty}
+                    self.call(path, method, kwargs, required)
+        return sim
+
+    def simulation(self, document: Mapping, seed: int | None) -> Simulation:
+        kwargs = {k: document[k] for k in ("seed", "sample_interval", "record") if k in document}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if seed is not None:
+            kwargs["seed"] = seed
+        sim = self.call("", Simulation, kwargs, set())
+        sim = Simulation() if sim is _FAILED else sim
+        duration = document.get("duration")
+        if duration is not None:
+            try:
+                duration = _check.positive("duration", duration)
+            except ERRORS as err:
+                self.error("", err, {"duration"})
+                duration = None
+        sim.duration = duration
+        return sim
+
+    def entries(self, document: Mapping, section: str) -> list[tuple[int, Mapping]]:
+        value = document.get(section)
+        if value is None:
+            return []
+        what = SECTIONS[section].replace("_", " ")
+        if not isinstance(value, list):
+            self.problem(
+                section,
+                f"expected a list of {what}s, each an item such as '- name: ...', got {value!r}",
+            )
+            return []
+        found = []
+        for index, entry in enumerate(value):
+            if isinstance(entry, Mapping):
+                found.append((index, entry))
+            else:
+                self.problem(
+                    f"{section}[{index}]",
+                    f"expected a mapping of the {what}'s arguments (name: ...), got {entry!r}",
+                )
+        return found
+
+    def prepare(
+        self, section: str, path: str, entry: Mapping, method: Callable[..., Any], extra=()
+    ) -> dict | None:
+        """The entry's keyword arguments with specs built; None if a required one is missing."""
+        params = parameters(method)
+        options = [*params, *extra]
+        kwargs = {}
+        for key, value in entry.items():
+            if key == "handler" and section == "consumer_groups":
+                if value is not None:
+                    self.problem(f"{path}.handler", HANDLER)
+            elif key not in options:
+                self.problem(f"{path}.{key}", unknown_field(key, options))
+            else:
+                kwargs[key] = value
+        missing = [k for k, p in params.items() if p.default is p.empty and k not in kwargs]
+        for key in missing:
+            self.problem(f"{path}.{key}", "missing; this field is required")
+        if missing:
+            return None
+        for key, convert in CONVERTERS[section].items():
+            if key in kwargs:
+                try:
+                    kwargs[key] = convert(kwargs[key], key)
+                except ERRORS as err:
+                    self.error(path, err, {key})
+                    if key in STAND_INS:
+                        kwargs[key] = STAND_INS[key]
+                    else:
+                        del kwargs[key]
+        if section == "consumer_groups" and "faults" in kwargs:
+            kwargs["faults"] = self.faults(path, kwargs["faults"])
+        return kwargs
+
+    def faults(self, path: str, value: Any) -> list | None:
+        if value is None:
+            return None
+        single = isinstance(value, Mapping)
+        if not single and not isinstance(value, list):
+            self.problem(
+                f"{path}.faults",
+                f"expected a list of faults such as [{{transient_errors: {{p: 0.05}}}}], "
+                f"got {value!r}",
+            )
+            return None
+        built = []
+        for index, item in enumerate([value] if single else value):
+            argument = "faults" if single else f"faults[{index}]"
+            try:
+                built.append(scenario_specs.fault(item, argument))
+            except ERRORS as err:
+                self.error(path, err, {"faults"})
+        return built
+
+    # --- brokers --------------------------------------------------------------------
+
+    def broker(self, sim: Simulation, section: str, index: int, entry: Mapping) -> None:
+        path = f"{section}[{index}]"
+        method = getattr(sim, SECTIONS[section])
+        extra = ("subscriptions",) if section == "fanouts" else ()
+        kwargs = self.prepare(section, path, entry, method, extra)
+        if kwargs is None:
+            return
+        subscriptions = kwargs.pop("subscriptions", None)
+        if section == "queues" and index in self.cut:
+            kwargs.pop("dead_letter", None)
+            kwargs.pop("max_receive_count", None)
+        built = self.call(path, method, kwargs, {"name"})
+        if built is _FAILED:  # a stand-in, so that references to it are still checked
+            try:
+                name = kwargs.get("name")
+                built = method(name, fifo=True) if str(name).endswith(".fifo") else method(name)
+            except ERRORS:
+                return
+        if section == "fanouts" and subscriptions is not None:
+            self.subscriptions(f"{path}.subscriptions", built, subscriptions)
+
+    def queue_order(self, queues: dict[int, Mapping]) -> list[int]:
+        """Queue indices with each dead-letter queue before the queues that use it."""
+        by_name = {e.get("name"): i for i, e in queues.items() if isinstance(e.get("name"), str)}
+        order: list[int] = []
+
+        def visit(index: int, chain: tuple[int, ...]) -> None:
+            if index in order:
+                return
+            target = by_name.get(queues[index].get("dead_letter"))
+            if target in chain:
+                names = [queues[i]["name"] for i in (*chain, index, target)]
+                self.problem(f"queues[{index}].dead_letter", f"redrive cycle: {' → '.join(names)}")
+                self.cut.add(index)
+            elif target is not None and target != index:
+                visit(target, (*chain, index))
+            if index not in order:
+                order.append(index)
+
+        for index in queues:
+            visit(index, ())
+        return order
+
+    def subscriptions(self, path: str, fanout: Any, value: Any) -> None:
+        if not isinstance(value, list):
+            self.problem(
+                path,
+                "expected a list such as [{queue: NotificationQueue, filter_policy: "
+                f"{{eventType: [OrderCreated]}}}}], got {value!r}",
+            )
+            return
+        options = list(parameters(fanout.subscribe))
+        for index, item in enumerate(value):
+            where = f"{path}[{index}]"
+            item = {"queue": item} if isinstance(item, str) else item
+            if not isinstance(item, Mapping):
+                self.problem(where, f"expected a queue name or {{queue: name}}, got {item!r}")
+                continue
+            unknown = [key for key in item if key not in options]
+            for key in unknown:
+                self.problem(f"{where}.{key}", unknown_field(key, options))
+            if "queue" not in item:
+                self.problem(f"{where}.queue", "missing; this field is required")
+            elif not unknown:
+                self.call(where, fanout.subscribe, dict(item), {"queue"})
+
+
+def _argument(message: str) -> str | None:
+    match = re.match(r"([A-Za-z_]\w*)[.\[ :]", message)
+    return match.group(1) if match else None
