@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+import inspect
 from typing import Any
 
 from evsim import _check, limits, run_budget
-from evsim.actors.faults import Fault
-from evsim.actors.group import KAFKA_AUTO_COMMIT_INTERVAL, KAFKA_SESSION_TIMEOUT, ConsumerGroup
+from evsim.actors.group import ConsumerGroup
+from evsim.actors.group_config import GroupConfig
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Retry
@@ -275,128 +276,19 @@ class Simulation:
         self.producers[name] = producer
         return producer
 
-    def consumer_group(
-        self,
-        name: str,
-        source: Any,
-        consumers: int = 1,
-        service_time: Distribution | float = 0.0,
-        concurrency: int = 1,
-        handler: Callable[..., Any] | None = None,
-        commit: str = "after",
-        assignment: str = "range",
-        event_types: Iterable[str] | str | None = None,
-        *,
-        faults: Iterable[Fault] | Fault | None = None,
-        retry: Retry | None = None,
-        dead_letter: Any = None,
-        idempotent: bool = False,
-        idempotency_window: float | None = None,
-        commit_interval: float = KAFKA_AUTO_COMMIT_INTERVAL,
-        session_timeout: float = KAFKA_SESSION_TIMEOUT,
-        join_at: float = 0.0,
-        offset_reset: str = "latest",
-    ) -> ConsumerGroup:
-        """Add a consumer group reading ``source``: a topic, a list of topics, or a queue.
+    def consumer_group(self, *args: Any, **options: Any) -> ConsumerGroup:
+        """Add a consumer group reading a topic, a list of topics, or a queue.
 
-        Times are seconds. The real system's rule or default follows each parameter: Kafka
-        (with Spring for Apache Kafka for retries) for a group reading topics, Amazon SQS
-        for one reading a queue. Parameters marked *topics* do nothing for a queue.
-
-        ``name``
-            unique among the simulation's components (Kafka's ``group.id``).
-        ``source``
-            a topic, a list of topics, or a queue, or their names. Every group reading a
-            topic gets every record of it; consumers of one queue compete for its
-            messages. To read a fanout, subscribe a queue to it and read the queue.
-        ``consumers``
-            members of the group (>= 1, default 1). In Kafka a partition has exactly one
-            owner in a group, so consumers beyond the partition count sit idle (Spring's
-            container ``concurrency`` is this number).
-        ``service_time``
-            seconds one processing attempt takes, a distribution or a number (default 0).
-            In seconds: ``service_time=20`` is 20 s; 20 ms is ``0.02`` or
-            ``ev.Exponential(mean=0.02)``. A run warns when a group's utilisation (the
-            summary's ``utilisation``: events per second x mean attempt time / slots)
-            reaches 1.
-        ``concurrency``
-            workers per consumer (>= 1, default 1). A Kafka consumer's poll loop handles
-            one record at a time (the default); more workers act as a pool behind it,
-            never on two records of one partition at once, so a group reading topics has
-            min(consumers x concurrency, partitions) slots. A queue's consumer handles
-            ``concurrency`` messages at once.
-        ``handler``
-            ``fn(event, ctx)``, called in each attempt once its service time has passed
-            (unless an injected fault failed it); it may be a generator (``yield
-            ctx.timeout(s)`` waits, and the wait is part of the attempt), publishes
-            follow-ups with ``ctx.publish``, and fails the attempt by raising. Default
-            None: an attempt is its service time.
-        ``commit``
-            the delivery guarantee. ``"after"`` (the default): at-least-once; offsets are
-            committed, or queue messages deleted, after processing, so a crash before the
-            commit delivers an event again (``duplicates``). Kafka's default
-            (``enable.auto.commit=true``, committing what earlier polls returned) and
-            Spring's (``AckMode.BATCH``) behave so. ``"before"``: at-most-once; committed
-            (deleted) on receipt, so a crash loses the events in hand (``lost``) instead
-            of delivering them again.
-        ``assignment``
-            *topics*: how partitions are shared among consumers: ``"range"`` (the
-            default), ``"roundrobin"``, ``"sticky"`` (``partition.assignment.strategy``;
-            Kafka 3.0+ defaults to [RangeAssignor, CooperativeStickyAssignor], i.e. range
-            until every member supports cooperative sticky). Range gives the first
-            consumers one more partition each when they do not divide evenly.
-        ``event_types``
-            *topics*: the event types the group handles (a name or a list); the other
-            records are read and skipped, as a consumer returning early would. Default
-            None: all. Refused for a queue, whose consumers receive every message (SQS has
-            no per-consumer filter): filter with a fanout subscription's ``filter_policy``.
-        ``faults``
-            failures to inject: ``ev.TransientErrors``, ``ev.PoisonEvents``,
-            ``ev.Crashes``, ``ev.Outage``, ``ev.Slowdown`` (one or a list; default none).
-        ``retry``
-            ``ev.Retry(max_attempts, backoff, blocking=True)``; default None: one attempt,
-            then the dead-letter target (or ``lost``). Spring's ``DefaultErrorHandler``
-            defaults to 10 attempts with no back-off (``FixedBackOff(0, 9)``), its
-            ``@RetryableTopic`` to 3 attempts 1 s apart. Blocking retries hold the
-            partition during the back-off; ``blocking=False`` publishes to
-            ``<topic>-retry-<delay ms>`` topics and, unless ``dead_letter`` is given,
-            ``<topic>-dlt`` (Spring's ``@RetryableTopic``; topics only: a queue
-            redelivers after its visibility timeout).
-        ``dead_letter``
-            a topic or queue (a name not defined yet creates a topic with the source's
-            partitions, or a queue for a group reading a queue) for events whose attempts
-            are exhausted, with the reason and last
-            error in their attributes (Spring's ``DeadLetterPublishingRecoverer``).
-            Default None: logged and skipped, ``lost`` (Spring's default recoverer). A
-            queue's own redrive policy (``sim.queue(dead_letter=...)``) is separate.
-        ``idempotent``
-            skip events already processed (an idempotency store keyed by event id; the
-            skips are attempts with status ``duplicate``), so at-least-once delivery applies
-            each event once. Default False: Kafka and SQS consumers have no such store
-            (Kafka's ``enable.idempotence``, default true since 3.0, is the producer's,
-            against duplicates from send retries).
-        ``idempotency_window``
-            seconds the store remembers an id (default None: for ever); a redelivery later
-            than that is applied again.
-        ``commit_interval``
-            *topics*, with ``commit="after"``: seconds between offset commits
-            (``auto.commit.interval.ms``, default 5000 ms = 5 s); 0 commits after every
-            record (Spring's ``AckMode.RECORD``). Lag saw-tooths up to this long.
-        ``session_timeout``
-            *topics*: seconds without heartbeats before a crashed consumer's partitions go
-            to the others (``session.timeout.ms``, default 45 s since Kafka 3.0, 10 s
-            before); until then they are not read.
-        ``join_at``
-            seconds at which the group joins and starts reading (default 0).
-        ``offset_reset``
-            *topics*: where a group with no committed offset starts when it joins:
-            ``"latest"`` (the log end, the default, ``auto.offset.reset=latest``) or
-            ``"earliest"`` (the oldest retained record).
+        Takes the fields of :class:`~evsim.actors.group_config.GroupConfig` (``name``,
+        ``source``, ``consumers``, ``service_time``, ``concurrency``, ``handler``,
+        ``commit``, ``assignment`` and ``event_types`` by position or keyword, the rest
+        by keyword); each is described there, with its unit and the real system's rule.
         """
-        self._free(name)
-        limits.workers(consumers, concurrency)
-        topics = self._source_topics(source)
-        retry_topics = self._retry_topics(name, topics, retry)
+        config = GroupConfig.build(*args, **options)
+        self._free(config.name)
+        topics = self._source_topics(config.source)
+        retry_topics = self._retry_topics(config.name, topics, config.retry_policy)
+        dead_letter = config.dead_letter
         if dead_letter is None and retry_topics:
             if len(topics) > 1:
                 raise ConfigError(
@@ -404,19 +296,12 @@ class Simulation:
                     "dead_letter target named explicitly"
                 )
             dead_letter = f"{topics[0].name}-dlt"
+            config = dataclasses.replace(config, dead_letter=dead_letter)
         if isinstance(dead_letter, str) and dead_letter not in self.world.brokers:
             self._create_dead_letter(dead_letter, topics)
-        group = ConsumerGroup(
-            self.world, name, source, consumers=consumers, service_time=service_time,
-            concurrency=concurrency, handler=handler, commit=commit,
-            commit_interval=commit_interval, assignment=assignment, event_types=event_types,
-            join_at=join_at, offset_reset=offset_reset, faults=faults, retry=retry,
-            dead_letter=dead_letter, idempotent=idempotent,
-            idempotency_window=idempotency_window, session_timeout=session_timeout,
-            retry_topics=retry_topics,
-        )  # fmt: skip
-        self._claim(name, "consumer group")
-        self.groups[name] = group
+        group = ConsumerGroup(self.world, config, retry_topics)
+        self._claim(config.name, "consumer group")
+        self.groups[config.name] = group
         return group
 
     def _source_topics(self, source: Any) -> list[Topic]:
@@ -426,10 +311,10 @@ class Simulation:
         return [b for b in brokers if isinstance(b, Topic)]
 
     def _retry_topics(
-        self, group: str, topics: list[Topic], retry: Retry | None
+        self, group: str, topics: list[Topic], retry: Retry
     ) -> list[list[Topic]] | None:
         """Spring's retry topics, ``<topic>-retry-<delay ms>``, one per retry."""
-        if not isinstance(retry, Retry) or retry.blocking or not topics:
+        if retry.blocking or not topics:
             return None
         stages = []
         for topic in topics:
@@ -560,3 +445,22 @@ class Simulation:
         """Register a component built successfully (so a failed one leaves no trace)."""
         self._free(name)
         self._names[name] = kind
+
+
+def _method_signature(config: type) -> inspect.Signature:
+    """The signature of a method taking ``config``'s fields: what ``help()`` shows and
+    what the scenario loader checks an entry's fields against."""
+    fields = list(inspect.signature(config).parameters.values())
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([this, *fields], return_annotation="ConsumerGroup")
+
+
+def _with_fields(method_doc: str | None, config: type) -> str:
+    """A method's docstring followed by ``config``'s (without its first line): its fields'
+    descriptions, written once, shown by ``help(sim.consumer_group)``."""
+    fields_doc = inspect.cleandoc(config.__doc__ or "").split("\n", 1)[-1].strip()
+    return inspect.cleandoc(method_doc or "") + "\n\n" + fields_doc
+
+
+Simulation.consumer_group.__signature__ = _method_signature(GroupConfig)  # type: ignore[attr-defined]
+Simulation.consumer_group.__doc__ = _with_fields(Simulation.consumer_group.__doc__, GroupConfig)

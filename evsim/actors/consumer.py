@@ -15,28 +15,48 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
-from evsim.actors.delivery import FAILED, HANDLED, NO_FAILURE, RETRY_LATER, SKIPPED, Delivery
+from evsim.actors.attempts import AttemptPolicy
+from evsim.actors.delivery import (
+    FAILED,
+    HANDLED,
+    NO_FAILURE,
+    RETRY_LATER,
+    SKIPPED,
+    Delivery,
+    Ending,
+)
 from evsim.actors.handler import handler_runner
+from evsim.actors.idempotency import IdempotencyStore
+from evsim.actors.roles import Feed, GroupServices
 from evsim.engine import Timer
 from evsim.errors import SimulationStateError
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
-
-if TYPE_CHECKING:
-    from evsim.actors.group import ConsumerGroup
 
 Running = tuple[Delivery, int, float]
 """An attempt in progress: the delivery, the attempt's number and its start (seconds)."""
 
 
 class Consumer:
-    """One member of a consumer group."""
+    """One member of a consumer group: it takes deliveries from ``feed``, attempts them by
+    ``policy`` (checking ``store`` first when the group is idempotent), and reports each
+    ending back to the feed; ``group`` supplies the settings and the records."""
 
-    def __init__(self, group: ConsumerGroup, name: str) -> None:
+    def __init__(
+        self,
+        group: GroupServices,
+        feed: Feed,
+        policy: AttemptPolicy,
+        store: IdempotencyStore | None,
+        name: str,
+    ) -> None:
         self.group = group
+        self.feed = feed
+        self.policy = policy
+        self.store = store
         self.name = name
         self.code = group.world.records.names.code(name)
         self.up = True
@@ -55,8 +75,8 @@ class Consumer:
     def launch(self) -> None:
         """Start the consumer's workers."""
         env = self.group.world.env
-        count = self.group.concurrency
-        if self.group.plain:  # nothing to track for a crash: a plain group has none
+        count = self.group.config.concurrency
+        if self.group.config.plain:  # nothing to track for a crash: a plain group has none
             for worker in range(count):
                 env.process(_started(self._plain_worker(worker)))
             return
@@ -69,7 +89,7 @@ class Consumer:
         """Partition ``tp`` has records to read: queue it and wake an idle worker."""
         if not self.up:
             return
-        self.group.feed.queued[tp] = True
+        self.feed.queued[tp] = True
         self.ready.append(tp)
         if self.idle:
             self.idle.pop().succeed()
@@ -88,12 +108,12 @@ class Consumer:
     def reset_ready(self) -> None:
         """Forget queued partitions (after a rebalance they are offered again)."""
         for tp in self.ready:  # only a topic feed offers partitions
-            self.group.feed.queued[tp] = False
+            self.feed.queued[tp] = False
         self.ready.clear()
 
     def crash(self, reason: str = "crash") -> None:
         """Stop now, mid-event if busy; uncommitted work is lost."""
-        if self.group.plain:  # its workers are callbacks with nothing to interrupt
+        if self.group.config.plain:  # its workers are callbacks with nothing to interrupt
             raise SimulationStateError(
                 f"crash: consumer {self.name!r} is in a group without faults; crashes come "
                 "from the group's faults (ev.Crashes or ev.Outage)"
@@ -109,7 +129,7 @@ class Consumer:
                 worker.interrupt("crash")
         self.reset_ready()
         self.idle.clear()
-        self.group.feed.member_down(self)
+        self.feed.member_down(self)
 
     def restart(self, reason: str = "crash") -> None:
         """Come back after a crash (once every reason to be down is over) and rejoin."""
@@ -120,10 +140,10 @@ class Consumer:
         back, self._back = self._back, None
         if back is not None:
             back.succeed()
-        self.group.feed.member_up(self)
+        self.feed.member_up(self)
 
     def _work(self, worker: int) -> Generator[Any, Any, None]:
-        feed = self.group.feed
+        feed = self.feed
         take_now, wait, complete = feed.take_now, feed.wait, feed.complete
         attempt = self._attempts_runner(worker)
         in_hand = self._in_hand
@@ -150,7 +170,7 @@ class Consumer:
         generator resume per event (4 % of the time of the M/M/4 benchmark).
         """
         group = self.group
-        feed, env = group.feed, group.world.env
+        feed, env = self.feed, group.world.env
         take_now, wait, complete = feed.take_now, feed.wait, feed.complete
         service = _service_sampler(group, self.name, worker)
         record = group.world.records.attempts.add
@@ -189,8 +209,8 @@ class Consumer:
 
     def _unclaim(self, worker: int) -> None:
         event_id, self._claimed[worker] = self._claimed[worker], None
-        if event_id is not None:
-            self.group.unclaim(event_id)
+        if event_id is not None and self.store is not None:
+            self.store.unclaim(event_id)
 
     def _crashed(self, worker: int) -> None:
         self._unclaim(worker)
@@ -205,38 +225,43 @@ class Consumer:
                 delivery.event_id, group.code, self.code, number, started,
                 group.world.env.now, CRASHED, "consumer crashed",
             )  # fmt: skip
-        group.feed.abandon(delivery, self)
+        self.feed.abandon(delivery, self)
 
-    def _attempts_runner(self, worker: int) -> Callable[[Delivery], Generator[Any, Any, int]]:
+    def _attempts_runner(self, worker: int) -> Callable[[Delivery], Generator[Any, Any, Ending]]:
         """A generator function making the attempts on one delivery for one worker."""
-        group = self.group
+        group, policy, store = self.group, self.policy, self.store
+        config = group.config
         world = group.world
         env = world.env
         service = _service_sampler(group, self.name, worker)
-        handle = None if group.handler is None else handler_runner(group, self.name, worker)
+        handler = config.handler
+        handle = (
+            None
+            if handler is None
+            else handler_runner(world, group.name, handler, self.name, worker)
+        )
         record = world.records.attempts.add
         current = self._attempt
         claimed = self._claimed
-        retry = group.retry
-        backoff = group.backoff_delays(self.name, worker)
+        retry = policy.retry
+        backoff = policy.backoff_delays(self.name, worker)
         code, group_code = self.code, group.code
-        idempotent = group.idempotent
-        slowed = group.slowdown if group.has_slowdowns else None
-        injected = group.injected_failure if group.has_failures else None
+        slowed = policy.slowdown if policy.has_slowdowns else None
+        injected = policy.injected_failure if policy.has_failures else None
         timeout, instant_work = env.timeout, env.instant_work
 
-        def run(delivery: Delivery) -> Generator[Any, Any, int]:
+        def run(delivery: Delivery) -> Generator[Any, Any, Ending]:
             event_id, tally = delivery.event_id, delivery.tally
             while True:
-                if idempotent:
-                    held = group.claim(event_id)
+                if store is not None:  # an idempotent consumer
+                    held = store.claim(event_id, env)
                     while held is not None:  # another worker is processing it: wait
                         yield held
-                        held = group.claim(event_id)
+                        held = store.claim(event_id, env)
                     claimed[worker] = event_id
                 started = env.now
                 attempt = tally.begin(started)
-                if idempotent and group.seen(event_id):
+                if store is not None and store.seen(event_id, started):
                     self._unclaim(worker)
                     record(event_id, group_code, code, attempt, started, started, DUPLICATE, None)
                     return SKIPPED
@@ -252,9 +277,9 @@ class Consumer:
                 if error is None and handle is not None:
                     error_types, error = yield from handle(delivery.record_id)
                 current[worker] = None
-                if idempotent:
+                if store is not None:
                     if error is None:
-                        group.remember(event_id)
+                        store.remember(event_id, env.now)
                     self._unclaim(worker)
                 if error is None:
                     record(event_id, group_code, code, attempt, started, env.now, OK, None)
@@ -278,8 +303,8 @@ def _started(action: Callable[[], None]) -> Generator[Any, Any, None]:
     yield from ()
 
 
-def _service_sampler(group: ConsumerGroup, consumer: str, worker: int) -> Callable[[], float]:
+def _service_sampler(group: GroupServices, consumer: str, worker: int) -> Callable[[], float]:
     """Service times (seconds) for one worker, from its own random stream."""
     return group.world.sampler(
-        group.service_time, "group", group.name, "service", consumer, str(worker)
+        group.config.service_time, "group", group.name, "service", consumer, str(worker)
     )

@@ -2,18 +2,45 @@
 
 Feeds (partitions or a queue) hand deliveries to consumers; a consumer runs the attempts
 and reports one of the endings below; the feed then commits, deletes, forwards to a retry
-topic or dead-letters, and the group records the event's outcome once.
+topic or dead-letters, and the group records the event's outcome once. The three parties
+know each other only through the protocols of :mod:`evsim.actors.roles`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import IntEnum
+from typing import TYPE_CHECKING, NamedTuple
 
-# how the attempts on one delivery ended
-HANDLED = 0  # an attempt succeeded (the effect was applied)
-SKIPPED = 1  # an idempotent consumer had already processed the event
-FAILED = 2  # no attempt left, or the error is not retried
-RETRY_LATER = 3  # failed; to be retried later from a retry topic (non-blocking retries)
+if TYPE_CHECKING:  # a type only: brokers sit below actors
+    from evsim.brokers.message import Message
+
+
+class Ending(IntEnum):
+    """How the attempts on one delivery ended."""
+
+    HANDLED = 0  # an attempt succeeded (the effect was applied)
+    SKIPPED = 1  # an idempotent consumer had already processed the event
+    FAILED = 2  # no attempt left, or the error is not retried
+    RETRY_LATER = 3  # failed; to be retried later from a retry topic (non-blocking retries)
+
+
+HANDLED, SKIPPED, FAILED, RETRY_LATER = Ending
+
+
+class PartitionPlace(NamedTuple):
+    """A topic feed's handle on a record: the feed's partition index and the offset."""
+
+    tp: int
+    offset: int
+
+
+class QueueReceipt(NamedTuple):
+    """A queue feed's handle on a message: the message and the receipt it came with
+    (SQS's ReceiptHandle: a delete with an older one fails)."""
+
+    message: Message
+    receipt: int | None
+
 
 NAN = float("nan")
 
@@ -73,8 +100,8 @@ class Delivery:
     attempts in the group over all its deliveries (see :class:`Tally`). ``settles`` is
     False for a record delivered again after its outcome was decided or handed on (a
     re-delivery after a crash): it is processed, but decides nothing. ``handle`` is the
-    feed's own reference (partition and offset, or a queue message and its receipt); None
-    for one built only to settle an event no consumer was handed (a queue's expiry or
+    feed's own reference (a :class:`PartitionPlace` or a :class:`QueueReceipt`); None for
+    one built only to settle an event no consumer was handed (a queue's expiry or
     dead-lettering).
     """
 
@@ -84,7 +111,7 @@ class Delivery:
         self,
         event_id: int,
         record_id: int,
-        handle: Any,
+        handle: PartitionPlace | QueueReceipt | None,
         tally: Tally,
         settles: bool = True,
         stage: int = 0,

@@ -1,10 +1,10 @@
 """Consumer groups: what a group of consumers does with the events routed to it.
 
-The group holds what its consumers share: the service time, the handler, the faults,
-the retry policy, the dead-letter target, the idempotency store, and the record of each
-event's outcome. Where events come from is its feed's business: partitions of topics
-(:mod:`evsim.actors.topic_feed`, Kafka's rules) or an SQS-like queue
-(:mod:`evsim.actors.queue_feed`).
+The group holds what its consumers share: its settings (:class:`GroupConfig`), the
+attempt policy (faults, retries, backoff: :mod:`evsim.actors.attempts`), the dead-letter
+target, the idempotency store, and the record of each event's outcome. Where events come
+from is its feed's business: partitions of topics (:mod:`evsim.actors.topic_feed`,
+Kafka's rules) or an SQS-like queue (:mod:`evsim.actors.queue_feed`).
 
 Rules modelled: an event whose attempts are exhausted (or whose error is not retried) is
 written to the dead-letter target with the reason, its original coordinates, the attempt
@@ -17,161 +17,77 @@ and skips them when they come again.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
-from evsim import _check
 from evsim.actors import headers
+from evsim.actors.attempts import AttemptPolicy
 from evsim.actors.consumer import Consumer
-from evsim.actors.delivery import NO_FAILURE, Delivery, Failure, Tally, failure
-from evsim.actors.faults import (
-    Crashes,
-    Fault,
-    Outage,
-    PoisonEventError,
-    PoisonEvents,
-    Slowdown,
-    TransientError,
-    TransientErrors,
-    as_faults,
-)
+from evsim.actors.delivery import Delivery, Tally
+from evsim.actors.faults import Crashes, Outage
+from evsim.actors.group_config import GroupConfig
 from evsim.actors.idempotency import IdempotencyStore
 from evsim.actors.producer import send
-from evsim.actors.retry import NO_RETRY, Retry
+from evsim.actors.queue_feed import QueueFeed
 from evsim.actors.topic_feed import TopicFeed
 from evsim.brokers.log import Topic
 from evsim.brokers.world import World
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.records import DEAD_LETTERED, LOST
-from evsim.workload.dist import Distribution, as_distribution
 
-COMMIT_MODES = ("after", "before")
-OFFSET_RESETS = ("latest", "earliest")
-ASSIGNORS = ("range", "roundrobin", "sticky")
-KAFKA_AUTO_COMMIT_INTERVAL = 5.0  # seconds, auto.commit.interval.ms = 5000
-KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
 _is_up = operator.attrgetter("up")
+_CONFIG_FIELDS = frozenset(f.name for f in fields(GroupConfig)) - {"name", "dead_letter"}
 
 
 class ConsumerGroup:
-    """A group of consumers sharing the work of one source (topics or a queue)."""
+    """A group of consumers sharing the work of one source (topics or a queue).
+
+    Built from a :class:`GroupConfig` (``retry_topics``: the retry topics of non-blocking
+    retries, one chain per source topic, made by the simulation). It hands its feed, its
+    attempt policy and its idempotency store to each consumer, and itself to the feed and
+    the consumers as their :class:`~evsim.actors.roles.GroupServices`.
+    """
 
     kind = "consumer_group"
-    # Slots: with 30 or more dict attributes, CPython 3.11 stops specializing the method
-    # calls on an instance (benchmarks/README.md, "CPython 3.11's fast paths").
-    __slots__ = (
-        "_claims",
-        "_env",
-        "_fault_draw",
-        "_nobody",
-        "_open",
-        "_outcomes",
-        "_poison",
-        "_processed",
-        "_published_at",
-        "_slowdowns",
-        "_transient",
-        "assignment",
-        "code",
-        "commit",
-        "commit_interval",
-        "concurrency",
-        "dead_letter",
-        "event_types",
-        "faults",
-        "feed",
-        "finished",
-        "handler",
-        "has_failures",
-        "has_slowdowns",
-        "idempotency_window",
-        "idempotent",
-        "join_at",
-        "members",
-        "name",
-        "offset_reset",
-        "retry",
-        "service_time",
-        "session_timeout",
-        "wanted_types",
-        "world",
-    )
+    __slots__ = ("_env", "_nobody", "_open", "_outcomes", "_published_at", "code", "config",
+                 "dead_letter", "feed", "finished", "members", "name", "policy", "store",
+                 "world")  # fmt: skip
 
     def __init__(
-        self,
-        world: World,
-        name: str,
-        source: Any,
-        consumers: int = 1,
-        service_time: Distribution | float = 0.0,
-        concurrency: int = 1,
-        handler: Callable[..., Any] | None = None,
-        commit: str = "after",
-        commit_interval: float = KAFKA_AUTO_COMMIT_INTERVAL,
-        assignment: str = "range",
-        event_types: Iterable[str] | str | None = None,
-        join_at: float = 0.0,
-        offset_reset: str = "latest",
-        faults: Iterable[Fault] | Fault | None = None,
-        retry: Retry | None = None,
-        dead_letter: Any = None,
-        idempotent: bool = False,
-        idempotency_window: float | None = None,
-        session_timeout: float = KAFKA_SESSION_TIMEOUT,
-        retry_topics: list[list[Topic]] | None = None,
+        self, world: World, config: GroupConfig, retry_topics: list[list[Topic]] | None = None
     ) -> None:
         self.world = world
         self._env = world.env
-        self.name = _check.name("name", name)
-        self.code = world.records.names.code(name)
-        self.service_time = as_distribution(service_time, "service_time")
-        self.concurrency = _check.integer("concurrency", concurrency, minimum=1)
-        if handler is not None and not callable(handler):
-            raise ConfigTypeError(f"handler: expected a function fn(event, ctx), got {handler!r}")
-        self.handler = handler
-        self.commit = _check.choice("commit", commit, COMMIT_MODES)
-        self.commit_interval = _check.non_negative("commit_interval", commit_interval)
-        self.assignment = _check.choice("assignment", assignment, ASSIGNORS)
-        self.event_types = _event_types(event_types)
-        self.join_at = _check.non_negative("join_at", join_at)
-        self.offset_reset = _check.choice("offset_reset", offset_reset, OFFSET_RESETS)
-        self.faults = as_faults(faults)
-        self.retry = _retry(retry)
-        self.dead_letter = None if dead_letter is None else world.broker(dead_letter, "dead_letter")
-        self.idempotent = _check.flag("idempotent", idempotent)
-        self.idempotency_window = (
-            None
-            if idempotency_window is None
-            else _check.positive("idempotency_window", idempotency_window)
-        )
-        self.session_timeout = _check.positive("session_timeout", session_timeout)
-        count = _check.integer("consumers", consumers, minimum=1)
+        self.config = config
+        self.name = config.name
         names = world.records.names
-        self.wanted_types = (
-            None if self.event_types is None else frozenset(map(names.code, self.event_types))
+        self.code = names.code(config.name)
+        _check_fault_targets(config)
+        self.dead_letter = (
+            None if config.dead_letter is None else world.broker(config.dead_letter, "dead_letter")
         )
-        self._processed = IdempotencyStore(self.idempotency_window)
-        self._claims: dict[int, Any] = {}  # ids being processed now → released when done
+        events = world.records.events
+        self.policy = AttemptPolicy(
+            world.streams, config.name, config.faults or (), config.retry_policy, events.event
+        )
+        self.store = IdempotencyStore(config.idempotency_window) if config.idempotent else None
         self._open: dict[int, Tally] = {}  # attempts of the events handed out, not yet settled
-        self._transient = [f for f in self.faults if isinstance(f, TransientErrors)]
-        self._poison = [f for f in self.faults if isinstance(f, PoisonEvents)]
-        self._slowdowns = [f for f in self.faults if isinstance(f, Slowdown)]
-        self.has_slowdowns = bool(self._slowdowns)
-        self.has_failures = bool(self._transient or self._poison)
-        self._fault_draw = (
-            world.streams.generator("group", name, "faults").random if self._transient else None
-        )
         self.finished = 0
         self._outcomes = world.records.outcomes.add
-        self._published_at = world.records.events.published_at
+        self._published_at = events.published_at
+        self.members: list[Consumer] = []
+        self.feed = self._make_feed(retry_topics or [])
         self._nobody = names.code("")  # the consumer of an outcome no consumer decided
         # names (and the random streams named after them) do not depend on the group's size
-        self.members = [Consumer(self, f"{name}-{i}") for i in range(count)]
-        self._check_fault_targets()
-        self.feed = self._make_feed(source, retry_topics or [])
+        self.members.extend(
+            Consumer(self, self.feed, self.policy, self.store, f"{config.name}-{i}")
+            for i in range(config.consumers)
+        )
 
-    def _make_feed(self, source: Any, retry_topics: list[list[Topic]]) -> Any:
+    def _make_feed(self, retry_topics: list[list[Topic]]) -> TopicFeed | QueueFeed:
+        source = self.config.source
         sources = source if isinstance(source, list | tuple) else [source]
         if not sources:
             raise ConfigError("source: expected a topic, a list of topics or a queue, got []")
@@ -181,19 +97,17 @@ class ConsumerGroup:
                 raise ConfigError("source: a topic is listed twice")
             return TopicFeed(self, brokers, retry_topics or [[] for _ in brokers])
         if len(brokers) == 1 and brokers[0].kind == "queue":
-            if self.event_types is not None:
+            if self.config.event_types is not None:
                 raise ConfigError(
                     f"event_types: the consumers of queue {brokers[0].name!r} receive every "
                     "message it holds (SQS has no per-consumer filter); subscribe the queue to "
                     "a fanout with filter_policy={'eventType': [...]} to choose what reaches it"
                 )
-            if not self.retry.blocking:
+            if not self.config.retry_policy.blocking:
                 raise ConfigError(
                     "retry: non-blocking retry topics are a Kafka pattern; a queue "
                     "redelivers after its visibility timeout (use blocking=True)"
                 )
-            from evsim.actors.queue_feed import QueueFeed
-
             return QueueFeed(self, brokers[0])
         kinds = ", ".join(f"{b.name!r} ({b.kind})" for b in brokers)
         raise ConfigTypeError(
@@ -201,57 +115,33 @@ class ConsumerGroup:
             "queues: subscribe a queue and read that"
         )
 
-    def _check_fault_targets(self) -> None:
-        names = {m.name for m in self.members}
-        for index, fault in enumerate(self.faults):
-            unknown = set(getattr(fault, "consumers", None) or ()) - names
-            if unknown:
-                raise ConfigError(
-                    f"faults[{index}].consumers: no consumer named {sorted(unknown)[0]!r} in "
-                    f"group {self.name!r} (its consumers: {', '.join(sorted(names))})"
-                )
-
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this group (functions by name)."""
-        feed = self.feed
-        sources = [t.name for t in feed.topics] if isinstance(feed, TopicFeed) else [feed.name]
-        return {
-            "name": self.name,
-            "source": sources if len(sources) > 1 else sources[0],
-            "consumers": len(self.members),
-            "service_time": self.service_time.spec(),
-            "concurrency": self.concurrency,
-            "handler": _plain(self.handler),
-            "commit": self.commit,
-            "commit_interval": self.commit_interval,
-            "assignment": self.assignment,
-            "event_types": None if self.event_types is None else list(self.event_types),
-            "join_at": self.join_at,
-            "offset_reset": self.offset_reset,
-            "faults": [f.spec() for f in self.faults],
-            "retry": self.retry.spec(),
-            "dead_letter": None if self.dead_letter is None else self.dead_letter.name,
-            "idempotent": self.idempotent,
-            "idempotency_window": self.idempotency_window,
-            "session_timeout": self.session_timeout,
-        }
+        return self.config.spec()
+
+    def __getattr__(self, name: str) -> Any:
+        """A setting read as ``group.service_time``: the field of :attr:`config`."""
+        if name in _CONFIG_FIELDS:
+            return getattr(self.config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- life cycle -------------------------------------------------------------------
 
     def launch(self) -> None:
         """Join at ``join_at``, start the consumers and the scheduled faults."""
         env = self._env
-        if self.join_at <= env.now:
+        join_at = self.config.join_at
+        if join_at <= env.now:
             self._join()
         else:
-            env.call_later(self.join_at - env.now, lambda _timer: self._join())
+            env.call_later(join_at - env.now, lambda _timer: self._join())
 
     def _join(self) -> None:
         self.feed.join()
         for member in self.members:
             member.launch()
         env = self._env
-        for index, fault in enumerate(self.faults):
+        for index, fault in enumerate(self.config.faults or ()):
             reason = f"{fault.kind}-{index}"  # a consumer is up once every reason is over
             if isinstance(fault, Crashes):
                 for member in self.members:
@@ -284,63 +174,6 @@ class ConsumerGroup:
         yield env.timeout(fault.end - env.now)
         for member in members:
             member.restart(reason)
-
-    # --- what attempts consult --------------------------------------------------------------
-
-    def injected_failure(self, event_id: int, attempt: int) -> Failure:
-        """The error an injected fault causes on this attempt (NO_FAILURE if none)."""
-        for poison in self._poison:
-            if poison.is_poison(event_id, self.world.streams.seed, self._event(event_id)):
-                return POISON
-        if self._fault_draw is not None:
-            for transient in self._transient:
-                if self._fault_draw() < transient.p:
-                    return failure(TransientError, f"attempt {attempt} failed")
-        return NO_FAILURE
-
-    def slowdown(self, now: float) -> float:
-        """How many times longer service takes at ``now`` (1 outside any Slowdown)."""
-        factor = 1.0
-        for window in self._slowdowns:
-            if window.start <= now < window.end:
-                factor *= window.factor
-        return factor
-
-    def backoff_delays(self, consumer: str, worker: int) -> Callable[[int], float]:
-        """A function giving the delay before retry n (0-based) for one worker."""
-        backoff = self.retry.backoff
-        if backoff.jitter == "none":
-            return backoff.nominal
-        draw = self.world.streams.generator("group", self.name, "backoff", consumer, str(worker))
-        previous = [backoff.base]
-
-        def delay(retry: int) -> float:
-            previous[0] = backoff.delay(retry, previous[0], float(draw.random()))
-            return previous[0]
-
-        return delay
-
-    def seen(self, event_id: int) -> bool:
-        """Whether the idempotency store holds ``event_id`` (within its window)."""
-        return self._processed.seen(event_id, self._env.now)
-
-    def remember(self, event_id: int) -> None:
-        """Note a processed event in the idempotency store."""
-        self._processed.remember(event_id, self._env.now)
-
-    def claim(self, event_id: int) -> Any:
-        """Lock ``event_id`` in the idempotency store for one attempt, as a unique key in
-        the consumer's database would; if another worker holds it, the event to wait for."""
-        held = self._claims.get(event_id)
-        if held is None:
-            self._claims[event_id] = self._env.event()
-        return held
-
-    def unclaim(self, event_id: int) -> None:
-        """Release the lock on ``event_id`` (the attempt ended, or its consumer crashed)."""
-        held = self._claims.pop(event_id, None)
-        if held is not None:
-            held.succeed()
 
     # --- outcomes -----------------------------------------------------------------------
 
@@ -384,11 +217,8 @@ class ConsumerGroup:
         if self.dead_letter is None:
             self.settle(delivery, LOST, consumer)
             return
-        reason = (
-            "retries exhausted"
-            if delivery.attempts >= self.retry.max_attempts
-            else ("not retryable")
-        )
+        exhausted = delivery.attempts >= self.config.retry_policy.max_attempts
+        reason = "retries exhausted" if exhausted else "not retryable"
         extra = {
             headers.DLQ_REASON: reason,
             **where,
@@ -424,15 +254,14 @@ class ConsumerGroup:
         return getattr(self.feed, "partitions", [])
 
     @property
+    def plain(self) -> bool:
+        """See :attr:`GroupConfig.plain`."""
+        return self.config.plain
+
+    @property
     def consumers_up(self) -> int:
         """How many of the group's consumers are running."""
         return sum(map(_is_up, self.members))
-
-    @property
-    def plain(self) -> bool:
-        """No handler, faults or idempotency: every attempt succeeds after its service time
-        and no consumer crashes (its consumers then work on callbacks, without a process)."""
-        return self.handler is None and not self.faults and not self.idempotent
 
     @property
     def active(self) -> bool:
@@ -460,31 +289,14 @@ class ConsumerGroup:
         """(event id, outcome, consumer) of the routed events without an outcome yet."""
         return self.feed.unfinished()
 
-    def _event(self, event_id: int) -> Callable[[], Any]:
-        return lambda: self.world.records.events.event(event_id)
 
-
-POISON = failure(PoisonEventError, "the event cannot be processed")
-
-
-def _retry(value: Retry | None) -> Retry:
-    if value is None:
-        return NO_RETRY
-    if not isinstance(value, Retry):
-        raise ConfigTypeError(f"retry: expected ev.Retry(max_attempts=...), got {value!r}")
-    return value
-
-
-def _plain(value: Any) -> Any:
-    return None if value is None else getattr(value, "__qualname__", repr(value))
-
-
-def _event_types(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = (value,) if isinstance(value, str) else tuple(value)
-    if not items:
-        raise ConfigError("event_types: expected event type names or None, got an empty list")
-    for item in items:
-        _check.name("event_types", item)
-    return items
+def _check_fault_targets(config: GroupConfig) -> None:
+    """Refuse a fault aimed at a consumer the group does not have (``g-0`` .. ``g-N``)."""
+    names = {f"{config.name}-{i}" for i in range(config.consumers)}
+    for index, fault in enumerate(config.faults or ()):
+        unknown = set(getattr(fault, "consumers", None) or ()) - names
+        if unknown:
+            raise ConfigError(
+                f"faults[{index}].consumers: no consumer named {sorted(unknown)[0]!r} in "
+                f"group {config.name!r} (its consumers: {', '.join(sorted(names))})"
+            )

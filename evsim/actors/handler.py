@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
@@ -28,9 +28,6 @@ from evsim.actors.delivery import NO_FAILURE, Failure, failure
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, send
 from evsim.brokers.world import World
 from evsim.errors import ConfigTypeError, EvsimError, HandlerError
-
-if TYPE_CHECKING:
-    from evsim.actors.group import ConsumerGroup
 
 
 class HandlerContext:
@@ -94,19 +91,18 @@ class HandlerContext:
 
 
 def handler_runner(
-    group: ConsumerGroup, consumer: str, worker: int
+    world: World, group: str, handler: Callable[..., Any], consumer: str, worker: int
 ) -> Callable[[int], Generator[Any, Any, Failure]]:
-    """A generator function that runs the group's handler on one event for one worker.
+    """A generator function that runs group ``group``'s handler on one event for one worker
+    of ``consumer``.
 
-    It returns the attempt's :data:`~evsim.actors.delivery.Failure` (:data:`NO_FAILURE` when the
-    handler returned normally); misuse of evsim raises :class:`HandlerError`.
+    It returns the attempt's :data:`~evsim.actors.delivery.Failure` (:data:`NO_FAILURE`
+    when the handler returned normally); misuse of evsim raises :class:`HandlerError`.
     """
-    handler = group.handler
-    world = group.world
-    rng = world.streams.generator("group", group.name, "handler", consumer, str(worker))
-    ctx = HandlerContext(world, group.name, consumer, rng)
+    rng = world.streams.generator("group", group, "handler", consumer, str(worker))
+    ctx = HandlerContext(world, group, consumer, rng)
     events = world.records.events
-    mistake = _Mistakes(group.name, handler)
+    mistake = _Mistakes(group, handler)
 
     def run(event_id: int) -> Generator[Any, Any, Failure]:
         ctx.event_id = event_id

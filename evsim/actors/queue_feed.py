@@ -20,25 +20,24 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
 from evsim.actors import headers
-from evsim.actors.delivery import FAILED, Delivery, Tally
+from evsim.actors.delivery import FAILED, Delivery, Ending, QueueReceipt, Tally
+from evsim.actors.roles import GroupServices, Unfinished
+from evsim.actors.roles import Member as Consumer
+from evsim.brokers.message import Message
+from evsim.brokers.queue import Queue
 from evsim.errors import ConfigError
 from evsim.records import DEAD_LETTERED, EXPIRED, LOST, PENDING, PROCESSED
-
-if TYPE_CHECKING:
-    from evsim.actors.consumer import Consumer
-    from evsim.actors.group import ConsumerGroup
-    from evsim.brokers.queue import Message, Queue
 
 
 class QueueFeed:
     """The queue a consumer group reads, and what its consumers hold of it."""
 
-    def __init__(self, group: ConsumerGroup, queue: Queue) -> None:
+    def __init__(self, group: GroupServices, queue: Queue) -> None:
         if getattr(queue, "reader", None) is not None:
             raise _competing(queue)
         queue.reader = group.name
@@ -48,7 +47,8 @@ class QueueFeed:
         self.name = queue.name
         self.routed = group.world.records.routed_log()
         self.active = False
-        self._at_most_once = group.commit == "before"  # delete on receipt
+        self._at_most_once = group.config.commit == "before"  # delete on receipt
+        self.queued: list[bool] = []  # a queue has no partitions to queue
         events = group.world.records.events
         self._hold, self._let_go = events.hold, events.release
         self._in_hand: dict[int, Consumer] = {}  # deleted on receive, not yet settled
@@ -106,7 +106,7 @@ class QueueFeed:
         # moved to the DLQ) is processed all the same, as a real consumer would: its delete
         # then fails and settles nothing (complete), and its tally, taken on receipt,
         # numbers the attempt on
-        return Delivery(message.event_id, message.event_id, (message, receipt), tally)
+        return Delivery(message.event_id, message.event_id, QueueReceipt(message, receipt), tally)
 
     def wait(self, consumer: Consumer) -> simpy.Event:
         """Long-poll: an event that fires once messages are in ``consumer``'s hands."""
@@ -141,7 +141,7 @@ class QueueFeed:
 
     # --- endings ------------------------------------------------------------------------
 
-    def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
+    def complete(self, delivery: Delivery, result: Ending, consumer: Consumer) -> None:
         """Delete what was handled; leave a failure to reappear, or dead-letter it.
 
         A delete that fails (the message was received again since, or has left the
@@ -159,7 +159,7 @@ class QueueFeed:
         elif result != FAILED:
             if self.queue.delete_receipt(message, receipt):
                 group.settle(delivery, PROCESSED, consumer)
-        elif group.dead_letter is not None and self.queue.delete_receipt(message, receipt):
+        elif group.config.dead_letter is not None and self.queue.delete_receipt(message, receipt):
             group.give_up(delivery, consumer, {headers.ORIGINAL_QUEUE: self.name})
         # otherwise it reappears after the visibility timeout, its tally counting on
 
@@ -172,7 +172,7 @@ class QueueFeed:
 
     # --- reading the state ----------------------------------------------------------------
 
-    def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
+    def unfinished(self) -> Iterator[Unfinished]:
         """Messages still in the queue (or in a consumer's hands) without an outcome."""
         now = self.world.env.now
         retention = self.queue.retention

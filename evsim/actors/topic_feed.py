@@ -27,30 +27,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
 from evsim.actors import headers
 from evsim.actors.assignors import assign
-from evsim.actors.delivery import FAILED, RETRY_LATER, Delivery, Tally
+from evsim.actors.delivery import FAILED, RETRY_LATER, Delivery, Ending, PartitionPlace, Tally
+from evsim.actors.roles import GroupServices, Unfinished
+from evsim.actors.roles import Member as Consumer
 from evsim.brokers.log import Topic
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
 
 ORIGINAL_PLACE = (headers.ORIGINAL_TOPIC, headers.ORIGINAL_PARTITION, headers.ORIGINAL_OFFSET)
-
-if TYPE_CHECKING:
-    from evsim.actors.consumer import Consumer
-    from evsim.actors.group import ConsumerGroup
 
 
 class TopicFeed:
     """The partitions a consumer group reads, and how far it has got in each."""
 
     def __init__(
-        self, group: ConsumerGroup, topics: list[Topic], retry_topics: list[list[Topic]]
+        self, group: GroupServices, topics: list[Topic], retry_topics: list[list[Topic]]
     ) -> None:
         self.group = group
+        self.config = config = group.config
         self.world = group.world
         self.topics = topics
         self.retry_topics = retry_topics
@@ -74,8 +73,8 @@ class TopicFeed:
         self.paused = [False] * size  # a retry partition waiting for its head to be due
         self.owner: list[Consumer | None] = [None] * size
         self.routed = group.world.records.routed_log()
-        self._after = group.commit == "after"  # at-least-once: commit what was processed
-        self._at_once = self._after and group.commit_interval == 0  # after every event
+        self._after = config.commit == "after"  # at-least-once: commit what was processed
+        self._at_once = self._after and config.commit_interval == 0  # after every event
         self._periodic = self._after and not self._at_once  # auto-commit every interval
         self.in_flight: dict[int, Consumer] = {}  # events in a consumer's hands
         self.in_retry: dict[int, None] = {}  # events whose copy waits in a retry topic
@@ -83,7 +82,12 @@ class TopicFeed:
         # them read again, and their attempts number on
         self._uncommitted: dict[tuple[int, int], Tally] = {}
         self.active = False
-        self._wanted = group.wanted_types
+        event_types = config.event_types
+        self._wanted = (
+            None
+            if event_types is None
+            else frozenset(map(group.world.records.names.code, event_types))
+        )
         events = group.world.records.events
         self._hold, self._let_go = events.hold, events.release
         for tp in range(size):
@@ -91,7 +95,7 @@ class TopicFeed:
                 self._keep_committed(tp)
 
     def _reads_history(self, tp: int) -> bool:
-        return self.stage[tp] == 0 and self.group.offset_reset == "earliest"
+        return self.stage[tp] == 0 and self.config.offset_reset == "earliest"
 
     def _keep_committed(self, tp: int) -> None:
         """Have the topic keep partition ``tp``'s records from the committed offset on: a
@@ -104,7 +108,7 @@ class TopicFeed:
     def join(self) -> None:
         """Take the starting offsets (``offset_reset``), assign partitions, start."""
         now = self.world.env.now
-        reset = self.group.offset_reset
+        reset = self.config.offset_reset
         for tp, (topic, partition) in enumerate(self.partitions):
             end = topic.log_end_offset(partition)
             latest = reset == "latest" or self.stage[tp] > 0
@@ -131,7 +135,7 @@ class TopicFeed:
         index = {label: tp for tp, label in enumerate(labels)}
         previous = {m.name: [labels[tp] for tp in m.owned] for m in live}
         counts = {topic.name: topic.partitions for topic, _ in self.partitions}
-        plan = assign(group.assignment, [m.name for m in live], counts, previous)
+        plan = assign(self.config.assignment, [m.name for m in live], counts, previous)
         by_name = {m.name: m for m in live}
         for member in group.members:
             member.owned = []
@@ -154,7 +158,7 @@ class TopicFeed:
             self.queued[tp] = False
             self.position[tp] = self.done[tp] = self.committed[tp]
         epoch = consumer.epoch
-        timeout = self.world.env.timeout(self.group.session_timeout)
+        timeout = self.world.env.timeout(self.config.session_timeout)
         timeout.callbacks.append(lambda _: self._session_expired(consumer, epoch))
 
     def member_up(self, consumer: Consumer) -> None:
@@ -169,7 +173,7 @@ class TopicFeed:
     def _auto_commit(self) -> Iterator[Any]:
         env = self.world.env
         while True:
-            yield env.timeout(self.group.commit_interval)
+            yield env.timeout(self.config.commit_interval)
             committed = self.committed
             committed[:] = self.done
             self._uncommitted = {
@@ -251,7 +255,7 @@ class TopicFeed:
         self.release(tp)
 
     def _retry_delay(self, tp: int) -> float:
-        return self.group.retry.backoff.nominal(self.stage[tp] - 1)
+        return self.config.retry_policy.backoff.nominal(self.stage[tp] - 1)
 
     def _hand_out(
         self, tp: int, position: int, event_id: int, record_id: int, consumer: Consumer
@@ -267,7 +271,7 @@ class TopicFeed:
         if tally is None:
             tally = self.group.tally(event_id, settles)
         self._hold(record_id)  # the consumer has the record (see evsim.records)
-        delivery = Delivery(event_id, record_id, (tp, offset), tally, settles, stage)
+        delivery = Delivery(event_id, record_id, PartitionPlace(tp, offset), tally, settles, stage)
         if settles:
             if stage:
                 del self.in_retry[event_id]
@@ -276,7 +280,7 @@ class TopicFeed:
 
     # --- endings ------------------------------------------------------------------------
 
-    def complete(self, delivery: Delivery, result: int, consumer: Consumer) -> None:
+    def complete(self, delivery: Delivery, result: Ending, consumer: Consumer) -> None:
         """The consumer is done with a record: settle it once, commit, offer the next."""
         tp, offset = delivery.handle
         self._let_go(delivery.record_id)
@@ -371,7 +375,7 @@ class TopicFeed:
         topic, partition = self.partitions[tp]
         return topic.log_end_offset(partition) - self.committed[tp]
 
-    def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
+    def unfinished(self) -> Iterator[Unfinished]:
         """(event id, outcome, consumer) of every routed event without an outcome yet,
         read from the live state: in hand, waiting in a retry topic, or not yet read."""
         for event_id, consumer in self.in_flight.items():
