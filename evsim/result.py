@@ -20,25 +20,16 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evsim import utilisation
 from evsim.errors import EvsimError, SimulationStateError
-from evsim.records import (
-    EXPIRED,
-    NOT_YET,
-    OK,
-    OUTCOMES,
-    STATUSES,
-)
+from evsim.records import NOT_YET, OK, OUTCOMES, STATUSES
 from evsim.records.full import OutcomeLog
-from evsim.views import prometheus
-
-if TYPE_CHECKING:
-    from evsim.simulation import Simulation
+from evsim.run_record import RunRecord
 
 SUMMARY_COLUMNS = [
     "routed", "processed", "dead_lettered", "expired", "lost", "pending", "duplicates",
@@ -52,21 +43,20 @@ class AccountingError(EvsimError, AssertionError):
 
 
 class Result:
-    """What happened in one run (``until`` seconds, statistics after ``warmup``)."""
+    """What happened in one run (``until`` seconds, statistics after ``warmup``), read
+    from the run's frozen :class:`~evsim.run_record.RunRecord` (``record``)."""
 
-    def __init__(self, sim: Simulation, until: float, warmup: float = 0.0) -> None:
-        self._sim = sim
-        self._records = sim.records
-        self.until = until
-        self.warmup = warmup
-        self.config: dict[str, Any] = {**sim.config, "until": until, "warmup": warmup}
-        self.groups = list(sim.groups)
-        self._unfinished = self._collect_unfinished()
-        self._uncounted = [
-            (group.code, event_id)
-            for group in sim.groups.values()
-            for event_id in group.uncounted_running()
-        ]
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self._records = record.records
+        self.until = record.until
+        self.warmup = record.warmup
+        self.config: dict[str, Any] = dict(record.config)
+        self.groups = [group.name for group in record.groups]
+        self._unfinished = record.unfinished
+        self._uncounted = record.uncounted
+        self._codes = {group.name: group.code for group in record.groups}
+        self._routed = {group.name: group.routed for group in record.groups}
 
     # --- the four tables ----------------------------------------------------------------
 
@@ -214,7 +204,7 @@ class Result:
         """Per group: events routed to it against the sum of their outcomes."""
         counts = self._outcome_counts(self.deliveries) if self._records.full else self._tallied()
         table = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        table["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
+        table["routed"] = [len(self._routed[g]) for g in self.groups]
         for outcome in OUTCOMES:
             table[outcome] = counts[outcome]
         table["outcomes"] = counts.sum(axis=1)
@@ -235,7 +225,7 @@ class Result:
         deliveries = self.deliveries
         problems = []
         for name in self.groups:
-            routed = np.sort(self._sim.groups[name].routed)
+            routed = np.sort(self._routed[name])
             got = np.sort(deliveries.loc[deliveries["group"] == name, "event_id"].to_numpy())
             if len(np.unique(routed)) != len(routed):
                 problems.append(f"{name}: an event was routed twice")
@@ -249,13 +239,11 @@ class Result:
             raise AccountingError("accounting does not balance: " + "; ".join(problems))
 
     def to_prometheus(self) -> str:
-        """What a Prometheus scrape at the end of the run would see, as exposition text.
+        """The Prometheus text a scrape at the end of the run would see: a forward to
+        :func:`evsim.to_prometheus` (``ev.to_prometheus(result)``), kept for existing code."""
+        from evsim.views.prometheus import to_prometheus  # layer-exempt: the one forward up
 
-        Gauges with their last sampled value (``evsim_consumer_lag``, ``evsim_consumers_up``,
-        ``evsim_queue_depth``, ``evsim_dlq_depth``), event counters (``*_total``) and a
-        latency summary per group; see :mod:`evsim.views.prometheus`.
-        """
-        return prometheus.to_prometheus(self)
+        return to_prometheus(self)
 
     # --- summary mode ---------------------------------------------------------------------
 
@@ -266,7 +254,7 @@ class Result:
         groups, outcomes = unfinished.numpy("group").tolist(), unfinished.numpy("outcome").tolist()
         tally.update(zip(groups, outcomes, strict=True))
         counts = pd.DataFrame(0, index=self.groups, columns=list(OUTCOMES))
-        codes = {self._sim.groups[g].code: g for g in self.groups}
+        codes = {code: name for name, code in self._codes.items()}
         for (group, outcome), n in tally.items():  # one cell per (group, outcome), not per event
             counts.loc[codes[group], OUTCOMES[outcome]] += n
         return counts
@@ -277,7 +265,7 @@ class Result:
         tallies = self._records
         rows = []
         for name in self.groups:
-            code = self._sim.groups[name].code
+            code = self._codes[name]
             latency = tallies.outcomes.latency[code]
             rows.append(
                 {
@@ -333,18 +321,6 @@ class Result:
                 "completed_at": log.numpy("completed_at"),
             }
         )
-
-    def _collect_unfinished(self) -> OutcomeLog:
-        """Snapshot the events without an outcome when the run stopped."""
-        rows = OutcomeLog()
-        unassigned = self._records.names.code("")
-        for group in self._sim.groups.values():
-            for event_id, outcome, consumer in group.unfinished():
-                rows.add(
-                    event_id, group.code, unassigned if consumer is None else consumer.code,
-                    outcome, 0, np.nan, self.until if outcome == EXPIRED else np.nan,
-                )  # fmt: skip
-        return rows
 
     def _without_unfinished_attempts(self, finished: pd.DataFrame) -> pd.DataFrame:
         """Outcomes whose count includes an attempt still running at the stop (begun
@@ -410,7 +386,7 @@ class Result:
         groups, events = log.numpy("group")[ok], log.numpy("event")[ok]
         counts = {}
         for name in self.groups:
-            per_event = np.bincount(events[groups == self._sim.groups[name].code])
+            per_event = np.bincount(events[groups == self._codes[name]])
             counts[name] = int((per_event > 1).sum())
         return pd.Series(counts, index=self.groups, dtype=np.int64)
 
@@ -419,7 +395,7 @@ class Result:
         routed, as :meth:`accounting` does, not as the sum of the outcomes: a difference
         would show), and how they ended."""
         summary = pd.DataFrame(index=pd.Index(self.groups, name="group"))
-        summary["routed"] = [len(self._sim.groups[g].routed) for g in self.groups]
+        summary["routed"] = [len(self._routed[g]) for g in self.groups]
         for outcome in OUTCOMES:
             summary[outcome] = counts[outcome]
         return summary
@@ -428,14 +404,14 @@ class Result:
         """Per group, the largest total lag over its partitions at one sample; NaN for a
         group whose lag was never sampled (it reads a queue, or joined too late)."""
         peak = self._records.gauges.peak_lag  # a defaultdict: .get, so as not to add keys
-        codes = [self._sim.groups[g].code for g in self.groups]
+        codes = [self._codes[g] for g in self.groups]
         return pd.Series([float(peak.get(code, np.nan)) for code in codes], index=self.groups)
 
     @cached_property
     def loads(self) -> list[utilisation.Load]:
         """Each group's measured load per parallel slot (:mod:`evsim.utilisation`): what
         the summary's ``utilisation`` and the run's overload warning read."""
-        return utilisation.loads(self._sim, self.until)
+        return utilisation.loads(self.record)
 
     def _utilisation(self) -> pd.Series:
         """Per group, its offered load per parallel slot (:mod:`evsim.utilisation`)."""

@@ -20,15 +20,27 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from evsim import _check, limits
 from evsim.actors.faults import Crashes
 from evsim.actors.sampler import dead_letter_targets
 from evsim.errors import ConfigError
+from evsim.records import Records
+from evsim.run_record import System
 
-if TYPE_CHECKING:
-    from evsim.simulation import Simulation
+
+class Plan(System, Protocol):
+    """What the estimate reads of a simulation about to run: its components, how it
+    records (``record``, ``records``) and its gauges' ``sample_interval`` (seconds)."""
+
+    @property
+    def record(self) -> str: ...
+    @property
+    def records(self) -> Records: ...
+    @property
+    def sample_interval(self) -> float: ...
+
 
 Part = tuple[str, float]
 """(what, estimated events): one part of a run's estimate."""
@@ -52,7 +64,7 @@ def max_events(record: str, value: Any) -> float:
     return _check.positive("max_events", value)
 
 
-def check(sim: Simulation, until: float, limit: float) -> None:
+def check(sim: Plan, until: float, limit: float) -> None:
     """Refuse (ConfigError) a run of ``until`` seconds estimated above ``limit`` events."""
     parts = estimate(sim, until)
     total = sum(count for _, count in parts)
@@ -74,12 +86,12 @@ def check(sim: Simulation, until: float, limit: float) -> None:
     )
 
 
-def estimate(sim: Simulation, until: float) -> list[Part]:
+def estimate(sim: Plan, until: float) -> list[Part]:
     """The parts of a run's estimated events (see the module's docstring)."""
     return [*_arrivals(sim, until), _samples(sim, until), *_group_cycles(sim, until)]
 
 
-def _arrivals(sim: Simulation, until: float) -> list[Part]:
+def _arrivals(sim: Plan, until: float) -> list[Part]:
     parts = []
     for producer in sim.producers.values():
         end = until if producer.stop is None else min(until, producer.stop)
@@ -89,7 +101,7 @@ def _arrivals(sim: Simulation, until: float) -> list[Part]:
     return parts
 
 
-def _samples(sim: Simulation, until: float) -> Part:
+def _samples(sim: Plan, until: float) -> Part:
     groups, queues = sim.groups.values(), sim.queues.values()
     gauges = sum(len(group.partitions) + 2 for group in groups) + len(queues)
     gauges += len(dead_letter_targets(groups, queues))
@@ -102,10 +114,10 @@ def _samples(sim: Simulation, until: float) -> Part:
     return what, float(count)
 
 
-def _group_cycles(sim: Simulation, until: float) -> list[Part]:
+def _group_cycles(sim: Plan, until: float) -> list[Part]:
     parts = []
     for group in sim.groups.values():
-        for fault in group.faults:
+        for fault in group.config.faults or ():
             if isinstance(fault, Crashes):
                 cycle = fault.mttf.mean + fault.mttr.mean  # > 0: Crashes refuses 0
                 members = sum(fault.applies_to(m.name) for m in group.members)
@@ -114,16 +126,15 @@ def _group_cycles(sim: Simulation, until: float) -> list[Part]:
                     f"group {group.name!r}: {count:.3g} crashes and restarts, one per {cycle:g} s"
                 )
                 parts.append((what, count))
-        if group.partitions and group.commit == "after" and group.commit_interval > 0:
-            count = until / group.commit_interval
-            what = (
-                f"group {group.name!r}: {count:.3g} auto-commits every {group.commit_interval:g} s"
-            )
+        interval = group.config.commit_interval
+        if group.partitions and group.config.commit == "after" and interval > 0:
+            count = until / interval
+            what = f"group {group.name!r}: {count:.3g} auto-commits every {interval:g} s"
             parts.append((what, count))
     return parts
 
 
-def stall_hint(sim: Simulation, now: float, steps: Counter[str]) -> str:
+def stall_hint(sim: Plan, now: float, steps: Counter[str]) -> str:
     """The likely cause of a run stuck at ``now`` seconds: who published most of the
     events at that instant (and whether to a source of its own group), the groups whose
     configuration allows a loop at one instant, else the usual causes."""
@@ -135,25 +146,26 @@ def stall_hint(sim: Simulation, now: float, steps: Counter[str]) -> str:
     return "; ".join(hint for hint in hints if hint)
 
 
-def _suspects(sim: Simulation, crashing: bool) -> list[str]:
+def _suspects(sim: Plan, crashing: bool) -> list[str]:
     """Groups configured so that they can loop without the clock moving."""
     found = []
     for group in sim.groups.values():
-        instant = group.service_time.mean == 0
-        retry, name = group.retry, repr(group.name)
-        if instant and group.handler is not None:
+        config = group.config
+        instant = config.service_time.mean == 0  # type: ignore[union-attr]
+        retry, name = config.retry_policy, repr(group.name)
+        if instant and config.handler is not None:
             found.append(f"group {name} has a handler and zero service time")
         if instant and retry.blocking and retry.max_attempts > 1 and retry.backoff.cap == 0:
             found.append(
                 f"group {name} retries in place (max_attempts={retry.max_attempts:,}) with "
                 "zero backoff and zero service time"
             )
-        if crashing and any(isinstance(fault, Crashes) for fault in group.faults):
+        if crashing and any(isinstance(fault, Crashes) for fault in config.faults or ()):
             found.append(f"consumers of group {name} crash and restart at this instant")
     return found
 
 
-def _publishers(sim: Simulation, now: float) -> str:
+def _publishers(sim: Plan, now: float) -> str:
     """``group 'g' published 5,000 events to 't', which it reads`` for the top publisher
     of the last events, all published at ``now``; empty if they are few."""
     events, names = sim.records.events, sim.records.names.names

@@ -18,7 +18,7 @@ import functools
 import inspect
 from typing import Any
 
-from evsim import _check, limits, run_budget
+from evsim import _check, limits, run_budget, utilisation
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
@@ -39,6 +39,7 @@ from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.records import RECORD_MODES, Records
 from evsim.result import Result
+from evsim.run_record import RunRecord
 from evsim.utilisation import warn_overloaded
 from evsim.workload.arrivals import Arrivals
 from evsim.workload.dist import Distribution
@@ -411,7 +412,9 @@ class Simulation:
         )  # fmt: skip
         sampler.start(env)
         env.run(until=until)
-        self._result = Result(self, until=until, warmup=warmup)
+        slots = {name: utilisation.slots(group) for name, group in self.groups.items()}
+        record = RunRecord.capture(self, self.records, self.config, until, warmup, slots)
+        self._result = Result(record)
         return self._result
 
     @property

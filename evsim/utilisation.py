@@ -35,15 +35,13 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from evsim.actors.group import ConsumerGroup
 from evsim.records import DUPLICATE, Records
-
-if TYPE_CHECKING:
-    from evsim.actors.group import ConsumerGroup
-    from evsim.simulation import Simulation
+from evsim.run_record import GroupRun, RunRecord
 
 OVERLOADED = 1.0  # ρ at which a group cannot keep up
 
@@ -64,24 +62,24 @@ class Load:
         return self.arrival_rate * self.mean_service / self.slots
 
 
-def loads(sim: Simulation, until: float) -> list[Load]:
-    """The load of every consumer group of ``sim``, run until ``until`` seconds."""
-    attempts = attempt_time(sim.records)
-    return [group_load(g, until, *attempts.get(g.code, (0, 0.0))) for g in sim.groups.values()]
+def loads(run: RunRecord) -> list[Load]:
+    """The load of every consumer group of a finished run."""
+    attempts = attempt_time(run.records)
+    return [group_load(g, run.until, *attempts.get(g.code, (0, 0.0))) for g in run.groups]
 
 
-def group_load(group: ConsumerGroup, until: float, attempts: int, seconds: float) -> Load:
+def group_load(group: GroupRun, until: float, attempts: int, seconds: float) -> Load:
     """One group's load, given its processing ``attempts`` and their total ``seconds``."""
-    joined = until - group.join_at if group.active else 0.0
+    joined = until - group.join_at if group.joined else 0.0
     rate = len(group.routed) / joined if joined > 0 else math.nan
-    mean = seconds / attempts if attempts else group.service_time.mean
-    return Load(group.name, rate, mean, slots(group))
+    mean = seconds / attempts if attempts else group.mean_service_time
+    return Load(group.name, rate, mean, group.slots)
 
 
 def slots(group: ConsumerGroup) -> int:
     """How many events ``group`` can work on at once: consumers × concurrency, and no more
     than its source partitions (each read one record at a time by its one owner)."""
-    workers = len(group.members) * group.concurrency
+    workers = len(group.members) * group.config.concurrency
     partitions = sum(topic.partitions for topic in getattr(group.feed, "topics", ()))
     return min(workers, partitions) if partitions else workers
 

@@ -136,7 +136,7 @@ def test_accounting_balances_and_check_passes():
 
 def test_check_fails_when_an_outcome_is_missing():
     result = order_flow(seed=5)
-    result._sim.groups["inventory"].routed.append(10**9)  # an event routed but never seen
+    result.record.group("inventory").routed.append(10**9)  # an event routed but never seen
     with pytest.raises(ev.AccountingError, match="inventory"):
         result.check()
 

@@ -132,7 +132,7 @@ def test_a_group_that_never_joined_has_no_utilisation_and_does_not_warn():
 def test_loads_are_what_the_warning_reports():
     sim = topic_group()
     result = quiet_run(sim, until=50)
-    (load,) = utilisation.loads(sim, 50)
+    (load,) = utilisation.loads(result.record)
     assert load.utilisation == result.summary().loc["g", "utilisation"]
     assert load.slots == 2
     assert np.isfinite(load.mean_service) and load.arrival_rate > 0

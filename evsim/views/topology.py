@@ -98,7 +98,7 @@ def _sim_and_result(value: Any) -> tuple[Any, Any]:
     if isinstance(value, Simulation):
         return value, None
     if isinstance(value, Result):
-        return value._sim, value
+        return value.record.components, value
     raise ConfigTypeError(
         f"sim_or_result: expected an ev.Simulation or an ev.Result, got {type(value).__name__}"
     )

@@ -1,0 +1,148 @@
+"""What a run leaves behind: the frozen record a :class:`~evsim.result.Result` reads.
+
+When a run stops, the simulation captures its records, each group's routed events and
+codes, the events without an outcome at the stop, and its configuration, in a
+:class:`RunRecord`. The result's tables are built from that alone, so a result never
+reaches back into the live simulation, and the layers above (views, analysis) see runs
+only through results.
+
+:class:`System` is what a simulation is made of, as the estimate of a run's size
+(:mod:`evsim.run_budget`) and the topology view read it; a :class:`~evsim.Simulation`
+is one, and so is the :class:`Components` snapshot a run record keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from evsim.actors.group import ConsumerGroup
+from evsim.actors.producer import Producer
+from evsim.brokers.fanout import Fanout
+from evsim.brokers.log import Topic
+from evsim.brokers.queue import Queue
+from evsim.records import EXPIRED, Records
+from evsim.records.full import OutcomeLog
+
+
+class System(Protocol):
+    """The components of a simulated system, by name."""
+
+    @property
+    def topics(self) -> Mapping[str, Topic]: ...
+    @property
+    def queues(self) -> Mapping[str, Queue]: ...
+    @property
+    def fanouts(self) -> Mapping[str, Fanout]: ...
+    @property
+    def producers(self) -> Mapping[str, Producer]: ...
+    @property
+    def groups(self) -> Mapping[str, ConsumerGroup]: ...
+
+
+@dataclass(frozen=True)
+class Components:
+    """A read-only view of a system's components (what the topology view draws)."""
+
+    topics: Mapping[str, Topic]
+    queues: Mapping[str, Queue]
+    fanouts: Mapping[str, Fanout]
+    producers: Mapping[str, Producer]
+    groups: Mapping[str, ConsumerGroup]
+
+    @classmethod
+    def of(cls, system: System) -> Components:
+        """The components of ``system``, in read-only mappings."""
+        return cls(
+            *(
+                MappingProxyType(dict(getattr(system, part)))
+                for part in ("topics", "queues", "fanouts", "producers", "groups")
+            )
+        )
+
+
+@dataclass(frozen=True)
+class GroupRun:
+    """One consumer group's part of a run."""
+
+    name: str
+    code: int  # its name's code in the records
+    routed: Any  # the ids of the events routed to it (a count in summary mode): len() works
+    joined: bool  # whether it joined before the run stopped
+    join_at: float  # seconds
+    mean_service_time: float  # seconds: its service time distribution's mean
+    slots: int  # events it can work on at once (evsim.utilisation.slots)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run: ``until`` seconds, statistics after ``warmup`` seconds."""
+
+    records: Records
+    groups: tuple[GroupRun, ...]  # in the order the groups were added
+    unfinished: OutcomeLog  # a row per routed event without an outcome at the stop
+    uncounted: tuple[tuple[int, int], ...]  # (group code, event id): see ConsumerGroup
+    config: Mapping[str, Any]
+    until: float
+    warmup: float
+    components: Components
+
+    @classmethod
+    def capture(
+        cls,
+        system: System,
+        records: Records,
+        config: Mapping[str, Any],
+        until: float,
+        warmup: float,
+        slots: dict[str, int],
+    ) -> RunRecord:
+        """Freeze what ``system`` leaves at the end of a run (``slots``: each group's)."""
+        groups = list(system.groups.values())
+        return cls(
+            records=records,
+            groups=tuple(_group_run(group, slots[group.name]) for group in groups),
+            unfinished=_unfinished_rows(groups, records, until),
+            uncounted=tuple(
+                (group.code, event_id) for group in groups for event_id in group.uncounted_running()
+            ),
+            config=MappingProxyType({**config, "until": until, "warmup": warmup}),
+            until=until,
+            warmup=warmup,
+            components=Components.of(system),
+        )
+
+    def group(self, name: str) -> GroupRun:
+        """The run of the group called ``name``."""
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
+
+
+def _group_run(group: ConsumerGroup, slots: int) -> GroupRun:
+    return GroupRun(
+        name=group.name,
+        code=group.code,
+        routed=group.routed,
+        joined=group.active,
+        join_at=group.config.join_at,
+        mean_service_time=group.config.service_time.mean,  # type: ignore[union-attr]
+        slots=slots,
+    )
+
+
+def _unfinished_rows(groups: Iterable[ConsumerGroup], records: Records, until: float) -> OutcomeLog:
+    """A row per event without an outcome when the run stopped: ``pending``, or
+    ``expired`` at ``until`` if its broker no longer holds it."""
+    rows = OutcomeLog()
+    unassigned = records.names.code("")
+    for group in groups:
+        for event_id, outcome, consumer in group.unfinished():
+            rows.add(
+                event_id, group.code, unassigned if consumer is None else consumer.code,
+                outcome, 0, float("nan"), until if outcome == EXPIRED else float("nan"),
+            )  # fmt: skip
+    return rows
