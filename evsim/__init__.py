@@ -14,6 +14,7 @@
 Times are in seconds, rates per second.
 """
 
+from evsim._version import __version__
 from evsim.actors.faults import (
     Crashes,
     Outage,
@@ -50,8 +51,6 @@ from evsim.views.topology import draw_topology, to_mermaid, topology
 from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
 from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
 from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AccountingError",

@@ -19,6 +19,7 @@ import inspect
 from typing import Any
 
 from evsim import _check, limits, run_budget, utilisation
+from evsim._version import __version__
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
@@ -420,8 +421,6 @@ class Simulation:
     @property
     def config(self) -> dict[str, Any]:
         """The seed and every component's arguments, as plain data."""
-        from evsim import __version__
-
         return {
             "seed": self.seed,
             "version": __version__,
