@@ -62,7 +62,49 @@ class Timer:
         heappush(self._schedule, (self._env.now + delay, NORMAL, next(self._ids), self))
 
 
-class Clock(simpy.Environment):
+class Watchdog:
+    """What both engines share: the limit on work at one simulated instant, and the error
+    that says what the stalled run was doing."""
+
+    now: float
+
+    def _start_watchdog(self) -> None:
+        self.stall_after = limits.STALL_AFTER
+        """Steps at one instant after which ``run`` stops, as making no progress."""
+        self.stall_hint: Callable[[float, Counter[str]], str] | None = None
+        """What to add to that error: a function of the time and the names of the last
+        steps' callbacks (:func:`step_name`) with their counts."""
+        self._still_at = math.nan  # the time the watchdog saw last
+        self._still = 0  # steps counted at _still_at since the clock was seen standing
+        self._last_steps: Counter[str] = Counter()
+        self._work_at = math.nan  # the instant of the zero-time work counted last
+        self._work = 0  # zero-time work counted at _work_at
+
+    def instant_work(self) -> None:
+        """Count one piece of work done at this instant within a step: an attempt of zero
+        service time, which a worker makes without yielding to the clock. ``stall_after``
+        of them at one instant stop the run as making no progress, as as many steps do."""
+        if self.now != self._work_at:
+            self._work_at, self._work = self.now, 1
+            return
+        self._work += 1
+        if self._work >= self.stall_after:
+            self._last_steps.clear()
+            raise self._stalled(self._work, "attempts of zero service time")
+
+    def _stalled(self, count: int, what: str = "steps") -> SimulationStateError:
+        steps = self._last_steps
+        ran = ", ".join(f"{name} ×{n:,}" for name, n in steps.most_common(3))
+        shown = f"; the last {min(count, STEPS_SHOWN):,} ran {ran}" if ran else ""
+        hint = self.stall_hint(self.now, steps) if self.stall_hint is not None else ""
+        return SimulationStateError(
+            f"run: no progress in simulated time: {count:,} {what} at t = {self.now:g} s "
+            f"without the clock moving (stall_after={self.stall_after:,}){shown}"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+class Clock(Watchdog, simpy.Environment):
     """SimPy's environment with a cheaper ``now`` (seconds), timers without an event, and
     a run loop without a call per event.
 
@@ -84,16 +126,11 @@ class Clock(simpy.Environment):
 
     def __init__(self, initial_time: float = 0.0) -> None:
         super().__init__(initial_time)  # a float from the start, as every later time is
-        self.stall_after = limits.STALL_AFTER
-        """Steps at one instant after which :meth:`run` stops, as making no progress."""
-        self.stall_hint: Callable[[float, Counter[str]], str] | None = None
-        """What to add to that error: a function of the time and the names of the last
-        steps' callbacks (:func:`step_name`) with their counts."""
-        self._still_at = math.nan  # the time the watchdog saw last
-        self._still = 0  # steps counted at _still_at since the clock was seen standing
-        self._last_steps: Counter[str] = Counter()
-        self._work_at = math.nan  # the instant of the zero-time work counted last
-        self._work = 0  # zero-time work counted at _work_at
+        self._start_watchdog()
+
+    def timer(self, callback: Callable[[Timer], None]) -> Timer:
+        """A reusable :class:`Timer` calling ``callback(timer)`` each time it fires."""
+        return Timer(self, callback)
 
     def _set_now(self, time: float) -> None:
         self.now = time
@@ -175,29 +212,6 @@ class Clock(simpy.Environment):
             if self._still >= self.stall_after:
                 raise self._stalled(self._still)
         return -1
-
-    def instant_work(self) -> None:
-        """Count one piece of work done at this instant within a step: an attempt of zero
-        service time, which a worker makes without yielding to the clock. ``stall_after``
-        of them at one instant stop the run as making no progress, as as many steps do."""
-        if self.now != self._work_at:
-            self._work_at, self._work = self.now, 1
-            return
-        self._work += 1
-        if self._work >= self.stall_after:
-            self._last_steps.clear()
-            raise self._stalled(self._work, "attempts of zero service time")
-
-    def _stalled(self, count: int, what: str = "steps") -> SimulationStateError:
-        steps = self._last_steps
-        ran = ", ".join(f"{name} ×{n:,}" for name, n in steps.most_common(3))
-        shown = f"; the last {min(count, STEPS_SHOWN):,} ran {ran}" if ran else ""
-        hint = self.stall_hint(self.now, steps) if self.stall_hint is not None else ""
-        return SimulationStateError(
-            f"run: no progress in simulated time: {count:,} {what} at t = {self.now:g} s "
-            f"without the clock moving (stall_after={self.stall_after:,}){shown}"
-            + (f"; {hint}" if hint else "")
-        )
 
 
 def step_name(callback: Callable[..., Any]) -> str:

@@ -38,6 +38,7 @@ from evsim.brokers.sqs_rules import (
 from evsim.brokers.world import World
 from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
+from evsim.plain_engine import PlainClock
 from evsim.records import RECORD_MODES, Records
 from evsim.result import Result
 from evsim.run_record import RunRecord
@@ -47,6 +48,9 @@ from evsim.workload.dist import Distribution
 from evsim.workload.keys import KeyChooser
 from evsim.workload.rng import Streams
 
+ENGINES: dict[str, type[Clock] | type[PlainClock]] = {"fast": Clock, "simpy": PlainClock}
+"""The engines a simulation runs on, by name (see :class:`Simulation`)."""
+
 
 class Simulation:
     """One simulated system. Times are seconds, rates per second.
@@ -55,17 +59,27 @@ class Simulation:
     ``sample_interval`` is how often gauges (lag, consumers up) are sampled, in seconds;
     ``record="full"`` keeps a row per event, attempt and sample, ``record="summary"`` only
     the aggregates ``summary()`` needs, so memory stays flat however long the run.
+    ``engine="fast"`` (the default) runs on :class:`~evsim.engine.Clock`, which reads
+    SimPy's internals to save time per event; ``engine="simpy"`` runs the same model, with
+    identical tables, on a plain ``simpy.Environment`` through SimPy's public API only
+    (:mod:`evsim.plain_engine`): slower, and the fallback if a SimPy release breaks the
+    fast one. Either way :attr:`env` is a SimPy environment: add processes of your own.
     """
 
     def __init__(
-        self, seed: int | None = None, sample_interval: float = 1.0, record: str = "full"
+        self,
+        seed: int | None = None,
+        sample_interval: float = 1.0,
+        record: str = "full",
+        engine: str = "fast",
     ) -> None:
         self.streams = Streams(seed)
         self.seed = self.streams.seed
         self.sample_interval = _check.positive("sample_interval", sample_interval)
         self.record = _check.choice("record", record, RECORD_MODES)
+        self.engine = _check.choice("engine", engine, tuple(ENGINES))
         self.records = Records(record)
-        self.world = World(Clock(), self.records, self.streams)
+        self.world = World(ENGINES[self.engine](), self.records, self.streams)
         self.topics: dict[str, Topic] = {}
         self.queues: dict[str, Queue] = {}
         self.fanouts: dict[str, Fanout] = {}
@@ -78,7 +92,7 @@ class Simulation:
         self._failed: str | None = None  # what stopped a run that raised
 
     @property
-    def env(self) -> Clock:
+    def env(self) -> Clock | PlainClock:
         """The SimPy environment the simulation runs on, for processes of your own
         (``sim.env.process(...)``) or timers (``sim.env.call_later(seconds, fn)``)."""
         return self.world.env
@@ -426,6 +440,7 @@ class Simulation:
             "version": __version__,
             "sample_interval": self.sample_interval,
             "record": self.record,
+            "engine": self.engine,
             "scenario": {
                 "topics": [t.spec() for t in self.topics.values()],
                 "queues": [q.spec() for q in self.queues.values()],

@@ -32,7 +32,6 @@ from evsim.actors.delivery import (
 from evsim.actors.handler import handler_runner
 from evsim.actors.idempotency import IdempotencyStore
 from evsim.actors.roles import Feed, GroupServices
-from evsim.engine import Timer
 from evsim.errors import SimulationStateError
 from evsim.records import CRASHED, DUPLICATE, ERROR, OK
 
@@ -204,7 +203,7 @@ class Consumer:
             return None if in_service is None else (in_service, number, started)
 
         self._plain_attempts.append(in_progress)
-        timer = Timer(env, work)
+        timer = env.timer(work)
         return work
 
     def _unclaim(self, worker: int) -> None:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from evsim import _check
 from evsim.brokers.sqs_rules import DELAY_SECONDS
 from evsim.brokers.world import World
-from evsim.engine import Timer
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.workload.arrivals import Arrivals, as_arrivals
 from evsim.workload.keys import KeyChooser, as_keys
@@ -157,7 +156,7 @@ class Producer:
                     )
                 timer.start(time - env.now)
 
-        timer = Timer(env, arrive)
+        timer = env.timer(arrive)
         arrive(None)  # set the first timer
 
     def _draws(self) -> tuple[Iterator[float], Callable[[], str] | None]:

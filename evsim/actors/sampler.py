@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from evsim.engine import Clock, Timer
+from evsim.engine import Clock
 from evsim.records import Records
 
 
@@ -43,7 +43,7 @@ class Sampler:
             sample(env.now)
             timer.start(interval)
 
-        timer = Timer(env, tick)
+        timer = env.timer(tick)
         tick(None)
 
     def _sample(self, now: float) -> None:

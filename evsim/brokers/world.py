@@ -10,6 +10,7 @@ from typing import Any
 
 from evsim.engine import Clock
 from evsim.errors import UnknownNameError
+from evsim.plain_engine import PlainClock
 from evsim.records import Records
 from evsim.workload.dist import Distribution
 from evsim.workload.rng import Streams
@@ -19,7 +20,7 @@ from evsim.workload.rng import Streams
 class World:
     """The shared state of one simulation (one SimPy environment)."""
 
-    env: Clock
+    env: Clock | PlainClock
     records: Records
     streams: Streams
     brokers: dict[str, Any] = field(default_factory=dict)

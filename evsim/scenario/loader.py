@@ -7,9 +7,9 @@
 
 A scenario is a mapping with these keys, all optional:
 
-* ``seed``, ``sample_interval``, ``record``: the arguments of :class:`~evsim.Simulation`;
-  ``duration``: how long to run, in seconds (kept as ``sim.duration``, read by ``evsim
-  run``; ``sim.run(until=...)`` still decides).
+* ``seed``, ``sample_interval``, ``record``, ``engine``: the arguments of
+  :class:`~evsim.Simulation`; ``duration``: how long to run, in seconds (kept as
+  ``sim.duration``, read by ``evsim run``; ``sim.run(until=...)`` still decides).
 * ``topics``, ``queues``, ``fanouts``, ``producers``, ``consumer_groups``, ``redrives``:
   lists whose entries hold the keyword arguments of ``sim.topic``, ``sim.queue``,
   ``sim.fanout``, ``sim.producer``, ``sim.consumer_group`` and ``sim.redrive``. A fanout
@@ -74,7 +74,7 @@ from evsim.workload.arrivals import Periodic
 
 __all__ = ["SECTIONS", "ScenarioError", "build", "load_scenario", "scenario_dict"]
 
-SETTINGS = ("seed", "duration", "sample_interval", "record")
+SETTINGS = ("seed", "duration", "sample_interval", "record", "engine")
 KEYS = [*SETTINGS, *SECTIONS, "services"]
 ERRORS = (EvsimError, TypeError, ValueError, LookupError)
 HANDLER = (
@@ -189,7 +189,8 @@ class _Loader:
         return sim
 
     def simulation(self, document: Mapping, seed: int | None) -> Simulation:
-        kwargs = {k: document[k] for k in ("seed", "sample_interval", "record") if k in document}
+        settings = ("seed", "sample_interval", "record", "engine")
+        kwargs = {k: document[k] for k in settings if k in document}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         if seed is not None:
             kwargs["seed"] = seed
