@@ -24,6 +24,7 @@ from evsim.actors.faults import (
     TransientError,
     TransientErrors,
 )
+from evsim.actors.group_config import GroupConfig
 from evsim.actors.handler import HandlerContext
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Backoff, Retry
@@ -47,6 +48,7 @@ from evsim.scenario.aws import from_aws
 from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
 from evsim.views import plot
+from evsim.views.prometheus import to_prometheus
 from evsim.views.topology import draw_topology, to_mermaid, topology
 from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
 from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
@@ -67,6 +69,7 @@ __all__ = [
     "EvsimError",
     "Exponential",
     "Fanout",
+    "GroupConfig",
     "HandlerContext",
     "HandlerError",
     "KeyChooser",
@@ -105,5 +108,6 @@ __all__ = [
     "sweep",
     "theory",
     "to_mermaid",
+    "to_prometheus",
     "topology",
 ]

@@ -15,26 +15,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 from typing import Any
 
 from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
 from evsim.actors.group import ConsumerGroup
-from evsim.actors.group_config import GroupConfig
+from evsim.actors.group_config import GroupConfig, method_signature, with_fields
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Retry
 from evsim.actors.sampler import Sampler
+from evsim.broker_builders import BrokerBuilders
 from evsim.brokers.fanout import Fanout
-from evsim.brokers.log import SEVEN_DAYS, Topic
+from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
-from evsim.brokers.sqs_rules import (
-    DEFAULT_RETENTION,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    DEFAULT_WAIT_TIME,
-    max_receives,
-)
 from evsim.brokers.world import World
 from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
@@ -44,7 +38,6 @@ from evsim.result import Result
 from evsim.run_record import RunRecord
 from evsim.utilisation import warn_overloaded
 from evsim.workload.arrivals import Arrivals
-from evsim.workload.dist import Distribution
 from evsim.workload.keys import KeyChooser
 from evsim.workload.rng import Streams
 
@@ -52,7 +45,7 @@ ENGINES: dict[str, type[Clock] | type[PlainClock]] = {"fast": Clock, "simpy": Pl
 """The engines a simulation runs on, by name (see :class:`Simulation`)."""
 
 
-class Simulation:
+class Simulation(BrokerBuilders):
     """One simulated system. Times are seconds, rates per second.
 
     ``seed`` fixes every random stream (the same seed gives identical tables);
@@ -101,137 +94,6 @@ class Simulation:
     def now(self) -> float:
         """The simulation clock, in seconds."""
         return self.world.env.now
-
-    def topic(
-        self,
-        name: str,
-        partitions: int = 1,
-        latency: Distribution | float = 0.0,
-        retention: float = SEVEN_DAYS,
-    ) -> Topic:
-        """Add a Kafka-like topic (see :class:`evsim.brokers.log.Topic`).
-
-        ``name``
-            unique among the simulation's components (Kafka: the topic name).
-        ``partitions``
-            how many partitions (>= 1); Kafka's ``num.partitions`` defaults to 1. A
-            partition is the unit of parallelism: a group's consumers work on at most one
-            record of a partition at a time, so a group never has more slots than this.
-        ``latency``
-            seconds from a producer's send to the record's append, when consumers can read
-            it (a distribution or a number; default 0: at once). A real produce costs a
-            network round trip and the replication ``acks=all`` waits for (the default
-            since Kafka 3.0), plus up to ``linger.ms`` of batching (0 before Kafka 4.0, 5 ms
-            since): a few milliseconds.
-        ``retention``
-            seconds a record is kept before deletion (``retention.ms``; default 604800 s,
-            7 days, Kafka's ``log.retention.hours=168``). A group that falls further behind
-            loses the deleted records as ``expired``.
-        """
-        self._free(name)
-        topic = Topic(self.world, name, partitions, latency, retention)
-        self._claim(name, "topic")
-        self.world.brokers[name] = self.topics[name] = topic
-        return topic
-
-    def queue(
-        self,
-        name: str,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        retention: float = DEFAULT_RETENTION,
-        dead_letter: Queue | str | None = None,
-        max_receive_count: int | None = None,
-        fifo: bool = False,
-        latency: Distribution | float = 0.0,
-        receive_batch: int = 1,
-        wait_time: float = DEFAULT_WAIT_TIME,
-        delay: float = 0.0,
-        content_based_deduplication: bool = False,
-    ) -> Queue:
-        """Add an SQS-like queue (see :class:`evsim.brokers.queue.Queue`). Times are seconds;
-        SQS's attribute names, ranges and defaults in brackets.
-
-        ``name``
-            unique; 1-80 of ``[A-Za-z0-9_-]``, ending in ``.fifo`` for a FIFO queue
-            [QueueName].
-        ``visibility_timeout``
-            how long a received message stays invisible to other receivers; not deleted by
-            then (its consumer failed, crashed or was too slow), it is received again
-            [VisibilityTimeout, 0-43200, default 30].
-        ``retention``
-            how long a message is kept, counted from when it was first enqueued; older
-            ones are deleted, as ``expired`` [MessageRetentionPeriod, 60-1209600, default
-            345600: 4 days].
-        ``dead_letter``, ``max_receive_count``
-            the redrive policy, both or neither: a message already received
-            ``max_receive_count`` times moves to the ``dead_letter`` queue instead of being
-            received again [RedrivePolicy: deadLetterTargetArn, maxReceiveCount 1-1000; no
-            policy by default]. ``dead_letter`` is a queue or a queue's name; a name not
-            defined yet creates that queue with SQS's defaults (FIFO if this queue is FIFO,
-            as SQS requires).
-        ``fifo``
-            a FIFO queue: ordered within a message group (the event's key), one message of
-            a group in flight at a time, a message whose deduplication id was accepted in
-            the last 5 minutes dropped [FifoQueue, default false].
-        ``latency``
-            seconds from SendMessage to the message being stored (a distribution or a
-            number; default 0). Real sends take a few to tens of milliseconds.
-        ``receive_batch``
-            messages a consumer receives at once [MaxNumberOfMessages, 1-10, default 1].
-        ``wait_time``
-            how long a receive waits for a message when the queue is empty (long polling)
-            [ReceiveMessageWaitTimeSeconds, 0-20]. The default here is 20, the longest:
-            SQS's own default, 0, is short polling, which answers at once, often empty.
-        ``delay``
-            how long a new message stays invisible before its first receive [DelaySeconds,
-            0-900, default 0].
-        ``content_based_deduplication``
-            a FIFO queue deduplicates by a SHA-256 of the payload when an event carries no
-            ``MessageDeduplicationId`` attribute [ContentBasedDeduplication, default
-            false].
-        """
-        self._free(name)
-        if isinstance(dead_letter, str) and max_receive_count is not None:
-            max_receives(max_receive_count)  # refuse before creating the DLQ
-            dead_letter = self._dead_letter_queue(name, dead_letter, fifo)
-        queue = Queue(
-            self.world, name, visibility_timeout=visibility_timeout, retention=retention,
-            dead_letter=dead_letter, max_receive_count=max_receive_count, fifo=fifo,
-            latency=latency, receive_batch=receive_batch, wait_time=wait_time, delay=delay,
-            content_based_deduplication=content_based_deduplication,
-        )  # fmt: skip
-        self._claim(name, "queue")
-        self.world.brokers[name] = self.queues[name] = queue
-        return queue
-
-    def fanout(
-        self,
-        name: str,
-        latency: Distribution | float = 0.0,
-        fifo: bool = False,
-        content_based_deduplication: bool = False,
-    ) -> Fanout:
-        """Add an SNS-like fan-out topic (see :class:`evsim.brokers.fanout.Fanout`); ``fifo=True``
-        makes it an SNS FIFO topic, whose name ends in ``.fifo``."""
-        self._free(name)
-        fanout = Fanout(self.world, name, latency, fifo, content_based_deduplication)
-        self._claim(name, "fanout")
-        self.world.brokers[name] = self.fanouts[name] = fanout
-        return fanout
-
-    def _dead_letter_queue(self, source: str, name: str, fifo: Any) -> Any:
-        """The DLQ called ``name``, created with SQS's defaults if it does not exist."""
-        if name == source:
-            raise ConfigError(f"dead_letter: queue {source!r} cannot be its own DLQ")
-        if name in self.world.brokers:
-            return self.world.brokers[name]
-        fifo = _check.flag("fifo", fifo)
-        if fifo and not name.endswith(".fifo"):
-            raise ConfigError(
-                f"dead_letter: a FIFO queue's DLQ is a FIFO queue, whose name ends in "
-                f"'.fifo' (SQS), got {name!r}"
-            )
-        return self.queue(name, fifo=fifo)
 
     def producer(
         self,
@@ -464,20 +326,5 @@ class Simulation:
         self._names[name] = kind
 
 
-def _method_signature(config: type) -> inspect.Signature:
-    """The signature of a method taking ``config``'s fields: what ``help()`` shows and
-    what the scenario loader checks an entry's fields against."""
-    fields = list(inspect.signature(config).parameters.values())
-    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([this, *fields], return_annotation="ConsumerGroup")
-
-
-def _with_fields(method_doc: str | None, config: type) -> str:
-    """A method's docstring followed by ``config``'s (without its first line): its fields'
-    descriptions, written once, shown by ``help(sim.consumer_group)``."""
-    fields_doc = inspect.cleandoc(config.__doc__ or "").split("\n", 1)[-1].strip()
-    return inspect.cleandoc(method_doc or "") + "\n\n" + fields_doc
-
-
-Simulation.consumer_group.__signature__ = _method_signature(GroupConfig)  # type: ignore[attr-defined]
-Simulation.consumer_group.__doc__ = _with_fields(Simulation.consumer_group.__doc__, GroupConfig)
+Simulation.consumer_group.__signature__ = method_signature(GroupConfig)  # type: ignore[attr-defined]
+Simulation.consumer_group.__doc__ = with_fields(Simulation.consumer_group.__doc__, GroupConfig)

@@ -77,7 +77,7 @@ def result() -> ev.Result:
 
 @pytest.fixture(scope="module")
 def parsed(result):
-    return parse(result.to_prometheus())
+    return parse(ev.to_prometheus(result))
 
 
 def test_families_have_help_and_type_and_counters_end_in_total(parsed):
@@ -161,7 +161,7 @@ def test_gauges_hold_the_last_sampled_value(result, parsed):
 
 def test_queue_and_dlq_depth_of_an_sqs_flow():
     result = fanout_flow()
-    types, _, samples = parse(result.to_prometheus())
+    types, _, samples = parse(ev.to_prometheus(result))
     assert types["evsim_queue_depth"] == "gauge"
     series = result.timeseries
     for metric, name in (("queue_depth", "NotificationQueue"), ("dlq_depth", "NotificationDLQ")):
@@ -178,7 +178,7 @@ def test_label_values_are_escaped():
     sim.topic("t")
     sim.producer("p", "t", ev.Periodic(interval=1), "E")
     sim.consumer_group(name, "t")
-    text = sim.run(until=5).to_prometheus()
+    text = ev.to_prometheus(sim.run(until=5))
     assert 'group="odd \\"group\\"\\\\with\\nnewline"' in text
     assert all(line.count("\n") == 0 for line in text.splitlines())
     _, _, samples = parse(text)
@@ -188,10 +188,10 @@ def test_label_values_are_escaped():
 
 def test_prometheus_client_parses_it_too(result):
     parser = pytest.importorskip("prometheus_client.parser")
-    families = {f.name: f for f in parser.text_string_to_metric_families(result.to_prometheus())}
+    families = {f.name: f for f in parser.text_string_to_metric_families(ev.to_prometheus(result))}
     assert families["evsim_events_processed"].type == "counter"
     assert families["evsim_event_latency_seconds"].type == "summary"
-    _, _, samples = parse(result.to_prometheus())
+    _, _, samples = parse(ev.to_prometheus(result))
     for family in families.values():
         for sample in family.samples:
             mine = samples[(sample.name, frozenset(sample.labels.items()))]
@@ -200,13 +200,18 @@ def test_prometheus_client_parses_it_too(result):
 
 def test_a_summary_mode_run_exports_counters_and_latency_only():
     result = order_flow(record="summary")
-    types, _, samples = parse(result.to_prometheus())
+    types, _, samples = parse(ev.to_prometheus(result))
     assert set(types) == {
         "evsim_events_processed_total", "evsim_events_dead_lettered_total",
         "evsim_events_lost_total", "evsim_events_expired_total", "evsim_event_latency_seconds",
     }  # fmt: skip
-    full = parse(order_flow().to_prometheus())[2]
+    full = parse(ev.to_prometheus(order_flow()))[2]
     key = ("evsim_events_processed_total", frozenset({"group": "audit"}.items()))
     assert samples[key] == full[key]
     count = ("evsim_event_latency_seconds_count", frozenset({"group": "audit"}.items()))
     assert samples[count] == full[count]
+
+
+def test_the_result_method_forwards_to_the_exporter():
+    result = order_flow()
+    assert result.to_prometheus() == ev.to_prometheus(result)

@@ -8,6 +8,7 @@ files' ``consumer_groups`` entries are checked against them, and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, fields
 from typing import Any
@@ -259,3 +260,18 @@ def _qualname(value: Any) -> str:
 def _reworded(error: TypeError) -> str:
     """Python's message for a bad call, naming the call as the user wrote it."""
     return str(error).replace("GroupConfig.__init__()", "consumer_group()")
+
+
+def method_signature(config: type) -> inspect.Signature:
+    """The signature of a method taking ``config``'s fields: what ``help()`` shows and
+    what the scenario loader checks an entry's fields against."""
+    parameters = list(inspect.signature(config).parameters.values())
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([this, *parameters], return_annotation="ConsumerGroup")
+
+
+def with_fields(method_doc: str | None, config: type) -> str:
+    """A method's docstring followed by ``config``'s (without its first line): its fields'
+    descriptions, written once, shown by ``help(sim.consumer_group)``."""
+    fields_doc = inspect.cleandoc(config.__doc__ or "").split("\n", 1)[-1].strip()
+    return inspect.cleandoc(method_doc or "") + "\n\n" + fields_doc
