@@ -21,6 +21,7 @@ ORIGINAL_OFFSET = "original_offset"  # kafka_dlt-original-offset
 ORIGINAL_QUEUE = "original_queue"  # the SQS queue a group's DLQ copy came from
 RETRY_TOPIC_ATTEMPTS = "retry_topic_attempts"  # attempts made when forwarded to a retry topic
 
+ORIGINAL_PLACE = (ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET)
 ADDED = frozenset(
     (DLQ_REASON, ATTEMPTS, LAST_ERROR, ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET,
      ORIGINAL_QUEUE, RETRY_TOPIC_ATTEMPTS)
@@ -33,3 +34,17 @@ def without_added(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None
         return None
     kept = {name: value for name, value in attributes.items() if name not in ADDED}
     return kept or None
+
+
+def original_place(events: Any, record: int, topic: str, copy: bool) -> dict[str, Any]:
+    """Where record ``record`` of ``topic`` was first appended, as the original-topic,
+    -partition and -offset attributes: its own place, or, for a ``copy`` (in a retry
+    topic), the place it carries."""
+    if copy:
+        carried = events.attributes[record]
+        return {name: carried[name] for name in ORIGINAL_PLACE}
+    return {
+        ORIGINAL_TOPIC: topic,
+        ORIGINAL_PARTITION: events.partition[record],
+        ORIGINAL_OFFSET: events.offset[record],
+    }

@@ -39,8 +39,6 @@ from evsim.actors.roles import Member as Consumer
 from evsim.brokers.log import Topic
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
 
-ORIGINAL_PLACE = (headers.ORIGINAL_TOPIC, headers.ORIGINAL_PARTITION, headers.ORIGINAL_OFFSET)
-
 
 class TopicFeed:
     """The partitions a consumer group reads, and how far it has got in each."""
@@ -50,6 +48,7 @@ class TopicFeed:
     ) -> None:
         self.group = group
         self.config = config = group.config
+        self._backoff = config.retry_policy.backoff  # a retry topic's delay: its nominal one
         self.world = group.world
         self.topics = topics
         self.retry_topics = retry_topics
@@ -242,7 +241,7 @@ class TopicFeed:
         topic, partition = self.partitions[tp]
         record_id = topic.event_at(partition, position)
         events = self.world.records.events
-        due = events.published_at[record_id] + self._retry_delay(tp)
+        due = events.published_at[record_id] + self._backoff.nominal(self.stage[tp] - 1)
         if due > self.world.env.now:  # pause the partition until its head is due
             self.paused[tp] = True
             wake = self.world.env.timeout(due - self.world.env.now)
@@ -253,9 +252,6 @@ class TopicFeed:
     def _resume(self, tp: int) -> None:
         self.paused[tp] = False
         self.release(tp)
-
-    def _retry_delay(self, tp: int) -> float:
-        return self.config.retry_policy.backoff.nominal(self.stage[tp] - 1)
 
     def _hand_out(
         self, tp: int, position: int, event_id: int, record_id: int, consumer: Consumer
@@ -325,18 +321,10 @@ class TopicFeed:
         self.group.republish(delivery, target, extra)
 
     def _coordinates(self, delivery: Delivery) -> dict[str, Any]:
-        """Where the event was first appended (Spring's original-topic, -partition and
-        -offset headers): its own place, or what its retry copy carries."""
-        events = self.world.records.events
-        record = delivery.record_id
-        if delivery.stage:
-            carried = events.attributes[record]
-            return {name: carried[name] for name in ORIGINAL_PLACE}
-        return {
-            headers.ORIGINAL_TOPIC: self.topics[self.source[delivery.handle[0]]].name,
-            headers.ORIGINAL_PARTITION: events.partition[record],
-            headers.ORIGINAL_OFFSET: events.offset[record],
-        }
+        """Where the event was first appended (Spring's original-* headers)."""
+        topic = self.topics[self.source[delivery.handle[0]]].name  # type: ignore[index]
+        events, record = self.world.records.events, delivery.record_id
+        return headers.original_place(events, record, topic, copy=delivery.stage > 0)
 
     def release(self, tp: int) -> None:
         """Offer partition ``tp`` to its owner if it has records left to read."""
