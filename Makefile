@@ -45,10 +45,10 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
+# -n auto: the unit tests on every core (pytest-xdist); notebooks run one by one below
 test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	@$(MAKE) --no-print-directory lint
+	$(BIN)/pytest -q -n auto
 	@$(MAKE) --no-print-directory notebooks
 
 # Runs every notebook under $(NOTEBOOKS)/ (solutions/ included) and compares its

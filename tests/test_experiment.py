@@ -110,17 +110,35 @@ def test_confidence_intervals_cover_the_true_mean_about_as_often_as_their_level(
 
 
 @pytest.mark.parametrize(
-    ("call", "error", "argument"),
+    ("call", "error", "argument", "expected"),
     [
-        (lambda: ev.confidence_interval([1.0]), ev.ConfigError, "values"),
-        (lambda: ev.confidence_interval([1.0, 2.0], level=1.5), ev.ConfigError, "level"),
-        (lambda: ev.replicate(metrics, replications=0), ev.ConfigError, "replications"),
-        (lambda: ev.replicate("run", replications=2), ev.ConfigTypeError, "fn"),
-        (lambda: ev.sweep(metrics, {"scale": []}), ev.ConfigError, "grid"),
-        (lambda: ev.replicate(metrics, 2, executor="gpu"), ev.ConfigError, "executor"),
-        (lambda: ev.replicate(lambda seed: 42, 2, executor="serial"), ev.ConfigTypeError, "fn"),
+        (lambda: ev.confidence_interval([1.0]), ev.ConfigError, "values", "need at least 2"),
+        (
+            lambda: ev.confidence_interval([1.0, 2.0], level=1.5),
+            ev.ConfigError, "level", "must be between 0 and 1, got 1.5",
+        ),
+        (
+            lambda: ev.replicate(metrics, replications=0),
+            ev.ConfigError, "replications", "must be >= 1, got 0",
+        ),
+        (
+            lambda: ev.replicate("run", replications=2),
+            ev.ConfigTypeError, "fn", "expected a function fn(seed, **params)",
+        ),
+        (
+            lambda: ev.sweep(metrics, {"scale": []}),
+            ev.ConfigError, "grid['scale']", "expected a non-empty list of values",
+        ),
+        (
+            lambda: ev.replicate(metrics, 2, executor="gpu"),
+            ev.ConfigError, "executor", "expected an Executor, 'serial' or None, got 'gpu'",
+        ),
+        (
+            lambda: ev.replicate(lambda seed: 42, 2, executor="serial"),
+            ev.ConfigTypeError, "fn", "expected it to return an ev.Result or a dict of metrics",
+        ),
     ],
-)
-def test_bad_arguments_name_the_argument(call, error, argument):
-    with pytest.raises(error, match=argument):
+)  # fmt: skip
+def test_bad_arguments_name_the_argument(call, error, argument, expected, bad_argument):
+    with bad_argument(error, argument, expected):
         call()

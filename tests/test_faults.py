@@ -7,7 +7,6 @@ from collections.abc import Generator
 import numpy as np
 import pytest
 import simpy
-from flows import series
 
 import evsim as ev
 from evsim.actors.consumer import Consumer
@@ -263,7 +262,7 @@ def test_backoff_is_drawn_per_worker_and_replays_with_the_seed():
 
 
 @pytest.mark.parametrize(("join_at", "down"), [(2.5, None), (1.25, 1.25), (0.5, 1.05)])
-def test_an_outage_affects_a_late_joining_group_only_for_what_is_left_of_it(join_at, down):
+def test_an_outage_affects_a_late_joining_group_only_for_what_is_left_of_it(join_at, down, series):
     sim = ev.Simulation(seed=1, sample_interval=0.1)
     sim.topic("t")
     sim.producer("p", "t", ev.Periodic(0.5))

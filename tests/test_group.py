@@ -221,25 +221,26 @@ def test_a_raising_handler_marks_the_attempt_failed_and_the_event_lost():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "argument"),
+    ("kwargs", "error", "argument", "expected"),
     [
-        ({"source": "nowhere"}, ev.UnknownNameError, "source"),
-        ({"consumers": 0}, ev.ConfigError, "consumers"),
-        ({"service_time": "fast"}, ev.ConfigTypeError, "service_time"),
-        ({"service_time": ev.Exponential}, ev.ConfigTypeError, "service_time"),
-        ({"concurrency": 0}, ev.ConfigError, "concurrency"),
-        ({"commit": "sometimes"}, ev.ConfigError, "commit"),
-        ({"assignment": "random"}, ev.ConfigError, "assignment"),
-        ({"offset_reset": "none"}, ev.ConfigError, "offset_reset"),
-        ({"handler": 42}, ev.ConfigTypeError, "handler"),
-        ({"event_types": []}, ev.ConfigError, "event_types"),
+        ({"source": "nowhere"}, ev.UnknownNameError, "source", "no topic, queue or fanout named"),
+        ({"consumers": 0}, ev.ConfigError, "consumers", "must be >= 1, got 0"),
+        ({"service_time": "fast"}, ev.ConfigTypeError, "service_time", "expected a distribution"),
+        ({"service_time": ev.Exponential}, ev.ConfigTypeError,
+         "service_time", "expected a distribution"),  # the class, not an instance
+        ({"concurrency": 0}, ev.ConfigError, "concurrency", "must be >= 1, got 0"),
+        ({"commit": "sometimes"}, ev.ConfigError, "commit", "expected one of 'after', 'before'"),
+        ({"assignment": "random"}, ev.ConfigError, "assignment", "expected one of 'range'"),
+        ({"offset_reset": "none"}, ev.ConfigError, "offset_reset", "expected one of 'latest'"),
+        ({"handler": 42}, ev.ConfigTypeError, "handler", "expected a function fn(event, ctx)"),
+        ({"event_types": []}, ev.ConfigError, "event_types", "expected event type names or None"),
     ],
-)
-def test_bad_group_arguments_name_the_argument(kwargs, error, argument):
+)  # fmt: skip
+def test_bad_group_arguments_name_the_argument(kwargs, error, argument, expected, bad_argument):
     sim = ev.Simulation(seed=1)
     sim.topic("t")
     arguments = {"name": "g", "source": "t", **kwargs}
-    with pytest.raises(error, match=argument):
+    with bad_argument(error, argument, expected):
         sim.consumer_group(**arguments)
 
 

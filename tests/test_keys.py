@@ -146,28 +146,32 @@ def test_as_keys_rejects_other_values_naming_the_argument(value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "error", "argument"),
+    ("make", "error", "argument", "expected"),
     [
-        (lambda: UniformKeys(0), ConfigError, "n"),
-        (lambda: UniformKeys(2.0), ConfigTypeError, "n"),
-        (lambda: UniformKeys(True), ConfigTypeError, "n"),
-        (lambda: ZipfKeys(10, s=0), ConfigError, "s"),
-        (lambda: ZipfKeys(10, s=-1), ConfigError, "s"),
-        (lambda: ZipfKeys(10, s="1"), ConfigTypeError, "s"),
-        (lambda: ZipfKeys(0, s=1), ConfigError, "n"),
-        (lambda: UniformKeys(10, prefix=""), ConfigTypeError, "prefix"),
-        (lambda: UniformKeys(10, prefix=3), ConfigTypeError, "prefix"),
-        (lambda: UniformKeys(10).key(10), ConfigError, "i"),
-        (lambda: UniformKeys(10).key(-1), ConfigError, "i"),
-        (lambda: UniformKeys(10).chooser(rng(), block=0), ConfigError, "block"),
-        (lambda: UniformKeys(10).chooser("rng"), ConfigTypeError, "rng"),
-        (lambda: UniformKeys(10).indices(rng(), -1), ConfigError, "size"),
+        (lambda: UniformKeys(0), ConfigError, "n", "must be >= 1, got 0"),
+        (lambda: UniformKeys(2.0), ConfigTypeError, "n", "expected a whole number, got 2.0"),
+        (lambda: UniformKeys(True), ConfigTypeError, "n", "expected a whole number, got True"),
+        (lambda: ZipfKeys(10, s=0), ConfigError, "s", "must be > 0, got 0"),
+        (lambda: ZipfKeys(10, s=-1), ConfigError, "s", "must be > 0, got -1"),
+        (lambda: ZipfKeys(10, s="1"), ConfigTypeError, "s", "expected a number, got '1'"),
+        (lambda: ZipfKeys(0, s=1), ConfigError, "n", "must be >= 1, got 0"),
+        (lambda: UniformKeys(10, prefix=""), ConfigTypeError, "prefix", "expected a non-empty"),
+        (lambda: UniformKeys(10, prefix=3), ConfigTypeError, "prefix", "expected a non-empty"),
+        (lambda: UniformKeys(10).key(10), ConfigError, "i", "must be < n (10), got 10"),
+        (lambda: UniformKeys(10).key(-1), ConfigError, "i", "must be >= 0, got -1"),
+        (lambda: UniformKeys(10).chooser(rng(), block=0), ConfigError, "block", "must be >= 1"),
+        (lambda: UniformKeys(10).chooser("rng"), ConfigTypeError, "rng", "expected a numpy"),
+        (lambda: UniformKeys(10).indices(rng(), -1), ConfigError, "size", "must be >= 0"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument(
-    make: Callable[[], object], error: type[Exception], argument: str
+    make: Callable[[], object],
+    error: type[ConfigError],
+    argument: str,
+    expected: str,
+    bad_argument: Callable[..., Any],
 ) -> None:
-    with pytest.raises(error, match=argument):
+    with bad_argument(error, argument, expected):
         make()
 
 

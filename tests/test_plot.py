@@ -10,38 +10,40 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 from evsim.views import plot
 
 
-def order_flow(seed: int = 1, until: float = 30.0, warmup: float = 0.0, **kw) -> ev.Result:
-    """The seed's order flow; notification's consumer 1 is down from 10 s to 20 s."""
-    sim = order_flow_core(seed, **kw)
-    sim.consumer_group(
-        "notification-service", "order-events", consumers=2, service_time=ev.Exponential(0.02),
-        faults=[ev.Outage(10, 20, consumers=["notification-service-1"])],
-    )  # fmt: skip
-    return sim.run(until=until, warmup=warmup)
+@pytest.fixture(scope="module")
+def order_flow(order_flow_core):
+    """``order_flow(until=30.0, warmup=0.0, **simulation)``: the seed's order flow, run;
+    notification's consumer 1 is down from 10 s to 20 s."""
 
+    def run(until: float = 30.0, warmup: float = 0.0, **simulation) -> ev.Result:
+        sim = order_flow_core(seed=1, **simulation)
+        sim.consumer_group(
+            "notification-service", "order-events", consumers=2,
+            service_time=ev.Exponential(0.02),
+            faults=[ev.Outage(10, 20, consumers=["notification-service-1"])],
+        )  # fmt: skip
+        return sim.run(until=until, warmup=warmup)
 
-def fanout_flow(seed: int = 1) -> ev.Result:
-    sim, sns = fanout_flow_core(seed)
-    sim.queue("AuditQueue")
-    sns.subscribe("AuditQueue")
-    sim.consumer_group("auditor", "AuditQueue", service_time=0.01)
-    return sim.run(until=30)
+    return run
 
 
 @pytest.fixture(scope="module")
-def result() -> ev.Result:
+def result(order_flow) -> ev.Result:
     return order_flow()
 
 
 @pytest.fixture(scope="module")
-def fanout() -> ev.Result:
-    return fanout_flow()
+def fanout(fanout_flow_core) -> ev.Result:
+    sim, sns = fanout_flow_core(seed=1)
+    sim.queue("AuditQueue")
+    sns.subscribe("AuditQueue")
+    sim.consumer_group("auditor", "AuditQueue", service_time=0.01)
+    return sim.run(until=30)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +59,7 @@ def lines_by_label(ax) -> dict:
 # --- latency ------------------------------------------------------------------------------
 
 
-def test_latency_data_is_the_sample_summary_measures():
+def test_latency_data_is_the_sample_summary_measures(order_flow):
     result = order_flow(warmup=5)
     data = plot.latency_data(result)
     summary = result.summary()
@@ -140,7 +142,7 @@ def test_throughput_counts_processed_events_per_second_by_completion_time(result
     assert ax.get_xlabel() == "time (s)"
 
 
-def test_throughput_last_bin_is_divided_by_its_own_length():
+def test_throughput_last_bin_is_divided_by_its_own_length(order_flow):
     result = order_flow(until=5.5)
     data = plot.throughput_data(result, bin=2.0)
     np.testing.assert_allclose(data.index, [0, 2, 4])
@@ -343,7 +345,7 @@ def test_standard_charts_write_the_charts_that_have_data(result, fanout, tmp_pat
     assert not plt.get_fignums()  # nothing left open
 
 
-def test_standard_charts_of_a_summary_mode_run(tmp_path):
+def test_standard_charts_of_a_summary_mode_run(order_flow, tmp_path):
     result = order_flow(until=10, record="summary")
     names = {p.stem for p in plot.standard_charts(result, tmp_path)}
     assert names == {"topology", "percentiles"}

@@ -6,7 +6,6 @@ import math
 import re
 
 import pytest
-from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 
@@ -54,24 +53,32 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
-def order_flow(seed: int = 3, record: str = "full") -> ev.Result:
-    sim = order_flow_core(seed, rate=30, record=record)
-    sim.consumer_group(
-        "inventory-service", "order-events", consumers=2, event_types="OrderCreated",
-        service_time=ev.Exponential(0.03), faults=[ev.TransientErrors(p=0.2)],
-        dead_letter="order-events-dlt",
-    )  # fmt: skip
-    sim.consumer_group("audit", "order-events", service_time=ev.Exponential(0.01))  # no DLQ
-    return sim.run(until=30, warmup=5)
+@pytest.fixture(scope="module")
+def order_flow(order_flow_core):
+    """``order_flow(record="full")``: the order flow with an inventory service (failing,
+    with a DLT) and an audit service (no DLQ), run."""
+
+    def run(record: str = "full") -> ev.Result:
+        sim = order_flow_core(seed=3, rate=30, record=record)
+        sim.consumer_group(
+            "inventory-service", "order-events", consumers=2, event_types="OrderCreated",
+            service_time=ev.Exponential(0.03), faults=[ev.TransientErrors(p=0.2)],
+            dead_letter="order-events-dlt",
+        )  # fmt: skip
+        sim.consumer_group("audit", "order-events", service_time=ev.Exponential(0.01))  # no DLQ
+        return sim.run(until=30, warmup=5)
+
+    return run
 
 
-def fanout_flow() -> ev.Result:
+@pytest.fixture
+def fanout_flow(fanout_flow_core) -> ev.Result:
     sim, _ = fanout_flow_core(seed=2, only_orders=False)
     return sim.run(until=30)
 
 
 @pytest.fixture(scope="module")
-def result() -> ev.Result:
+def result(order_flow) -> ev.Result:
     return order_flow()
 
 
@@ -159,8 +166,8 @@ def test_gauges_hold_the_last_sampled_value(result, parsed):
     assert value(samples, "evsim_dlq_depth", queue="order-events-dlt") == dlq > 0
 
 
-def test_queue_and_dlq_depth_of_an_sqs_flow():
-    result = fanout_flow()
+def test_queue_and_dlq_depth_of_an_sqs_flow(fanout_flow):
+    result = fanout_flow
     types, _, samples = parse(ev.to_prometheus(result))
     assert types["evsim_queue_depth"] == "gauge"
     series = result.timeseries
@@ -198,7 +205,7 @@ def test_prometheus_client_parses_it_too(result):
             assert mine == sample.value or (math.isnan(mine) and math.isnan(sample.value))
 
 
-def test_a_summary_mode_run_exports_counters_and_latency_only():
+def test_a_summary_mode_run_exports_counters_and_latency_only(order_flow):
     result = order_flow(record="summary")
     types, _, samples = parse(ev.to_prometheus(result))
     assert set(types) == {
@@ -212,6 +219,5 @@ def test_a_summary_mode_run_exports_counters_and_latency_only():
     assert samples[count] == full[count]
 
 
-def test_the_result_method_forwards_to_the_exporter():
-    result = order_flow()
+def test_the_result_method_forwards_to_the_exporter(result):
     assert result.to_prometheus() == ev.to_prometheus(result)

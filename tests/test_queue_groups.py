@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from flows import series
 from invariants import assert_consistent
 
 import evsim as ev
@@ -72,7 +71,7 @@ def test_processed_messages_are_deleted_once_each(healthy):
     assert sim.queues["q"].depth() == 0
 
 
-def test_queue_depth_is_what_was_sent_minus_what_was_deleted(healthy):
+def test_queue_depth_is_what_was_sent_minus_what_was_deleted(healthy, series):
     _, result = healthy
     depth = series(result, "queue_depth", "q")
     published = np.sort(result.events["published_at"].to_numpy())
@@ -99,7 +98,7 @@ def test_competing_consumers_share_the_messages_one_at_a_time(healthy):
 # --- failures: reappear after the visibility timeout, then the DLQ ------------------------
 
 
-def test_a_failed_message_reappears_each_visibility_timeout_then_moves_to_the_dlq():
+def test_a_failed_message_reappears_each_visibility_timeout_then_moves_to_the_dlq(series):
     visibility, service, receives = 10.0, 0.5, 4
     sim, result = run_queue(
         80,
@@ -167,7 +166,9 @@ def test_under_load_every_receive_of_a_failing_message_waits_a_visibility_timeou
     assert not failed & set(processed.index)
 
 
-def test_the_dlq_depth_grows_by_the_dead_lettered_messages_and_keeps_enqueue_times(poisoned):
+def test_the_dlq_depth_grows_by_the_dead_lettered_messages_and_keeps_enqueue_times(
+    poisoned, series
+):
     sim, result = poisoned
     depth = series(result, "dlq_depth", "dlq")
     assert depth.is_monotonic_increasing
@@ -183,7 +184,7 @@ def test_the_dlq_depth_grows_by_the_dead_lettered_messages_and_keeps_enqueue_tim
     assert_consistent(result)
 
 
-def test_retention_in_the_dlq_counts_from_the_original_enqueue_time():
+def test_retention_in_the_dlq_counts_from_the_original_enqueue_time(series):
     retention, visibility = 60.0, 20.0
     sim, result = run_queue(
         120,
@@ -360,7 +361,7 @@ def test_messages_nobody_reads_within_retention_expire():
 # --- a group's own dead-letter queue and refusals -----------------------------------------
 
 
-def test_a_group_dead_letter_queue_takes_exhausted_messages_off_the_source():
+def test_a_group_dead_letter_queue_takes_exhausted_messages_off_the_source(series):
     backoff = ev.Backoff(base=0.2)
     sim = ev.Simulation(seed=7)
     sim.queue("q")

@@ -174,9 +174,17 @@ def assert_offsets_have_no_gaps(result: ev.Result) -> None:
         assert (in_append_order == sorted(in_append_order)).all(), f"{target}-{partition}"
 
 
-@settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+EXAMPLES = 500  # random systems per run of the suite, over all shards
+SHARDS = 4  # independent parts of those, so that pytest -n spreads them over the cores
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+@settings(
+    max_examples=EXAMPLES // SHARDS, deadline=None, database=None,
+    suppress_health_check=list(HealthCheck),
+)  # fmt: skip
 @given(systems)
-def test_random_systems_keep_every_invariant_in_both_recording_modes(s):
+def test_random_systems_keep_every_invariant_in_both_recording_modes(shard, s):
     full = build(s, "full").run(until=s["until"])
     assert_consistent(full)
     assert_offsets_have_no_gaps(full)

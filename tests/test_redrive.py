@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from flows import series
 
 import evsim as ev
 
@@ -52,7 +51,7 @@ def sqs_redrive(rate):
 
 
 @pytest.mark.parametrize("rate", [None, 4.0])
-def test_an_sqs_redrive_sends_the_dlq_back_to_its_source_as_new_messages(rate):
+def test_an_sqs_redrive_sends_the_dlq_back_to_its_source_as_new_messages(rate, series):
     sim, move, result = sqs_redrive(rate)
     events = result.events.set_index("event_id")
     deliveries = result.deliveries.set_index("event_id")
@@ -141,7 +140,7 @@ def test_a_dead_letter_topic_is_republished_to_the_original_topic(dead_letter_to
     assert (deliveries.loc[copies.index, "outcome"] == "processed").all()
 
 
-def test_a_later_redrive_sends_only_the_records_added_since(dead_letter_topic):
+def test_a_later_redrive_sends_only_the_records_added_since(dead_letter_topic, series):
     _, _, result = dead_letter_topic
     events = result.events.set_index("event_id")
     records = events[events["target"] == "payments-dlt"]

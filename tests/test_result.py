@@ -184,12 +184,16 @@ def test_a_simulation_runs_once():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "argument"),
-    [({"until": 0}, "until"), ({"until": -5}, "until"), ({"until": 10, "warmup": 10}, "warmup")],
+    ("kwargs", "argument", "expected"),
+    [
+        ({"until": 0}, "until", "must be > 0, got 0"),
+        ({"until": -5}, "until", "must be > 0, got -5"),
+        ({"until": 10, "warmup": 10}, "warmup", "must be < until (10.0), got 10"),
+    ],
 )
-def test_bad_run_arguments_name_the_argument(kwargs, argument):
+def test_bad_run_arguments_name_the_argument(kwargs, argument, expected, bad_argument):
     sim = ev.Simulation(seed=1)
-    with pytest.raises(ev.ConfigError, match=argument):
+    with bad_argument(ev.ConfigError, argument, expected):
         sim.run(**kwargs)
 
 

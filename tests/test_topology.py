@@ -12,7 +12,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import networkx as nx
 import pytest
-from flows import fanout_flow_core, order_flow_core
 
 import evsim as ev
 from evsim.views.topology import layout
@@ -20,10 +19,11 @@ from evsim.views.topology import layout
 CORAL, YELLOW, BLUE = "#ff6f61", "#ffeb3b", "#405de6"
 
 
-def order_flow(seed: int = 1) -> ev.Simulation:
+@pytest.fixture
+def order_flow(order_flow_core) -> ev.Simulation:
     """The seed's diagram: Orders publishes OrderCreated, Payment publishes
     PaymentProcessed, Notification reads both, Inventory reads OrderCreated."""
-    sim = order_flow_core(seed)
+    sim = order_flow_core(seed=1)
     sim.consumer_group(
         "notification-service", "order-events", consumers=2,
         event_types=["OrderCreated", "PaymentProcessed"], service_time=ev.Exponential(0.01),
@@ -36,9 +36,10 @@ def order_flow(seed: int = 1) -> ev.Simulation:
     return sim
 
 
-def fanout_flow(seed: int = 1) -> ev.Simulation:
+@pytest.fixture
+def fanout_flow(fanout_flow_core) -> ev.Simulation:
     """The seed's SNS/SQS configuration: a fan-out, filtered queue subscriptions, a DLQ."""
-    sim, sns = fanout_flow_core(seed, max_receive_count=3, failure_p=0.3)
+    sim, sns = fanout_flow_core(seed=1, max_receive_count=3, failure_p=0.3)
     sim.queue("AuditQueue")
     sim.queue("BigOrders")
     sns.subscribe("AuditQueue")
@@ -62,8 +63,8 @@ def edge(graph: nx.DiGraph, u: str, v: str) -> tuple[str, str]:
 # --- the graph ----------------------------------------------------------------------------
 
 
-def test_order_flow_graph_has_a_node_per_component_with_its_kind():
-    graph = ev.topology(order_flow())
+def test_order_flow_graph_has_a_node_per_component_with_its_kind(order_flow):
+    graph = ev.topology(order_flow)
     assert isinstance(graph, nx.DiGraph)
     assert dict(graph.nodes(data="kind")) == {
         "orders-service": "producer",
@@ -77,8 +78,8 @@ def test_order_flow_graph_has_a_node_per_component_with_its_kind():
     assert graph.nodes["notification-service"]["detail"] == "2 consumers"
 
 
-def test_publish_subscribe_and_dead_letter_edges_are_labelled_with_event_types():
-    graph = ev.topology(order_flow())
+def test_publish_subscribe_and_dead_letter_edges_are_labelled_with_event_types(order_flow):
+    graph = ev.topology(order_flow)
     assert edge(graph, "orders-service", "order-events") == ("publish", "OrderCreated")
     assert edge(graph, "order-events", "payment-service") == ("subscribe", "OrderCreated")
     assert edge(graph, "order-events", "notification-service") == (
@@ -97,8 +98,8 @@ def test_publish_subscribe_and_dead_letter_edges_are_labelled_with_event_types()
     assert not graph.has_edge("payment-service", "order-events")
 
 
-def test_a_result_adds_what_handlers_published_but_not_dead_letter_copies():
-    result = order_flow().run(until=20)
+def test_a_result_adds_what_handlers_published_but_not_dead_letter_copies(order_flow):
+    result = order_flow.run(until=20)
     graph = ev.topology(result)
     assert edge(graph, "payment-service", "order-events") == ("publish", "PaymentProcessed")
     assert graph.edges["payment-service", "order-events"]["event_types"] == ["PaymentProcessed"]
@@ -110,8 +111,8 @@ def test_a_result_adds_what_handlers_published_but_not_dead_letter_copies():
     assert graph.number_of_edges() == 6
 
 
-def test_fanout_subscriptions_show_filter_policies_and_queues_their_dlq():
-    graph = ev.topology(fanout_flow())
+def test_fanout_subscriptions_show_filter_policies_and_queues_their_dlq(fanout_flow):
+    graph = ev.topology(fanout_flow)
     kinds = dict(graph.nodes(data="kind"))
     assert kinds["OrderEvents"] == "fanout"
     assert kinds["NotificationDLQ"] == kinds["NotificationQueue"] == "queue"
@@ -151,8 +152,8 @@ def test_topology_refuses_anything_but_a_simulation_or_result():
 # --- layout and drawing -------------------------------------------------------------------
 
 
-def test_layout_puts_producers_left_bus_centre_consumers_right_dead_letters_below():
-    graph = ev.topology(fanout_flow())
+def test_layout_puts_producers_left_bus_centre_consumers_right_dead_letters_below(fanout_flow):
+    graph = ev.topology(fanout_flow)
     pos = layout(graph)
     x = {kind: {pos[n][0] for n, k in graph.nodes(data="kind") if k == kind} for kind in
          ("producer", "fanout", "consumer_group")}  # fmt: skip
@@ -169,8 +170,8 @@ def test_layout_puts_producers_left_bus_centre_consumers_right_dead_letters_belo
         assert all(b - a == pytest.approx(1) for a, b in itertools.pairwise(ys))
 
 
-def test_layout_puts_what_groups_dead_letter_or_retry_to_right_of_the_consumers():
-    pos = layout(ev.topology(order_flow()))
+def test_layout_puts_what_groups_dead_letter_or_retry_to_right_of_the_consumers(order_flow):
+    pos = layout(ev.topology(order_flow))
     assert pos["order-events-dlt"][0] == pos["inventory-service"][0] + 1
     assert pos["order-events-dlt"][1] == pos["inventory-service"][1]  # beside its group
     sim = ev.Simulation(seed=1)
@@ -183,8 +184,8 @@ def test_layout_puts_what_groups_dead_letter_or_retry_to_right_of_the_consumers(
     assert {x for n, (x, _) in pos.items() if n.startswith("orders-")} == {3.0}
 
 
-def test_draw_topology_uses_the_seeds_colours_and_line_styles():
-    result = order_flow().run(until=10)
+def test_draw_topology_uses_the_seeds_colours_and_line_styles(order_flow):
+    result = order_flow.run(until=10)
     ax = ev.draw_topology(result)
     nodes = {t.get_gid()[5:]: t for t in ax.texts if (t.get_gid() or "").startswith("node:")}
     assert set(nodes) == set(ev.topology(result))
@@ -208,8 +209,8 @@ def test_draw_topology_uses_the_seeds_colours_and_line_styles():
     assert x["orders-service"] < x["order-events"] < x["payment-service"]
 
 
-def test_draw_topology_draws_on_a_given_axes_and_accepts_a_graph(tmp_path):
-    graph = ev.topology(fanout_flow())
+def test_draw_topology_draws_on_a_given_axes_and_accepts_a_graph(fanout_flow, tmp_path):
+    graph = ev.topology(fanout_flow)
     figure, ax = plt.subplots()
     assert ev.draw_topology(graph, ax=ax) is ax
     figure.savefig(tmp_path / "topology.png")  # draws (edges clip to the node boxes)
@@ -219,8 +220,8 @@ def test_draw_topology_draws_on_a_given_axes_and_accepts_a_graph(tmp_path):
 # --- Mermaid ------------------------------------------------------------------------------
 
 
-def test_mermaid_text_follows_the_seeds_diagram():
-    text = ev.to_mermaid(order_flow().run(until=10))
+def test_mermaid_text_follows_the_seeds_diagram(order_flow):
+    text = ev.to_mermaid(order_flow.run(until=10))
     lines = text.splitlines()
     assert lines[0] == "graph TD"
     assert "    p_orders_service -->|Publishes: OrderCreated| t_order_events" in lines
