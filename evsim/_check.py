@@ -69,7 +69,8 @@ def choice(argument: str, value: Any, allowed: Iterable[str]) -> str:
     if value not in options:
         listed = ", ".join(repr(o) for o in options)
         raise ConfigError(f"{argument}: expected one of {listed}, got {value!r}")
-    return value
+    chosen: str = value
+    return chosen
 
 
 def name(argument: str, value: Any) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from heapq import heappop, heappush
 from typing import Any, NoReturn
 
@@ -28,6 +28,14 @@ from evsim.errors import SimulationStateError
 
 WATCH_EVERY = 10_000  # event ids between the watchdog's looks at a moving clock
 STEPS_SHOWN = 1_000  # the steps before a stall whose callbacks its error names
+
+
+Steps = Generator[simpy.Event, Any, None]
+"""What a SimPy process function returns: a generator yielding the events it waits for."""
+
+Schedule = list[tuple[float, EventPriority, int, Any]]
+"""SimPy's heap: (time, priority, event id, event), where an event may be a Timer (which
+SimPy's ``Event`` type does not cover) or an event whose callbacks are gone (None)."""
 
 
 class Timer:
@@ -45,7 +53,8 @@ class Timer:
 
     def __init__(self, env: Clock, callback: Callable[[Timer], None]) -> None:
         self._env = env
-        self._schedule, self._ids = env._queue, env._eid  # SimPy's heap and event ids
+        self._schedule: Schedule = env._queue  # SimPy's heap
+        self._ids = env._eid  # SimPy's event ids
         self._callbacks = [callback]
         self._ok = True  # a slot, not a class attribute: the run loop reads it per event
         # set while pending; SimPy's step takes them (and sets None) when the timer fires
@@ -172,7 +181,7 @@ class Clock(Watchdog, simpy.Environment):
     def _steps(self) -> NoReturn:
         """SimPy's ``step`` in a loop: process events until one raises (``StopSimulation``
         at ``until``, a failed event nobody defused) or none is left (``EmptySchedule``)."""
-        queue = self._queue
+        queue: Schedule = self._queue
         watch_at = -1  # the event id past which the watchdog looks next
         while queue:
             self.now, _, eid, event = heappop(queue)

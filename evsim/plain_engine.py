@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from evsim.engine import Watchdog
+from evsim.engine import Clock, Watchdog
 from evsim.errors import SimulationStateError
 
 
@@ -36,7 +36,7 @@ class PlainTimer:
         if delay < 0.0:
             raise SimulationStateError(f"Timer.start: delay must be >= 0 seconds, got {delay}")
         self.pending = True
-        self._env.timeout(delay).callbacks.append(self._fire)  # type: ignore[union-attr]
+        self._env.timeout(delay).callbacks.append(self._fire)
 
     def _fire(self, _event: simpy.Event) -> None:
         self.pending = False
@@ -68,3 +68,8 @@ class PlainClock(Watchdog, simpy.Environment):
         self._still += 1
         if self._still >= self.stall_after:
             raise self._stalled(self._still)
+
+
+Engine = Clock | PlainClock
+"""Either engine: what :attr:`evsim.brokers.world.World.env` holds (``engine="fast"`` or
+``engine="simpy"``); components use only what both offer."""

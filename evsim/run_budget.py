@@ -117,7 +117,7 @@ def _samples(sim: Plan, until: float) -> Part:
 def _group_cycles(sim: Plan, until: float) -> list[Part]:
     parts = []
     for group in sim.groups.values():
-        for fault in group.config.faults or ():
+        for fault in group.config.fault_list:
             if isinstance(fault, Crashes):
                 cycle = fault.mttf.mean + fault.mttr.mean  # > 0: Crashes refuses 0
                 members = sum(fault.applies_to(m.name) for m in group.members)
@@ -151,7 +151,7 @@ def _suspects(sim: Plan, crashing: bool) -> list[str]:
     found = []
     for group in sim.groups.values():
         config = group.config
-        instant = config.service_time.mean == 0  # type: ignore[union-attr]
+        instant = config.service_distribution.mean == 0
         retry, name = config.retry_policy, repr(group.name)
         if instant and config.handler is not None:
             found.append(f"group {name} has a handler and zero service time")
@@ -160,7 +160,7 @@ def _suspects(sim: Plan, crashing: bool) -> list[str]:
                 f"group {name} retries in place (max_attempts={retry.max_attempts:,}) with "
                 "zero backoff and zero service time"
             )
-        if crashing and any(isinstance(fault, Crashes) for fault in config.faults or ()):
+        if crashing and any(isinstance(fault, Crashes) for fault in config.fault_list):
             found.append(f"consumers of group {name} crash and restart at this instant")
     return found
 

@@ -129,7 +129,7 @@ def _group_run(group: ConsumerGroup, slots: int) -> GroupRun:
         routed=group.routed,
         joined=group.active,
         join_at=group.config.join_at,
-        mean_service_time=group.config.service_time.mean,  # type: ignore[union-attr]
+        mean_service_time=group.config.service_distribution.mean,
         slots=slots,
     )
 

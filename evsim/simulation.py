@@ -32,8 +32,9 @@ from evsim.brokers.queue import Queue
 from evsim.brokers.world import World
 from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
-from evsim.plain_engine import PlainClock
+from evsim.plain_engine import Engine, PlainClock
 from evsim.records import RECORD_MODES, Records
+from evsim.records.summary import OutcomeTally
 from evsim.result import Result
 from evsim.run_record import RunRecord
 from evsim.utilisation import warn_overloaded
@@ -41,7 +42,7 @@ from evsim.workload.arrivals import Arrivals
 from evsim.workload.keys import KeyChooser
 from evsim.workload.rng import Streams
 
-ENGINES: dict[str, type[Clock] | type[PlainClock]] = {"fast": Clock, "simpy": PlainClock}
+ENGINES: dict[str, type[Engine]] = {"fast": Clock, "simpy": PlainClock}
 """The engines a simulation runs on, by name (see :class:`Simulation`)."""
 
 
@@ -83,9 +84,12 @@ class Simulation(BrokerBuilders):
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
         self._failed: str | None = None  # what stopped a run that raised
+        # how long a scenario file asks to run, in seconds (None: until the events end);
+        # set by load_scenario and read by `evsim run`, while sim.run(until=...) decides
+        self.duration: float | None = None
 
     @property
-    def env(self) -> Clock | PlainClock:
+    def env(self) -> Engine:
         """The SimPy environment the simulation runs on, for processes of your own
         (``sim.env.process(...)``) or timers (``sim.env.call_later(seconds, fn)``)."""
         return self.world.env
@@ -282,7 +286,10 @@ class Simulation(BrokerBuilders):
             producer.launch()
         for move in self.redrives:
             move.launch()
-        self.records.outcomes.warmup = warmup  # summary mode measures latency as it goes
+        outcomes = self.records.outcomes
+        if isinstance(outcomes, OutcomeTally):  # summary mode measures latency as it goes
+            outcomes.warmup = warmup
+
         sampler = Sampler(
             self.records, list(self.groups.values()), list(self.queues.values()),
             self.sample_interval,

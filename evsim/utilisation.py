@@ -35,12 +35,12 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from evsim.actors.group import ConsumerGroup
 from evsim.records import DUPLICATE, Records
+from evsim.records.full import AttemptLog
 from evsim.run_record import GroupRun, RunRecord
 
 OVERLOADED = 1.0  # ρ at which a group cannot keep up
@@ -88,13 +88,13 @@ def attempt_time(records: Records) -> dict[int, tuple[int, float]]:
     """Per group code: its processing attempts (duplicates skipped excluded) and their
     total duration in seconds, from the attempt rows or, with ``record="summary"``, the
     tally."""
-    log: Any = records.attempts
-    if records.full:
+    log = records.attempts
+    if isinstance(log, AttemptLog):
         kept = log.numpy("status") != DUPLICATE
         groups = log.numpy("group")[kept]
         seconds = (log.numpy("finished_at") - log.numpy("started_at"))[kept]
-        counts, totals = np.bincount(groups), np.bincount(groups, weights=seconds)
-        return {int(g): (int(counts[g]), float(totals[g])) for g in np.flatnonzero(counts)}
+        per_group, totals = np.bincount(groups), np.bincount(groups, weights=seconds)
+        return {int(g): (int(per_group[g]), float(totals[g])) for g in np.flatnonzero(per_group)}
     counts: defaultdict[int, int] = defaultdict(int)
     for (group, status), n in log.counts.items():
         if status != DUPLICATE:

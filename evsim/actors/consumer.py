@@ -100,9 +100,9 @@ class Consumer:
             if attempt is not None and delivery is not None:
                 yield delivery, *attempt
         for probe in self._plain_attempts:
-            attempt = probe()
-            if attempt is not None:
-                yield attempt
+            running = probe()
+            if running is not None:
+                yield running
 
     def reset_ready(self) -> None:
         """Forget queued partitions (after a rebalance they are offered again)."""
@@ -305,5 +305,5 @@ def _started(action: Callable[[], None]) -> Generator[Any, Any, None]:
 def _service_sampler(group: GroupServices, consumer: str, worker: int) -> Callable[[], float]:
     """Service times (seconds) for one worker, from its own random stream."""
     return group.world.sampler(
-        group.config.service_time, "group", group.name, "service", consumer, str(worker)
+        group.config.service_distribution, "group", group.name, "service", consumer, str(worker)
     )

@@ -9,7 +9,7 @@ know each other only through the protocols of :mod:`evsim.actors.roles`.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:  # a type only: brokers sit below actors
     from evsim.brokers.message import Message
@@ -92,7 +92,11 @@ class Tally:
         return attempts
 
 
-class Delivery:
+Handle = TypeVar("Handle", covariant=True)
+"""The type of a delivery's handle: what the feed that made it needs to find it again."""
+
+
+class Delivery(Generic[Handle]):
     """One event in the hands of a consumer.
 
     ``event_id`` is the event whose outcome is at stake; ``record_id`` the record actually
@@ -111,7 +115,7 @@ class Delivery:
         self,
         event_id: int,
         record_id: int,
-        handle: PartitionPlace | QueueReceipt | None,
+        handle: Handle,
         tally: Tally,
         settles: bool = True,
         stage: int = 0,

@@ -75,6 +75,7 @@ class PoisonEvents(Fault):
         """Whether the event is poison (``event`` builds the Event only when needed)."""
         if self.match is not None:
             return bool(self.match(event()))
+        assert self.p is not None  # exactly one of p and match is given
         return _unit_hash(event_id, salt) < self.p
 
 

@@ -31,11 +31,13 @@ from evsim.actors.group_config import GroupConfig
 from evsim.actors.idempotency import IdempotencyStore
 from evsim.actors.producer import send
 from evsim.actors.queue_feed import QueueFeed
+from evsim.actors.roles import Member, Unfinished
 from evsim.actors.topic_feed import TopicFeed
 from evsim.brokers.log import Topic
 from evsim.brokers.world import World
+from evsim.engine import Steps
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.records import DEAD_LETTERED, LOST
+from evsim.records import DEAD_LETTERED, LOST, Outcome
 
 _is_up = operator.attrgetter("up")
 _CONFIG_FIELDS = frozenset(f.name for f in fields(GroupConfig)) - {"name", "dead_letter"}
@@ -70,7 +72,7 @@ class ConsumerGroup:
         )
         events = world.records.events
         self.policy = AttemptPolicy(
-            world.streams, config.name, config.faults or (), config.retry_policy, events.event
+            world.streams, config.name, config.fault_list, config.retry_policy, events.event
         )
         self.store = IdempotencyStore(config.idempotency_window) if config.idempotent else None
         self._open: dict[int, Tally] = {}  # attempts of the events handed out, not yet settled
@@ -141,7 +143,7 @@ class ConsumerGroup:
         for member in self.members:
             member.launch()
         env = self._env
-        for index, fault in enumerate(self.config.faults or ()):
+        for index, fault in enumerate(self.config.fault_list):
             reason = f"{fault.kind}-{index}"  # a consumer is up once every reason is over
             if isinstance(fault, Crashes):
                 for member in self.members:
@@ -150,7 +152,7 @@ class ConsumerGroup:
             elif isinstance(fault, Outage):
                 env.process(self._outage(fault, reason))
 
-    def _crash_loop(self, member: Consumer, fault: Crashes, reason: str) -> Iterator[Any]:
+    def _crash_loop(self, member: Consumer, fault: Crashes, reason: str) -> Steps:
         stream = partial(self.world.streams.generator, "group", self.name, reason)
         up = fault.mttf.sampler(stream("up", member.name))
         down = fault.mttr.sampler(stream("down", member.name))
@@ -161,7 +163,7 @@ class ConsumerGroup:
             yield env.timeout(down())
             member.restart(reason)
 
-    def _outage(self, fault: Outage, reason: str) -> Iterator[Any]:
+    def _outage(self, fault: Outage, reason: str) -> Steps:
         """Down from ``start`` to ``end`` (absolute seconds): a group that joins during
         the outage is down from its join, one that joins after it never sees it."""
         env = self._env
@@ -188,7 +190,7 @@ class ConsumerGroup:
                 self._open[event_id] = tally
         return tally
 
-    def settle(self, delivery: Delivery, outcome: int, consumer: Consumer | None) -> None:
+    def settle(self, delivery: Delivery[object], outcome: Outcome, consumer: Member | None) -> None:
         """Record the final outcome of the delivery's event for this group (once per
         event), with the attempts its tally counts; ``consumer`` is None for an outcome no
         consumer decided (a queue's expiry or move to its dead-letter queue)."""
@@ -203,7 +205,7 @@ class ConsumerGroup:
         self.finished += 1
 
     def settle_unheld(
-        self, event_id: int, outcome: int, consumer: Consumer | None = None, record_id: int = -1
+        self, event_id: int, outcome: Outcome, consumer: Member | None = None, record_id: int = -1
     ) -> None:
         """Record the outcome of an event no delivery decided (it expired, was moved to a
         dead-letter queue by its queue, or was lost from a crashed consumer's hands), with
@@ -212,7 +214,7 @@ class ConsumerGroup:
         record = event_id if record_id < 0 else record_id
         self.settle(Delivery(event_id, record, None, self.tally(event_id)), outcome, consumer)
 
-    def give_up(self, delivery: Delivery, consumer: Consumer, where: dict[str, Any]) -> None:
+    def give_up(self, delivery: Delivery[object], consumer: Member, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it (``lost``)."""
         if self.dead_letter is None:
             self.settle(delivery, LOST, consumer)
@@ -228,7 +230,7 @@ class ConsumerGroup:
         self.republish(delivery, self.dead_letter, extra)
         self.settle(delivery, DEAD_LETTERED, consumer)
 
-    def republish(self, delivery: Delivery, target: Any, extra: dict[str, Any]) -> int:
+    def republish(self, delivery: Delivery[object], target: Any, extra: dict[str, Any]) -> int:
         """Publish a copy of the delivered record to ``target`` (a retry topic or DLQ),
         with the attributes ``extra`` added (:mod:`evsim.actors.headers`); it copies the record
         the consumer read, so a retry copy's own headers travel on."""
@@ -269,8 +271,11 @@ class ConsumerGroup:
         return self.feed.active
 
     def lag(self, tp: int) -> int:
-        """Kafka's consumer lag of partition ``tp``."""
-        return self.feed.lag(tp)
+        """Kafka's consumer lag of partition ``tp`` (a group reading topics)."""
+        feed = self.feed
+        if not isinstance(feed, TopicFeed):
+            raise TypeError(f"lag: group {self.name!r} reads a queue, which has no partitions")
+        return feed.lag(tp)
 
     def in_system(self) -> int:
         """Events routed to the group and not yet finished (waiting or in service)."""
@@ -285,7 +290,7 @@ class ConsumerGroup:
                 if number <= delivery.tally.counted:
                     yield delivery.event_id
 
-    def unfinished(self) -> Iterator[tuple[int, int, Consumer | None]]:
+    def unfinished(self) -> Iterator[Unfinished]:
         """(event id, outcome, consumer) of the routed events without an outcome yet."""
         return self.feed.unfinished()
 
@@ -293,7 +298,7 @@ class ConsumerGroup:
 def _check_fault_targets(config: GroupConfig) -> None:
     """Refuse a fault aimed at a consumer the group does not have (``g-0`` .. ``g-N``)."""
     names = {f"{config.name}-{i}" for i in range(config.consumers)}
-    for index, fault in enumerate(config.faults or ()):
+    for index, fault in enumerate(config.fault_list):
         unknown = set(getattr(fault, "consumers", None) or ()) - names
         if unknown:
             raise ConfigError(

@@ -145,7 +145,8 @@ class GroupConfig:
 
     def __post_init__(self) -> None:
         """Check every field, in the order of the signature, and keep its normal form
-        (a Distribution, a tuple of faults, a Retry, a tuple of event types)."""
+        (a Distribution, a list of faults, a Retry, a tuple of event types)."""
+
         checked: dict[str, Any] = {
             "name": _check.name("name", self.name),
             "consumers": _check.integer("consumers", self.consumers, minimum=1),
@@ -195,18 +196,40 @@ class GroupConfig:
         """The retry policy (:data:`~evsim.actors.retry.NO_RETRY` when none was given)."""
         return self.retry if isinstance(self.retry, Retry) else NO_RETRY
 
+    # The fields as __post_init__ left them, typed for the checker: a field's type is what
+    # a caller may give (a number for a constant, one fault for a list of one).
+
+    @property
+    def service_distribution(self) -> Distribution:
+        """``service_time`` as a Distribution (seconds)."""
+        service_time = self.service_time
+        assert isinstance(service_time, Distribution)
+        return service_time
+
+    @property
+    def fault_list(self) -> list[Fault]:
+        """``faults`` as a list (empty for none)."""
+        faults = self.faults
+        assert isinstance(faults, list)
+        return faults
+
+    @property
+    def handled_types(self) -> tuple[str, ...] | None:
+        """``event_types`` as a tuple of names (None: every type)."""
+        event_types = self.event_types
+        assert event_types is None or isinstance(event_types, tuple)
+        return event_types
+
     def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this group, as plain data (functions by name,
         brokers by name)."""
         sources = self.source if isinstance(self.source, list | tuple) else [self.source]
         names = [_name_of(item) for item in sources]
-        service_time = self.service_time
-        assert isinstance(service_time, Distribution)  # normalised in __post_init__
         return {
             "name": self.name,
             "source": names if len(names) > 1 else names[0],
             "consumers": self.consumers,
-            "service_time": service_time.spec(),
+            "service_time": self.service_distribution.spec(),
             "concurrency": self.concurrency,
             "handler": None if self.handler is None else _qualname(self.handler),
             "commit": self.commit,
@@ -215,7 +238,7 @@ class GroupConfig:
             "event_types": None if self.event_types is None else list(self.event_types),
             "join_at": self.join_at,
             "offset_reset": self.offset_reset,
-            "faults": [f.spec() for f in as_faults(self.faults)],
+            "faults": [f.spec() for f in self.fault_list],
             "retry": self.retry_policy.spec(),
             "dead_letter": None if self.dead_letter is None else _name_of(self.dead_letter),
             "idempotent": self.idempotent,

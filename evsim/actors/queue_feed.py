@@ -86,7 +86,7 @@ class QueueFeed:
 
     # --- handing out messages -----------------------------------------------------------
 
-    def take_now(self, consumer: Consumer) -> Delivery | None:
+    def take_now(self, consumer: Consumer) -> Delivery[QueueReceipt] | None:
         """The next message in ``consumer``'s hands, receiving a batch if they are empty;
         None if the queue has nothing visible."""
         batch = self._batches.get(consumer)
@@ -120,7 +120,7 @@ class QueueFeed:
         if polls is None or poll not in polls:  # the consumer crashed meanwhile
             return
         polls.discard(poll)
-        self._receive(consumer, poll.value)
+        self._receive(consumer, poll.value or [])  # a fired wait holds >= 1 message
 
     def _receive(self, consumer: Consumer, received: list[Message]) -> deque:
         """Note each message with the receipt it came with (before a re-receive changes it)."""
@@ -141,7 +141,9 @@ class QueueFeed:
 
     # --- endings ------------------------------------------------------------------------
 
-    def complete(self, delivery: Delivery, result: Ending, consumer: Consumer) -> None:
+    def complete(
+        self, delivery: Delivery[QueueReceipt], result: Ending, consumer: Consumer
+    ) -> None:
         """Delete what was handled; leave a failure to reappear, or dead-letter it.
 
         A delete that fails (the message was received again since, or has left the
@@ -163,7 +165,7 @@ class QueueFeed:
             group.give_up(delivery, consumer, {headers.ORIGINAL_QUEUE: self.name})
         # otherwise it reappears after the visibility timeout, its tally counting on
 
-    def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
+    def abandon(self, delivery: Delivery[QueueReceipt], consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``: a message deleted on receipt is gone
         for good; any other reappears after its visibility timeout."""
         self._let_go(delivery.event_id)

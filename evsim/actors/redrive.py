@@ -10,13 +10,13 @@ got, so a second redrive does not send them twice. Use it to fix a bug, then rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from evsim import _check
 from evsim.actors import headers
 from evsim.actors.producer import send
 from evsim.brokers.world import World
+from evsim.engine import Steps
 from evsim.errors import ConfigError
 
 
@@ -62,7 +62,7 @@ class Redrive:
         """Schedule the move."""
         self.world.env.process(self._run())
 
-    def _run(self) -> Iterator[Any]:
+    def _run(self) -> Steps:
         env = self.world.env
         yield env.timeout(max(0.0, self.at - env.now))
         gap = 0.0 if self.rate is None else 1.0 / self.rate
@@ -83,7 +83,7 @@ class Redrive:
         now = self.world.env.now
         # shared by every redrive of this topic, so a later one sends only what came since
         cursor = self._cursor
-        records = []
+        records: list[int] = []
         for partition in range(dead_letter.partitions):
             start = max(cursor[partition], dead_letter.log_start_offset(partition, now))
             end = dead_letter.log_end_offset(partition)

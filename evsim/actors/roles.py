@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
 
@@ -47,8 +47,12 @@ Unfinished = tuple[int, Outcome, Member | None]
 (``pending`` or ``expired``) and the consumer holding it, if any."""
 
 
-class Feed(Protocol):
-    """Where a group's deliveries come from: what consumers and the group call."""
+FeedHandle = TypeVar("FeedHandle")
+
+
+class Feed(Protocol[FeedHandle]):
+    """Where a group's deliveries come from: what consumers and the group call. Its
+    deliveries carry handles of type ``FeedHandle``, which only the feed reads."""
 
     routed: Any  # the ids of the events routed to the group (a count in summary mode)
     active: bool
@@ -57,16 +61,16 @@ class Feed(Protocol):
     def join(self) -> None:
         """Start reading."""
 
-    def take_now(self, consumer: Member) -> Delivery | None:
+    def take_now(self, consumer: Member) -> Delivery[FeedHandle] | None:
         """The consumer's next delivery, or None if there is nothing to read now."""
 
     def wait(self, consumer: Member) -> simpy.Event:
         """An event that fires when the consumer may have something to take."""
 
-    def complete(self, delivery: Delivery, ending: Ending, consumer: Member) -> None:
+    def complete(self, delivery: Delivery[FeedHandle], ending: Ending, consumer: Member) -> None:
         """The consumer is done with ``delivery``, ending as ``ending``."""
 
-    def abandon(self, delivery: Delivery, consumer: Member) -> None:
+    def abandon(self, delivery: Delivery[FeedHandle], consumer: Member) -> None:
         """The consumer crashed holding ``delivery``."""
 
     def member_down(self, consumer: Member) -> None:
@@ -74,9 +78,6 @@ class Feed(Protocol):
 
     def member_up(self, consumer: Member) -> None:
         """The consumer is back."""
-
-    def lag(self, tp: int) -> int:
-        """Kafka's consumer lag of partition ``tp`` (records)."""
 
     def unfinished(self) -> Iterator[Unfinished]:
         """The routed events without an outcome yet."""
@@ -95,7 +96,7 @@ class GroupServices(Protocol):
     def tally(self, event_id: int, settles: bool = True) -> Tally:
         """The attempts tally the deliveries of ``event_id`` share."""
 
-    def settle(self, delivery: Delivery, outcome: Outcome, consumer: Member | None) -> None:
+    def settle(self, delivery: Delivery[object], outcome: Outcome, consumer: Member | None) -> None:
         """Record the outcome of the delivery's event (once per event)."""
 
     def settle_unheld(
@@ -103,8 +104,8 @@ class GroupServices(Protocol):
     ) -> None:
         """Record the outcome of an event no delivery decided."""
 
-    def give_up(self, delivery: Delivery, consumer: Member, where: dict[str, Any]) -> None:
+    def give_up(self, delivery: Delivery[object], consumer: Member, where: dict[str, Any]) -> None:
         """No attempt left: dead-letter the event, or log and skip it."""
 
-    def republish(self, delivery: Delivery, target: Any, extra: dict[str, Any]) -> int:
+    def republish(self, delivery: Delivery[object], target: Any, extra: dict[str, Any]) -> int:
         """Publish a copy of the delivered record to ``target`` with ``extra`` attributes."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from evsim.engine import Clock
+from evsim.plain_engine import Engine
 from evsim.records import Records
 
 
@@ -35,7 +35,7 @@ class Sampler:
             if target.kind == "topic":
                 target.watch_depth()  # its depth counts records a summary run forgets
 
-    def start(self, env: Clock) -> None:
+    def start(self, env: Engine) -> None:
         """Sample now, then every interval (one Timer, restarted at each tick: no process)."""
         interval, sample = self._interval, self._sample
 

@@ -37,6 +37,7 @@ from evsim.actors.delivery import FAILED, RETRY_LATER, Delivery, Ending, Partiti
 from evsim.actors.roles import GroupServices, Unfinished
 from evsim.actors.roles import Member as Consumer
 from evsim.brokers.log import Topic
+from evsim.engine import Steps
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
 
 
@@ -81,7 +82,7 @@ class TopicFeed:
         # them read again, and their attempts number on
         self._uncommitted: dict[tuple[int, int], Tally] = {}
         self.active = False
-        event_types = config.event_types
+        event_types = config.handled_types
         self._wanted = (
             None
             if event_types is None
@@ -169,7 +170,7 @@ class TopicFeed:
         if not consumer.up and consumer.epoch == epoch:
             self.rebalance()
 
-    def _auto_commit(self) -> Iterator[Any]:
+    def _auto_commit(self) -> Steps:
         env = self.world.env
         while True:
             yield env.timeout(self.config.commit_interval)
@@ -183,7 +184,7 @@ class TopicFeed:
 
     # --- handing out records ------------------------------------------------------------
 
-    def take_now(self, consumer: Consumer) -> Delivery | None:
+    def take_now(self, consumer: Consumer) -> Delivery[PartitionPlace] | None:
         """The next record among the consumer's ready partitions (round-robin), or None."""
         ready = consumer.ready
         queued = self.queued
@@ -214,7 +215,7 @@ class TopicFeed:
             if owner is not None:
                 owner.offer(tp)
 
-    def _fetch(self, tp: int, consumer: Consumer) -> Delivery | None:
+    def _fetch(self, tp: int, consumer: Consumer) -> Delivery[PartitionPlace] | None:
         topic, partition = self.partitions[tp]
         position = self.position[tp]
         end = topic.log_end_offset(partition)
@@ -235,7 +236,9 @@ class TopicFeed:
         self.position[tp] = position
         return None
 
-    def _fetch_retry(self, tp: int, position: int, end: int, consumer: Consumer) -> Delivery | None:
+    def _fetch_retry(
+        self, tp: int, position: int, end: int, consumer: Consumer
+    ) -> Delivery[PartitionPlace] | None:
         if position >= end:
             return None
         topic, partition = self.partitions[tp]
@@ -255,7 +258,7 @@ class TopicFeed:
 
     def _hand_out(
         self, tp: int, position: int, event_id: int, record_id: int, consumer: Consumer
-    ) -> Delivery:
+    ) -> Delivery[PartitionPlace]:
         self.position[tp] = position
         if not self._after:
             self.committed[tp] = position
@@ -276,7 +279,9 @@ class TopicFeed:
 
     # --- endings ------------------------------------------------------------------------
 
-    def complete(self, delivery: Delivery, result: Ending, consumer: Consumer) -> None:
+    def complete(
+        self, delivery: Delivery[PartitionPlace], result: Ending, consumer: Consumer
+    ) -> None:
         """The consumer is done with a record: settle it once, commit, offer the next."""
         tp, offset = delivery.handle
         self._let_go(delivery.record_id)
@@ -297,7 +302,7 @@ class TopicFeed:
             self.committed[tp] = self.done[tp]  # revoked while busy: committed on revocation
         self.release(tp)
 
-    def abandon(self, delivery: Delivery, consumer: Consumer) -> None:
+    def abandon(self, delivery: Delivery[PartitionPlace], consumer: Consumer) -> None:
         """The consumer crashed holding ``delivery``: its work is not done."""
         tp, offset = delivery.handle
         self._let_go(delivery.record_id)
@@ -314,7 +319,7 @@ class TopicFeed:
                 self.in_retry[delivery.event_id] = None
         self.release(tp)
 
-    def _forward(self, delivery: Delivery, tp: int) -> None:
+    def _forward(self, delivery: Delivery[PartitionPlace], tp: int) -> None:
         target = self.retry_topics[self.source[tp]][delivery.stage]
         self.in_retry[delivery.event_id] = None
         extra = {**self._coordinates(delivery), headers.RETRY_TOPIC_ATTEMPTS: delivery.attempts}
@@ -322,7 +327,8 @@ class TopicFeed:
 
     def _coordinates(self, delivery: Delivery) -> dict[str, Any]:
         """Where the event was first appended (Spring's original-* headers)."""
-        topic = self.topics[self.source[delivery.handle[0]]].name  # type: ignore[index]
+        topic = self.topics[self.source[delivery.handle.tp]].name
+
         events, record = self.world.records.events, delivery.record_id
         return headers.original_place(events, record, topic, copy=delivery.stage > 0)
 

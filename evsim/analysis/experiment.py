@@ -169,9 +169,12 @@ def _run_all(calls: list[tuple], executor: Executor | str | None, progress: bool
     if executor is not None and not isinstance(executor, Executor):
         raise ConfigTypeError(f"executor: expected a concurrent.futures.Executor, got {executor!r}")
     own = executor is None
-    pool = (
-        ProcessPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) if own else executor
+    pool: Executor = (
+        ProcessPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1))
+        if executor is None
+        else executor
     )
+
     try:
         futures: dict[Future, int] = {pool.submit(_call, *call): i for i, call in enumerate(calls)}
         outputs: list[Any] = [None] * len(calls)

@@ -163,7 +163,8 @@ def _number(path: str, value: Any) -> float | int:
         raise ConfigTypeError(f"{path}: expected a number, got {value!r}")
     if abs(value) > NUMBER_LIMIT:
         raise ConfigError(f"{path}: SNS numbers lie between -1e9 and 1e9, got {value!r}")
-    return value
+    number: float | int = value
+    return number
 
 
 def _numeric(path: str, value: Any) -> list[Any]:
@@ -286,11 +287,12 @@ def _operator_test(condition: dict[str, Any]) -> Test:
 
 def _string_test(name: str, operand: str | list[str]) -> StringTest:
     """A test of one string for prefix, suffix, equals-ignore-case or wildcard."""
-    if name == "prefix":
-        return lambda e: e.startswith(operand)
-    if name == "suffix":
-        return lambda e: e.endswith(operand)
     operands = [operand] if isinstance(operand, str) else operand
+    affixes = tuple(operands)
+    if name == "prefix":
+        return lambda e: e.startswith(affixes)
+    if name == "suffix":
+        return lambda e: e.endswith(affixes)
     if name == "equals-ignore-case":
         folded = frozenset(o.casefold() for o in operands)
         return lambda e: e.casefold() in folded

@@ -58,7 +58,8 @@ def check_scope(value: Any, argument: str = "filter_policy_scope") -> str:
         raise ConfigError(
             f"{argument}: expected one of {listed} (SNS FilterPolicyScope), got {value!r}"
         )
-    return value
+    scope: str = value
+    return scope
 
 
 def validate_policy(

@@ -35,7 +35,7 @@ import hashlib
 import re
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from evsim import _check
 from evsim.errors import ConfigError, ConfigTypeError, EvsimError, SendRefusedError
@@ -53,6 +53,9 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
 class _QueueLike(Protocol):
     name: str
     fifo: bool
+
+
+QueueT = TypeVar("QueueT", bound=_QueueLike)
 
 
 def seconds(argument: str, value: Any, low: int, high: int) -> float:
@@ -100,8 +103,8 @@ def fifo_suffix(name: str, fifo: bool, kind: str, service: str) -> str:
 
 
 def redrive(
-    source: _QueueLike, dead_letter: Any, max_receive_count: Any, queue_type: type
-) -> tuple[Any, int | None]:
+    source: _QueueLike, dead_letter: Any, max_receive_count: Any, queue_type: type[QueueT]
+) -> tuple[QueueT | None, int | None]:
     """Check a RedrivePolicy: both parts or neither, matching queue types, 1–1000."""
     if dead_letter is None and max_receive_count is None:
         return None, None

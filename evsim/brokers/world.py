@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from evsim.engine import Clock
 from evsim.errors import UnknownNameError
-from evsim.plain_engine import PlainClock
-from evsim.records import Records
+from evsim.plain_engine import Engine
+from evsim.records import Recorder
 from evsim.workload.dist import Distribution
 from evsim.workload.rng import Streams
 
@@ -20,8 +19,9 @@ from evsim.workload.rng import Streams
 class World:
     """The shared state of one simulation (one SimPy environment)."""
 
-    env: Clock | PlainClock
-    records: Records
+    env: Engine
+
+    records: Recorder
     streams: Streams
     brokers: dict[str, Any] = field(default_factory=dict)
     message_ids: Iterator[int] = field(default_factory=itertools.count)

@@ -9,7 +9,8 @@ both); components write through the :class:`Recorder` protocol and never ask whi
 from __future__ import annotations
 
 from array import array
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from evsim.records import full, summary
 from evsim.records.codes import (
@@ -30,6 +31,7 @@ from evsim.records.codes import (
     Outcome,
     Status,
 )
+from evsim.records.event import Event
 
 __all__ = [
     "CRASHED", "DEAD_LETTERED", "DUPLICATE", "ERROR", "EXPIRED", "LOST", "NAN", "NOT_YET",
@@ -40,22 +42,145 @@ __all__ = [
 RECORD_MODES = ("full", "summary")
 
 
+Value = TypeVar("Value", covariant=True)
+
+
+class Rows(Protocol[Value]):
+    """One field of the events, read by event id."""
+
+    def __getitem__(self, event_id: int, /) -> Value: ...
+
+
+class EventRecorder(Protocol):
+    """The events: :class:`~evsim.records.full.EventLog` keeps them all,
+    :class:`~evsim.records.summary.SparseEventLog` those a broker still holds. Fields are
+    read by event id: names as interned codes, times in seconds, -1 for no original."""
+
+    @property
+    def names(self) -> Interner: ...
+    @property
+    def event_type(self) -> Rows[int]: ...
+    @property
+    def key(self) -> Rows[str | None]: ...
+    @property
+    def producer(self) -> Rows[int]: ...
+    @property
+    def target(self) -> Rows[int]: ...
+    @property
+    def published_at(self) -> Rows[float]: ...
+    @property
+    def payload(self) -> Rows[Any]: ...
+    @property
+    def schema_version(self) -> Rows[int]: ...
+    @property
+    def original(self) -> Rows[int]: ...
+    @property
+    def attributes(self) -> Rows[Mapping[str, Any] | None]: ...
+
+    def add(
+        self,
+        event_type: int,
+        key: str | None,
+        producer: int,
+        target: int,
+        published_at: float,
+        payload: Any,
+        schema_version: int,
+        cause: int,
+        attributes: dict[str, Any] | None,
+        original: int = -1,
+    ) -> int:
+        """Record a newly published event and return its id."""
+
+    def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
+        """Where and when (seconds) a topic appended the event."""
+
+    def reached(self, event_id: int, broker: int, time: float) -> None:
+        """A copy of the event reached ``broker`` (a queue or fanout code) at ``time``."""
+
+    def hold(self, event_id: int) -> None:
+        """One more broker or consumer holds the event."""
+
+    def release(self, event_id: int) -> None:
+        """One holder fewer: summary mode forgets an event nobody holds."""
+
+    def event(self, event_id: int) -> Event:
+        """The event as an immutable :class:`~evsim.records.event.Event`."""
+
+
+class AttemptRecorder(Protocol):
+    """Processing attempts: a row each (full) or counts and busy time per group."""
+
+    def add(
+        self,
+        event: int,
+        group: int,
+        consumer: int,
+        attempt: int,
+        started_at: float,
+        finished_at: float,
+        status: int,
+        error: str | None = None,
+    ) -> None:
+        """One attempt (``status`` a :class:`~evsim.records.codes.Status`; seconds)."""
+
+
+class OutcomeRecorder(Protocol):
+    """Each event's final outcome in each group: a row each, or counts and latencies."""
+
+    def add(
+        self,
+        event: int,
+        group: int,
+        consumer: int,
+        outcome: int,
+        attempts: int,
+        first_attempt_at: float,
+        completed_at: float,
+        published_at: float,
+    ) -> None:
+        """One outcome (an :class:`~evsim.records.codes.Outcome`; times in seconds)."""
+
+
+class GaugeRecorder(Protocol):
+    """Gauge samples (lag, depth, consumers up): a row each, or count, sum and maximum."""
+
+    def add(self, time: float, metric: int, entity: int, value: float) -> None:
+        """One sample at ``time`` (seconds) of gauge ``metric`` for ``entity`` (codes)."""
+
+    def group_lag(self, group: int, total: float) -> None:
+        """A group's total lag at a sample (records), for its peak."""
+
+
+class RoutedLog(Protocol):
+    """The events routed to a group: their ids (full) or just a count (summary)."""
+
+    def append(self, event_id: int, /) -> None: ...
+
+    def extend(self, event_ids: Iterable[int], /) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class Recorder(Protocol):
-    """What components write through: one name interner and four logs.
+    """What components write through: one name interner and four logs (read-only here:
+    :class:`Records` chooses them)."""
 
-    ``events.add(...)`` returns a new event's id; ``attempts.add``, ``outcomes.add`` and
-    ``gauges.add`` append a row (full) or count it (summary). See :mod:`evsim.records.full`
-    for the arguments.
-    """
+    @property
+    def names(self) -> Interner: ...
+    @property
+    def full(self) -> bool: ...
+    @property
+    def events(self) -> EventRecorder: ...
+    @property
+    def attempts(self) -> AttemptRecorder: ...
+    @property
+    def outcomes(self) -> OutcomeRecorder: ...
+    @property
+    def gauges(self) -> GaugeRecorder: ...
 
-    names: Interner
-    full: bool
-    events: Any
-    attempts: Any
-    outcomes: Any
-    gauges: Any
-
-    def routed_log(self) -> Any: ...
+    def routed_log(self) -> RoutedLog:
+        """Where a group notes the events routed to it."""
 
 
 class Records:
@@ -68,17 +193,22 @@ class Records:
     def __init__(self, record: str = "full") -> None:
         self.names = Interner()
         self.full = record == "full"
+        self.events: full.EventLog | summary.SparseEventLog
+        self.attempts: full.AttemptLog | summary.AttemptTally
+        self.outcomes: full.OutcomeLog | summary.OutcomeTally
+        self.gauges: full.GaugeLog | summary.GaugeTally
         if self.full:
-            self.events: Any = full.EventLog(self.names)
-            self.attempts: Any = full.AttemptLog()
-            self.outcomes: Any = full.OutcomeLog()
-            self.gauges: Any = full.GaugeLog()
+            self.events = full.EventLog(self.names)
+            self.attempts = full.AttemptLog()
+            self.outcomes = full.OutcomeLog()
+            self.gauges = full.GaugeLog()
         else:
             self.events = summary.SparseEventLog(self.names)
             self.attempts = summary.AttemptTally()
             self.outcomes = summary.OutcomeTally()
             self.gauges = summary.GaugeTally()
 
-    def routed_log(self) -> Any:
+    def routed_log(self) -> array[int] | summary.Counter:
         """Where a group notes the events routed to it: their ids, or just a count."""
+
         return array("q") if self.full else summary.Counter()

@@ -11,9 +11,19 @@ from __future__ import annotations
 import struct
 from array import array
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
+
+Value = TypeVar("Value")
+
+
+class Rows(Protocol[Value]):
+    """One field of a log, read and written by row number (an event id)."""
+
+    def __getitem__(self, row: int, /) -> Value: ...
+
+    def __setitem__(self, row: int, value: Value, /) -> None: ...
 
 
 class SparseColumn:
@@ -51,7 +61,7 @@ class PaddedColumn:
 
     def __init__(self, typecode: str, default: float) -> None:
         self.default = default
-        self.values = array(typecode)
+        self.values: array[Any] = array(typecode)
 
     def __getitem__(self, row: int) -> Any:
         values = self.values
@@ -141,7 +151,9 @@ class PackedRows:
     def numpy(self, column: str) -> np.ndarray:
         """A column as a numpy array (a copy: the buffer keeps growing)."""
         if column not in self.FIELDS:
-            return getattr(self, column).numpy(len(self))
+            extra: SparseColumn | PaddedColumn = getattr(self, column)
+            return extra.numpy(len(self))
+
         if not self._rows:
             return np.array([], dtype=self.FIELDS[column])
         return np.frombuffer(self._rows, dtype=self._dtype)[column].copy()

@@ -9,6 +9,7 @@ asks for one, so runs without handlers never pay for per-event objects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -36,7 +37,7 @@ class Event:
     offset: int | None = None
     cause_id: int | None = None
     original_id: int | None = None
-    attributes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    attributes: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         merged = {"eventType": self.event_type, **dict(self.attributes)}

@@ -15,11 +15,60 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from evsim.records.codes import NAN, NOT_YET, Interner, PeakLag
-from evsim.records.columns import Columns, PackedRows, PaddedColumn, SparseColumn
+from evsim.records.columns import Columns, PackedRows, PaddedColumn, Rows, SparseColumn
 from evsim.records.event import Event
 
 
-class EventLog(Columns):
+class EventFields:
+    """What both event logs offer by event id: its fields (names as interned codes, times
+    in seconds, -1 for no cause or original) and the :class:`Event` built from them.
+    :class:`EventLog` keeps every event, :class:`~evsim.records.summary.SparseEventLog`
+    those still held."""
+
+    names: Interner
+    event_type: Rows[int]
+    key: Rows[str | None]
+    producer: Rows[int]
+    target: Rows[int]
+    partition: Rows[int]
+    offset: Rows[int]
+    published_at: Rows[float]
+    appended_at: Rows[float]
+    payload: Rows[Any]
+    schema_version: Rows[int]
+    cause: Rows[int]
+    original: Rows[int]
+    attributes: Rows[Any]  # a mapping of message attributes, or None
+
+    def reached(self, event_id: int, broker: int, time: float) -> None:
+        """A copy of the event reached ``broker`` (a queue or fanout code) at ``time``: if
+        it was published there, that is when its row's ``appended_at`` says it arrived."""
+        if self.target[event_id] == broker:
+            self.appended_at[event_id] = time
+
+    def event(self, event_id: int) -> Event:
+        """The event as an immutable :class:`Event` object."""
+        names = self.names.names
+        cause = self.cause[event_id]
+        partition = self.partition[event_id]
+        return Event(
+            event_id=event_id,
+            event_type=names[self.event_type[event_id]],
+            key=self.key[event_id],
+            payload=self.payload[event_id],
+            producer=names[self.producer[event_id]],
+            target=names[self.target[event_id]],
+            published_at=self.published_at[event_id],
+            schema_version=self.schema_version[event_id],
+            partition=None if partition == NOT_YET else partition,
+            offset=None if partition == NOT_YET else self.offset[event_id],
+            cause_id=None if cause < 0 else cause,
+            original_id=None if self.original[event_id] < 0 else self.original[event_id],
+            attributes=self.attributes[event_id] or {},
+        )
+
+
+class EventLog(Columns, EventFields):
     """Every published event, one row each; the row number is the event id.
 
     ``add(event_type, key, producer, target, published_at, payload, schema_version, cause,
@@ -27,6 +76,22 @@ class EventLog(Columns):
     is the event whose handler published this one; ``original`` the event this one is a
     copy of (in a retry topic or a dead-letter queue); -1 for none.
     """
+
+    # the list columns Columns.__init__ creates
+    event_type: list[int]
+    key: list[str | None]
+    producer: list[int]
+    target: list[int]
+    published_at: list[float]
+    appended_at: list[float]
+    # and those it sets itself
+    partition: PaddedColumn
+    offset: PaddedColumn
+    payload: SparseColumn
+    schema_version: SparseColumn
+    cause: SparseColumn
+    original: SparseColumn
+    attributes: SparseColumn
 
     def __init__(self, names: Interner) -> None:
         super().__init__(
@@ -98,38 +163,11 @@ class EventLog(Columns):
     def release(self, event_id: int) -> None:
         """Full recording keeps every event: nothing to forget (see SparseEventLog)."""
 
-    def reached(self, event_id: int, broker: int, time: float) -> None:
-        """A copy of the event reached ``broker`` (a queue or fanout code) at ``time``: if
-        it was published there, that is when its row's ``appended_at`` says it arrived."""
-        if self.target[event_id] == broker:
-            self.appended_at[event_id] = time
-
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Note where and when the broker appended the event."""
         self.partition[event_id] = partition
         self.offset[event_id] = offset
         self.appended_at[event_id] = time
-
-    def event(self, event_id: int) -> Event:
-        """The event as an immutable :class:`Event` object."""
-        names = self.names.names
-        cause = self.cause[event_id]
-        partition = self.partition[event_id]
-        return Event(
-            event_id=event_id,
-            event_type=names[self.event_type[event_id]],
-            key=self.key[event_id],
-            payload=self.payload[event_id],
-            producer=names[self.producer[event_id]],
-            target=names[self.target[event_id]],
-            published_at=self.published_at[event_id],
-            schema_version=self.schema_version[event_id],
-            partition=None if partition == NOT_YET else partition,
-            offset=None if partition == NOT_YET else self.offset[event_id],
-            cause_id=None if cause < 0 else cause,
-            original_id=None if self.original[event_id] < 0 else self.original[event_id],
-            attributes=self.attributes[event_id] or {},
-        )
 
 
 class AttemptLog(PackedRows):

@@ -48,7 +48,7 @@ class _Column:
         self._rows[event_id][self._index] = value
 
 
-class SparseEventLog:
+class SparseEventLog(full.EventFields):
     """The events still held by a broker; the rest are forgotten.
 
     ``hold``/``release`` count the holders of an event; one released for the last time is
@@ -56,10 +56,8 @@ class SparseEventLog:
     still read it.
     """
 
-    event = full.EventLog.event
-    reached = full.EventLog.reached
-
     def __init__(self, names: Interner) -> None:
+
         self.names = names
         self._rows: dict[int, list[Any]] = {}
         self._holders: dict[int, int] = {}

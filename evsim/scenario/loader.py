@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from evsim import _check
 from evsim.errors import EvsimError
@@ -82,7 +82,14 @@ HANDLER = (
     "scenario, then add this group in Python with sim.consumer_group(..., handler=fn)"
 )
 STAND_INS = {"arrivals": Periodic(interval=1.0)}  # keep checking a producer's other fields
-_FAILED: Any = object()
+
+
+class _Failed:
+    """What :meth:`_Loader.call` returns for a call that could not be made."""
+
+
+_FAILED = _Failed()
+Returned = TypeVar("Returned")
 
 
 def load_scenario(source: Any, *, seed: int | None = None) -> Simulation:
@@ -134,7 +141,9 @@ class _Loader:
         self.problem(path, message)
         return None
 
-    def call(self, path: str, fn: Callable[..., Any], kwargs: dict, required: set[str]) -> Any:
+    def call(
+        self, path: str, fn: Callable[..., Returned], kwargs: dict, required: set[str]
+    ) -> Returned | _Failed:
         """``fn(**kwargs)``; an argument it refuses is noted, dropped, and the call retried."""
         kwargs, dropped = dict(kwargs), set()
         arguments = set(parameters(fn)) | set(kwargs)
@@ -195,7 +204,7 @@ class _Loader:
         if seed is not None:
             kwargs["seed"] = seed
         sim = self.call("", Simulation, kwargs, set())
-        sim = Simulation() if sim is _FAILED else sim
+        sim = Simulation() if isinstance(sim, _Failed) else sim
         duration = document.get("duration")
         if duration is not None:
             try:
@@ -229,7 +238,12 @@ class _Loader:
         return found
 
     def prepare(
-        self, section: str, path: str, entry: Mapping, method: Callable[..., Any], extra=()
+        self,
+        section: str,
+        path: str,
+        entry: Mapping,
+        method: Callable[..., Any],
+        extra: tuple[str, ...] = (),
     ) -> dict | None:
         """The entry's keyword arguments with specs built; None if a required one is missing."""
         params = parameters(method)
@@ -296,7 +310,7 @@ class _Loader:
             kwargs.pop("dead_letter", None)
             kwargs.pop("max_receive_count", None)
         built = self.call(path, method, kwargs, {"name"})
-        if built is _FAILED:  # a stand-in, so that references to it are still checked
+        if isinstance(built, _Failed):  # a stand-in, so that references to it are still checked
             try:
                 name = kwargs.get("name")
                 built = method(name, fifo=True) if str(name).endswith(".fifo") else method(name)

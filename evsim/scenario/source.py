@@ -116,14 +116,14 @@ def check_path(path: str, document: Any) -> None:
 
 def with_values(document: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of ``document`` with each path of ``values`` set to its value."""
-    document = copy.deepcopy(dict(document))
+    copied = copy.deepcopy(dict(document))
     for path, value in values.items():
         *parents, last = path_tokens(path)
-        node: Any = document
+        node: Any = copied
         for token in parents:
             node = node[token]
         node[last] = value
-    return document
+    return copied
 
 
 @dataclass

@@ -19,7 +19,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from numbers import Real
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from evsim import _check
 from evsim.actors import faults
@@ -97,7 +97,10 @@ def _check_fields(argument: str, value: Mapping[str, Any], cls: type) -> None:
             raise ConfigError(f"{argument}: missing field {key!r}")
 
 
-def _renamed(argument: str, build: Callable[[], Any]) -> Any:
+Built = TypeVar("Built")
+
+
+def _renamed(argument: str, build: Callable[[], Built]) -> Built:
     """Run ``build``; prefix the argument its errors name with ``argument.``."""
     try:
         return build()
@@ -149,8 +152,11 @@ def fault(value: Any, argument: str) -> faults.Fault:
 
 def backoff(value: Any, argument: str) -> Backoff | float:
     """A plain mapping of Backoff's arguments, ``{backoff: {...}}``, or a number."""
-    if isinstance(value, Backoff) or (isinstance(value, Real) and not isinstance(value, bool)):
-        return value  # Retry checks a number (a fixed delay, Spring's FixedBackOff)
+    if isinstance(value, Backoff):
+        return value
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return cast(float, value)  # Retry checks a number (a fixed delay, FixedBackOff)
+
     if isinstance(value, Mapping) and set(value) == {"backoff"}:
         argument, value = f"{argument}.backoff", value["backoff"]
     if not isinstance(value, Mapping):
@@ -263,7 +269,7 @@ def scenario_dict(sim: Simulation, functions: str = "error") -> dict[str, Any]:
     _check.choice("functions", functions, ("error", "drop"))
     config = sim.config
     out: dict[str, Any] = {"seed": config["seed"]}
-    if getattr(sim, "duration", None) is not None:
+    if sim.duration is not None:
         out["duration"] = sim.duration
     if config["sample_interval"] != 1.0:
         out["sample_interval"] = config["sample_interval"]

@@ -126,7 +126,8 @@ def _scan(events: Any) -> None:
             if anchor is not None:
                 anchors[anchor] = (count - start, nesting)
         elif isinstance(event, yaml.AliasEvent):
-            values, nesting = anchors.get(event.anchor, (1, 0))
+            values, nesting = anchors.get(event.anchor or "", (1, 0))  # an alias names one
+
             count += values
             if len(open_) + nesting > limits.MAX_DEPTH:
                 raise too_deep(line)

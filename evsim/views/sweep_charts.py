@@ -89,7 +89,9 @@ def sweep_comparison(
     distinct_colours(ax, len(variants))
     for name, part in variants:
         errors = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        label = None if by is None else f"{by} = {name[0] if isinstance(name, tuple) else name}"
+        value = name[0] if isinstance(name, tuple) else name
+        label = None if by is None else f"{by} = {value!s}"
+
         ax.errorbar(part[x], part["mean"], yerr=errors, marker="o", capsize=3, label=label)
     log = wide_span(data[x])
     if log:

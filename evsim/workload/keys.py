@@ -63,7 +63,8 @@ class KeyChooser(Specified):
         """``size`` random keys as strings: one NumPy draw, no per-key formatting if cached."""
         indices = self._indices(rng, size)
         if self._n <= CACHED_KEYS:
-            return self._key_array[indices].tolist()
+            keys: list[str] = self._key_array[indices].tolist()
+            return keys
         return list(map(self._prefix.__add__, map(str, indices.tolist())))
 
     def probabilities(self) -> np.ndarray:
@@ -143,7 +144,8 @@ class ZipfKeys(KeyChooser):
     @cached_property
     def _probabilities(self) -> np.ndarray:
         weights = np.arange(1, self._n + 1, dtype=np.float64) ** -self._s
-        probabilities = weights / weights.sum()
+        probabilities: np.ndarray = weights / weights.sum()
+
         probabilities.setflags(write=False)
         return probabilities
 

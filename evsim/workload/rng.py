@@ -48,6 +48,13 @@ def _check_seed(seed: Any) -> int:
     return integer("seed", seed, minimum=0)
 
 
+def _fresh_entropy() -> int:
+    """128 bits from the operating system, as ``SeedSequence`` draws them."""
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # a fresh SeedSequence always holds one int
+    return entropy
+
+
 class Streams:
     """Independent random generators named by paths, all derived from one seed.
 
@@ -60,7 +67,7 @@ class Streams:
     __slots__ = ("_seed",)
 
     def __init__(self, seed: int | None = None) -> None:
-        self._seed: int = np.random.SeedSequence().entropy if seed is None else _check_seed(seed)
+        self._seed = _fresh_entropy() if seed is None else _check_seed(seed)
 
     @property
     def seed(self) -> int:

@@ -13,7 +13,7 @@ import inspect
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -91,7 +91,10 @@ def _check_parameters(cls: type, kwargs: Mapping[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: missing parameter {key!r}; expected: {expected}")
 
 
-def build_from_spec(spec: Any, kinds: Mapping[str, type[Specified]], argument: str) -> Any:
+SpecifiedT = TypeVar("SpecifiedT", bound=Specified)
+
+
+def build_from_spec(spec: Any, kinds: Mapping[str, type[SpecifiedT]], argument: str) -> SpecifiedT:
     """Build an object from a one-key mapping ``{kind: {parameter: value}}``.
 
     ``kinds`` maps the known kind names to classes. Errors name ``argument``, the kind and
