@@ -116,8 +116,9 @@ class Fanout:
         self.published = 0  # events that reached the fanout
         self.duplicates_dropped = 0  # FIFO publishes accepted but not delivered
         self._latency_sampler = world.sampler(self.latency, "fanout", self.name, "latency")
-        self._deduplicator = rules.Deduplicator() if self.fifo else None
-        self._group_order = rules.GroupOrder() if self.fifo else None
+        # FIFO topics only (a standard one never consults them)
+        self._deduplicator = rules.Deduplicator()
+        self._group_order = rules.GroupOrder()
 
     def spec(self) -> dict:
         """The arguments that rebuild this fanout, subscriptions included."""

@@ -54,9 +54,9 @@ def distinct_colours(ax: Axes, lines: int) -> None:
     from matplotlib import colormaps
 
     if lines <= 10:
-        colours = list(colormaps["tab10"].colors)
+        colours = _listed("tab10")
     elif lines <= 20:
-        pairs = colormaps["tab20"].colors
+        pairs = _listed("tab20")
         colours = [*pairs[0::2], *pairs[1::2]]
     else:
         colours = list(colormaps["turbo"](np.linspace(0.03, 0.97, lines)))
@@ -70,3 +70,14 @@ def wide_span(values: pd.Series) -> bool:
         return False
     values = values.dropna()
     return bool(len(values)) and values.min() > 0 and values.max() > LOG_SPAN * values.min()
+
+
+def _listed(name: str) -> list[list[float]]:
+    """The colours of one of matplotlib's listed (qualitative) colour maps."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colour_map = colormaps[name]
+    assert isinstance(colour_map, ListedColormap)
+    colours: list[list[float]] = np.asarray(colour_map.colors).tolist()
+    return colours

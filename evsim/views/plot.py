@@ -86,9 +86,10 @@ def latency(
     names = [g for g in result.groups if g in present]
     log = log and bool(len(data)) and bool((data["latency"] > 0).all())
     values = data["latency"].to_numpy()
-    bins = (
-        np.geomspace(values.min(), values.max(), 50) if log and len(values) else 50
-    )  # same bins for every group
+    # the same bins for every group
+    bins: list[float] | int = (
+        np.geomspace(values.min(), values.max(), 50).tolist() if log and len(values) else 50
+    )
     distinct_colours(ax, len(names))
     for name in names:
         sample = np.sort(data.loc[data["group"] == name, "latency"].to_numpy())
@@ -99,8 +100,9 @@ def latency(
             for (label, q), x in zip(QUANTILES.items(), marks, strict=True):
                 ax.plot([x], [q], MARKERS[label], color=line.get_color(), label="_nolegend_")
         else:
-            *_, patches = ax.hist(sample, bins=bins, histtype="step", linewidth=1.5, label=name)
-            colour = patches[0].get_edgecolor()
+            ax.hist(sample, bins=bins, histtype="step", linewidth=1.5, label=name)
+            colour = ax.patches[-1].get_edgecolor()  # the outline just drawn
+
             for label, x in zip(QUANTILES, marks, strict=True):
                 ax.axvline(x, color=colour, linestyle=":", linewidth=1, label="_nolegend_")
                 ax.plot([x], [0], MARKERS[label], color=colour, clip_on=False)
@@ -250,7 +252,10 @@ def consumers_up_changes(result: Result) -> bool:
 
 def consumers_up(result: Result, ax: Axes | None = None) -> Axes:
     """How many consumers of each group are up over time (crashes and outages dip it)."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = new_axes(ax)
+
     data = consumers_up_data(result)
     distinct_colours(ax, len(data.columns))
     for group in data.columns:
@@ -259,7 +264,9 @@ def consumers_up(result: Result, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("consumers up")
     ax.set_title("Consumers up per consumer group")
     ax.set_ylim(bottom=0)
-    ax.yaxis.get_major_locator().set_params(integer=True)  # whole consumers: no 1.25
+    locator = ax.yaxis.get_major_locator()  # an AutoLocator, a MaxNLocator
+    if isinstance(locator, MaxNLocator):
+        locator.set_params(integer=True)  # whole consumers: no 1.25
     add_legend(ax, len(data.columns))
     return ax
 
@@ -281,7 +288,9 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    drawing = draw_topology(result).figure  # sized to the graph
+    drawing = draw_topology(result).get_figure(root=True)  # sized to the graph
+    assert drawing is not None  # the axes draw_topology returns are on a figure
+
     drawing.savefig(out / "topology.png", dpi=120, bbox_inches="tight")
     plt.close(drawing)
     written = [out / "topology.png"]

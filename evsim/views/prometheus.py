@@ -114,7 +114,8 @@ def _published(result: Result) -> tuple[str, str, str, list[Sample]]:
     ]
     targets = list(dict.fromkeys([*brokers, *counts.index]))
     name = "evsim_events_published_total"
-    samples = [(name, {"target": t}, int(counts.get(t, 0))) for t in targets]
+    samples: list[Sample] = [(name, {"target": str(t)}, int(counts.get(t, 0))) for t in targets]
+
     text = "Events published to a topic, queue or fan-out (dead-letter and retry copies too)."
     return name, "counter", text, samples
 
