@@ -47,10 +47,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import hashlib
 import importlib
 import inspect
 import json
 import math
+import pickle
 import platform
 import re
 import subprocess
@@ -64,8 +66,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    import evsim as ev
+if TYPE_CHECKING:  # for annotations only: the functions are handed the module (``api``),
+    import evsim as ev  # imported at run time once sys.path names the checkout
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CHECKOUT = HERE.parent
@@ -95,14 +97,14 @@ class Missing(Exception):
 
 def _import_evsim(checkout: Path) -> ModuleType:
     """``evsim``, after checking it is the one in ``checkout``."""
-    ev = importlib.import_module("evsim")
-    where = Path(ev.__file__ or "").resolve()
+    api = importlib.import_module("evsim")
+    where = Path(api.__file__ or "").resolve()
     if not where.is_relative_to(checkout.resolve()):
         raise SystemExit(
             f"snapshot: evsim was imported from {where}, not from the checkout {checkout}; "
             f"run with PYTHONPATH={checkout}"
         )
-    return ev
+    return api
 
 
 def _benchmark_module(checkout: Path, name: str) -> ModuleType:
@@ -123,27 +125,27 @@ def _use_checkout_benchmarks(checkout: Path) -> None:
 
 
 @contextmanager
-def kept_results(ev: ModuleType) -> Iterator[list[ev.Result]]:
+def kept_results(api: ModuleType) -> Iterator[list[ev.Result]]:
     """Every Result ``ev.Simulation.run`` returns inside the block, in order."""
     kept: list[ev.Result] = []
-    original = ev.Simulation.run
+    original = api.Simulation.run
 
     @functools.wraps(original)
     def run(self: ev.Simulation, *args: Any, **kwargs: Any) -> ev.Result:
-        result = original(self, *args, **kwargs)
+        result: ev.Result = original(self, *args, **kwargs)
         kept.append(result)
         return result
 
-    setattr(ev.Simulation, "run", run)  # noqa: B010 (a method replaced for the block)
+    setattr(api.Simulation, "run", run)  # noqa: B010 (a method replaced for the block)
     try:
         yield kept
     finally:
-        setattr(ev.Simulation, "run", original)  # noqa: B010
+        setattr(api.Simulation, "run", original)  # noqa: B010
 
 
-def _through_builder(ev: ModuleType, builder: Callable[[], Any]) -> tuple[ev.Result, Any]:
+def _through_builder(api: ModuleType, builder: Callable[[], Any]) -> tuple[ev.Result, Any]:
     """Call ``builder`` and return the one Result it produced, and its return value."""
-    with kept_results(ev) as kept:
+    with kept_results(api) as kept:
         returned = builder()
     if len(kept) != 1:
         raise RuntimeError(f"the builder ran {len(kept)} simulations, expected 1")
@@ -161,7 +163,7 @@ def _read_document(path: Path) -> dict[str, Any]:
 
 
 def scenario_runs(
-    ev: ModuleType, checkout: Path, seeds: Sequence[int], until: float
+    api: ModuleType, checkout: Path, seeds: Sequence[int], until: float
 ) -> Iterator[Run]:
     """The shipped scenario files, each with its own seed and every override, recorded as
     the file says and in summary mode."""
@@ -177,7 +179,7 @@ def scenario_runs(
                     source: Any = path
                     if record == "summary":
                         source = {**_read_document(path), "record": "summary"}
-                    sim = ev.load_scenario(source, seed=seed)
+                    sim = api.load_scenario(source, seed=seed)
                     duration = sim.duration if sim.duration is not None else until
                     return sim.run(until=duration), {"seed": sim.seed, "until": duration}
 
@@ -193,19 +195,19 @@ def _aws_event_types(sim: ev.Simulation, fanout: str) -> list[str]:
     return [*sorted(types), "UnmatchedEvent"]
 
 
-def aws_runs(ev: ModuleType, checkout: Path, seeds: Sequence[int]) -> Iterator[Run]:
+def aws_runs(api: ModuleType, checkout: Path, seeds: Sequence[int]) -> Iterator[Run]:
     """The shipped AWS configs (topology only), with producers and consumers added."""
     for path in sorted((checkout / "data" / "aws").glob("*.json")):
         for seed in seeds:
 
             def build(path: Path = path, seed: int = seed) -> tuple[ev.Result, Any]:
-                sim = ev.from_aws(path, seed=seed)
+                sim = api.from_aws(path, seed=seed)
                 for fanout in sorted(sim.fanouts):
                     for event_type in _aws_event_types(sim, fanout):
                         sim.producer(
                             f"{fanout}-{event_type}",
                             fanout,
-                            ev.Poisson(rate=1.0),
+                            api.Poisson(rate=1.0),
                             event_type=event_type,
                         )
                 targets = {q.dead_letter.name for q in sim.queues.values() if q.dead_letter}
@@ -214,8 +216,8 @@ def aws_runs(ev: ModuleType, checkout: Path, seeds: Sequence[int]) -> Iterator[R
                         f"{name}-consumers",
                         name,
                         consumers=2,
-                        service_time=ev.Exponential(0.5),
-                        faults=[ev.TransientErrors(p=0.3)],
+                        service_time=api.Exponential(0.5),
+                        faults=[api.TransientErrors(p=0.3)],
                     )
                 return sim.run(until=AWS_UNTIL), None
 
@@ -223,7 +225,7 @@ def aws_runs(ev: ModuleType, checkout: Path, seeds: Sequence[int]) -> Iterator[R
 
 
 def workload_runs(
-    ev: ModuleType, checkout: Path, seeds: Sequence[int], events: int
+    api: ModuleType, checkout: Path, seeds: Sequence[int], events: int
 ) -> Iterator[Run]:
     """The benchmark workloads: ``workloads.WORKLOADS`` in both record modes, and the evsim
     implementations of ``mm4.IMPLEMENTATIONS``. A module the checkout lacks gives one run
@@ -242,7 +244,7 @@ def workload_runs(
                         seed: int = seed,
                         record: str = record,
                     ) -> tuple[ev.Result, Any]:
-                        return _through_builder(ev, lambda: function(events, seed, record))
+                        return _through_builder(api, lambda: function(events, seed, record))
 
                     yield Run(f"workload/workloads.{name}/record={record}/seed={seed}", build)
     try:
@@ -258,7 +260,7 @@ def workload_runs(
                 def build_mm4(
                     function: Callable[..., Any] = function, seed: int = seed
                 ) -> tuple[ev.Result, Any]:
-                    return _through_builder(ev, lambda: function(events, seed))
+                    return _through_builder(api, lambda: function(events, seed))
 
                 yield Run(f"workload/mm4.{name}/seed={seed}", build_mm4)
 
@@ -270,14 +272,14 @@ def _raiser(err: Exception) -> Callable[[], tuple[ev.Result, Any]]:
     return build
 
 
-def result_names(ev: ModuleType) -> dict[str, str]:
+def result_names(api: ModuleType) -> dict[str, str]:
     """The public names of ``ev.Result`` that can be read without arguments, each with how
     it is read (``property`` or ``method``); the others with ``skipped: <why>``."""
     names: dict[str, str] = {}
-    for name in sorted(dir(ev.Result)):
+    for name in sorted(dir(api.Result)):
         if name.startswith("_"):
             continue
-        static = inspect.getattr_static(ev.Result, name)
+        static = inspect.getattr_static(api.Result, name)
         if isinstance(static, property | functools.cached_property):
             names[name] = "property"
         elif inspect.isfunction(static):
@@ -309,6 +311,15 @@ def _as_table(value: Any) -> Any:
             rows.append(row)
         return pd.DataFrame(rows)
     return value
+
+
+def _to_pickle(value: Any, path: Path) -> None:
+    """A DataFrame or Series with its own ``to_pickle``, anything else as pandas pickles it."""
+    if isinstance(value, pd.DataFrame | pd.Series):
+        value.to_pickle(path)
+    else:
+        with path.open("wb") as file:
+            pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _kind(value: Any) -> str:
@@ -354,15 +365,17 @@ def snapshot_run(run: Run, names: dict[str, str], out: Path) -> dict[str, Any]:
             continue
         value = _as_table(value)
         file = f"{name}.pkl"
-        pd.to_pickle(value, folder / file)
+        _to_pickle(value, folder / file)
         described: dict[str, Any] = {"kind": _kind(value), "file": file}
         if isinstance(value, pd.DataFrame | pd.Series):
             described["shape"] = list(value.shape)
         tables[name] = described
-    public = {k: v for k, v in vars(result).items() if not k.startswith("_")}
+    public = {  # instance attributes; not the cached tables (compared above)
+        k: v for k, v in vars(result).items() if not k.startswith("_") and k not in names
+    }
     plain = {k: v for k, v in public.items() if isinstance(v, PLAIN)}
     plain["returned by the builder"] = returned
-    pd.to_pickle(plain, folder / f"{ATTRIBUTES}.pkl")
+    _to_pickle(plain, folder / f"{ATTRIBUTES}.pkl")
     entry.update(
         status="ok",
         seconds=round(time.perf_counter() - started, 3),
@@ -383,6 +396,12 @@ def _git(checkout: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _dirty(checkout: Path) -> bool | None:
+    """Whether tracked files differ from the commit (None: not a git checkout)."""
+    status = _git(checkout, "status", "--porcelain", "--untracked-files=no")
+    return None if status == "unknown" else bool(status)
+
+
 def snapshot(args: argparse.Namespace) -> int:
     checkout: Path = args.checkout.resolve()
     out: Path = args.out_dir
@@ -390,13 +409,13 @@ def snapshot(args: argparse.Namespace) -> int:
         raise SystemExit(f"snapshot: {out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     _use_checkout_benchmarks(checkout)
-    ev = _import_evsim(checkout)
-    names = result_names(ev)
+    api = _import_evsim(checkout)
+    names = result_names(api)
     seeds: list[int] = args.seeds
     runs = [
-        *scenario_runs(ev, checkout, seeds, args.until),
-        *aws_runs(ev, checkout, seeds),
-        *workload_runs(ev, checkout, seeds, args.events),
+        *scenario_runs(api, checkout, seeds, args.until),
+        *aws_runs(api, checkout, seeds),
+        *workload_runs(api, checkout, seeds, args.events),
     ]
     started = time.perf_counter()
     entries = []
@@ -408,9 +427,10 @@ def snapshot(args: argparse.Namespace) -> int:
     manifest = {
         "checkout": str(checkout),
         "commit": _git(checkout, "rev-parse", "HEAD"),
-        "dirty": bool(_git(checkout, "status", "--porcelain", "--untracked-files=no")),
-        "evsim_file": ev.__file__,
-        "evsim_version": ev.__version__,
+        "dirty": _dirty(checkout),
+        "diff_sha1": hashlib.sha1(_git(checkout, "diff", "HEAD").encode()).hexdigest(),
+        "evsim_file": api.__file__,
+        "evsim_version": api.__version__,
         "python": platform.python_version(),
         "pandas": pd.__version__,
         "argv": sys.argv,
@@ -422,7 +442,7 @@ def snapshot(args: argparse.Namespace) -> int:
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     failed = sum(e["status"] != "ok" for e in entries)
-    print(f"snapshot: {len(entries)} runs ({failed} not ok) of {ev.__file__} into {out}")
+    print(f"snapshot: {len(entries)} runs ({failed} not ok) of {api.__file__} into {out}")
     return 0
 
 
@@ -445,6 +465,11 @@ def same(a: Any, b: Any) -> bool:
         return repr(a) == repr(b)
 
 
+def _one_line(err: AssertionError) -> str:
+    """pandas' complaint on one line, without its listing of the whole index."""
+    return re.sub(r"\[index\]: \[[^\]]*\]\s*", "", " ".join(str(err).split()))
+
+
 def frame_difference(base: pd.DataFrame, new: pd.DataFrame) -> str | None:
     """None if the frames are exactly equal, else pandas' first complaint."""
     try:
@@ -463,7 +488,7 @@ def frame_difference(base: pd.DataFrame, new: pd.DataFrame) -> str | None:
             check_like=False,
         )
     except AssertionError as err:
-        return " ".join(str(err).split())
+        return _one_line(err)
     return None
 
 
@@ -480,7 +505,7 @@ def series_difference(base: pd.Series, new: pd.Series) -> str | None:
             check_categorical=True,
         )
     except AssertionError as err:
-        return " ".join(str(err).split())
+        return _one_line(err)
     return None
 
 
@@ -602,9 +627,13 @@ def compare(args: argparse.Namespace) -> int:
     base_manifest = json.loads((base_root / MANIFEST).read_text())
     new_manifest = json.loads((new_root / MANIFEST).read_text())
     for label, manifest in (("base", base_manifest), ("new", new_manifest)):
+        dirty = manifest.get("dirty")
+        state = {None: " (not git)", False: ""}.get(
+            dirty, f" + uncommitted changes (diff sha1 {manifest.get('diff_sha1', '?')[:12]})"
+        )
         print(
-            f"{label}: {manifest['checkout']} at {manifest['commit'][:12]}"
-            f"{' (dirty)' if manifest['dirty'] else ''}, evsim {manifest['evsim_file']}"
+            f"{label}: {manifest['checkout']} at {manifest['commit'][:12]}{state}, "
+            f"evsim {manifest['evsim_file']}"
         )
     differences: list[str] = []
     notes: list[str] = []
@@ -624,7 +653,10 @@ def compare(args: argparse.Namespace) -> int:
     for run_id in sorted(base_runs.keys() | new_runs.keys()):
         base, new = base_runs.get(run_id), new_runs.get(run_id)
         if base is None or new is None:
-            differ(f"DIFF {run_id}: run only in {'base' if new is None else 'new'}")
+            there: dict[str, Any] = base if base is not None else new  # type: ignore[assignment]
+            side = "base" if base is not None else "new"
+            why = f" ({there['status']}: {there['error']['message']})" if "error" in there else ""
+            differ(f"DIFF {run_id}: run only in {side}{why}")
             continue
         if base["status"] != "ok" or new["status"] != "ok":
             if base["status"] == new["status"] and base.get("error") == new.get("error"):
