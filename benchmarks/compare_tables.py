@@ -402,6 +402,10 @@ def _dirty(checkout: Path) -> bool | None:
     return None if status == "unknown" else bool(status)
 
 
+def _diff_sha1(checkout: Path) -> str:
+    return hashlib.sha1(_git(checkout, "diff", "HEAD").encode()).hexdigest()
+
+
 def snapshot(args: argparse.Namespace) -> int:
     checkout: Path = args.checkout.resolve()
     out: Path = args.out_dir
@@ -409,6 +413,7 @@ def snapshot(args: argparse.Namespace) -> int:
         raise SystemExit(f"snapshot: {out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     _use_checkout_benchmarks(checkout)
+    diff_at_start = _diff_sha1(checkout)
     api = _import_evsim(checkout)
     names = result_names(api)
     seeds: list[int] = args.seeds
@@ -428,7 +433,8 @@ def snapshot(args: argparse.Namespace) -> int:
         "checkout": str(checkout),
         "commit": _git(checkout, "rev-parse", "HEAD"),
         "dirty": _dirty(checkout),
-        "diff_sha1": hashlib.sha1(_git(checkout, "diff", "HEAD").encode()).hexdigest(),
+        "diff_sha1": _diff_sha1(checkout),  # of the uncommitted changes, at the end
+        "diff_sha1_at_start": diff_at_start,
         "evsim_file": api.__file__,
         "evsim_version": api.__version__,
         "python": platform.python_version(),
@@ -442,6 +448,8 @@ def snapshot(args: argparse.Namespace) -> int:
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     failed = sum(e["status"] != "ok" for e in entries)
+    if manifest["diff_sha1"] != diff_at_start:
+        print(f"snapshot: WARNING: the files of {checkout} changed while it ran")
     print(f"snapshot: {len(entries)} runs ({failed} not ok) of {api.__file__} into {out}")
     return 0
 
@@ -631,6 +639,10 @@ def compare(args: argparse.Namespace) -> int:
         state = {None: " (not git)", False: ""}.get(
             dirty, f" + uncommitted changes (diff sha1 {manifest.get('diff_sha1', '?')[:12]})"
         )
+        if manifest.get("diff_sha1_at_start", manifest.get("diff_sha1")) != manifest.get(
+            "diff_sha1"
+        ):
+            state += " (CHANGED during the snapshot)"
         print(
             f"{label}: {manifest['checkout']} at {manifest['commit'][:12]}{state}, "
             f"evsim {manifest['evsim_file']}"
