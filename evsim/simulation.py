@@ -20,7 +20,7 @@ from typing import Any
 from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
 from evsim.actors.group import ConsumerGroup
-from evsim.actors.group_config import GroupConfig, method_signature, with_fields
+from evsim.actors.group_config import GroupConfig
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Retry
@@ -30,6 +30,7 @@ from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
 from evsim.brokers.world import World
+from evsim.component_config import describe
 from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.plain_engine import Engine, PlainClock
@@ -333,5 +334,4 @@ class Simulation(BrokerBuilders):
         self._names[name] = kind
 
 
-Simulation.consumer_group.__signature__ = method_signature(GroupConfig)  # type: ignore[attr-defined]
-Simulation.consumer_group.__doc__ = with_fields(Simulation.consumer_group.__doc__, GroupConfig)
+describe(Simulation.consumer_group, GroupConfig, "ConsumerGroup")

@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evsim"
 # its own layer or below (siblings in one layer: no cycle among them)
 LAYERS = {
     "evsim.errors": 0, "evsim._check": 0, "evsim.limits": 0, "evsim._version": 0,
+    "evsim.component_config": 0,
     "evsim.engine": 1, "evsim.plain_engine": 1, "evsim.workload": 1,
     "evsim.records": 2,
     "evsim.brokers": 3,

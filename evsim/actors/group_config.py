@@ -8,15 +8,15 @@ files' ``consumer_groups`` entries are checked against them, and
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import KW_ONLY, dataclass, fields
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 from evsim import _check, limits
 from evsim.actors.faults import Fault, as_faults
 from evsim.actors.retry import NO_RETRY, Retry
-from evsim.errors import ConfigError, ConfigTypeError, EvsimError
+from evsim.component_config import ComponentConfig
+from evsim.errors import ConfigError, ConfigTypeError
 from evsim.workload.dist import Distribution, as_distribution
 
 COMMIT_MODES = ("after", "before")
@@ -27,7 +27,7 @@ KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
 
 
 @dataclass(frozen=True)
-class GroupConfig:
+class GroupConfig(ComponentConfig):
     """A consumer group reading ``source``: a topic, a list of topics, or a queue.
 
     Times are seconds. The real system's rule or default follows each field: Kafka (with
@@ -123,6 +123,8 @@ class GroupConfig:
         ``"earliest"`` (the oldest retained record).
     """
 
+    METHOD: ClassVar[str] = "consumer_group"
+
     name: str
     source: Any
     consumers: int = 1
@@ -170,20 +172,7 @@ class GroupConfig:
             "offset_reset": _check.choice("offset_reset", self.offset_reset, OFFSET_RESETS),
         }
         limits.workers(checked["consumers"], checked["concurrency"])
-        for field, value in checked.items():
-            object.__setattr__(self, field, value)  # frozen: set once, here
-
-    @classmethod
-    def build(cls, *args: Any, **options: Any) -> GroupConfig:
-        """``GroupConfig(*args, **options)``, with a misspelt or surplus argument refused as
-        a :class:`~evsim.errors.ConfigTypeError` that lists the fields."""
-        try:
-            return cls(*args, **options)
-        except EvsimError:
-            raise
-        except TypeError as err:
-            known = ", ".join(f.name for f in fields(cls) if f.name != "_")
-            raise ConfigTypeError(f"consumer_group: {_reworded(err)} (fields: {known})") from err
+        self._keep(checked)
 
     @property
     def plain(self) -> bool:
@@ -278,23 +267,3 @@ def _name_of(broker: Any) -> str:
 
 def _qualname(value: Any) -> str:
     return str(getattr(value, "__qualname__", repr(value)))
-
-
-def _reworded(error: TypeError) -> str:
-    """Python's message for a bad call, naming the call as the user wrote it."""
-    return str(error).replace("GroupConfig.__init__()", "consumer_group()")
-
-
-def method_signature(config: type) -> inspect.Signature:
-    """The signature of a method taking ``config``'s fields: what ``help()`` shows and
-    what the scenario loader checks an entry's fields against."""
-    parameters = list(inspect.signature(config).parameters.values())
-    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([this, *parameters], return_annotation="ConsumerGroup")
-
-
-def with_fields(method_doc: str | None, config: type) -> str:
-    """A method's docstring followed by ``config``'s (without its first line): its fields'
-    descriptions, written once, shown by ``help(sim.consumer_group)``."""
-    fields_doc = inspect.cleandoc(config.__doc__ or "").split("\n", 1)[-1].strip()
-    return inspect.cleandoc(method_doc or "") + "\n\n" + fields_doc
