@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from evsim.errors import ConfigTypeError, EvsimError
 
@@ -45,6 +45,9 @@ class ComponentConfig:
             object.__setattr__(self, field, value)
 
 
+ConfigT = TypeVar("ConfigT", bound=ComponentConfig)
+
+
 def field_names(config: type[ComponentConfig]) -> str:
     """The fields of ``config``, comma-separated, in the order of its signature."""
     return ", ".join(f.name for f in fields(config) if f.name != "_")
@@ -70,3 +73,28 @@ def describe(method: Callable[..., Any], config: type[ComponentConfig], returns:
     the help of ``config``'s fields."""
     method.__signature__ = method_signature(config, returns)  # type: ignore[attr-defined]
     method.__doc__ = with_fields(method.__doc__, config)
+
+
+class Configured(Generic[ConfigT]):
+    """A component built from a config, whose settings read as its attributes
+    (``group.service_time``, ``producer.arrivals``) are the config's fields; an
+    attribute the component sets itself (a producer's resolved ``target``) comes first."""
+
+    __slots__ = ()
+    config: ConfigT
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when ordinary lookup fails; "config" itself must not recurse
+        if name != "config" and name in _field_set(type(self.config)):
+            return getattr(self.config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+_FIELD_SETS: dict[type[ComponentConfig], frozenset[str]] = {}
+
+
+def _field_set(config: type[ComponentConfig]) -> frozenset[str]:
+    names = _FIELD_SETS.get(config)
+    if names is None:
+        names = _FIELD_SETS[config] = frozenset(f.name for f in fields(config) if f.name != "_")
+    return names

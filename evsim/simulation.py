@@ -21,7 +21,8 @@ from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
-from evsim.actors.producer import DEFAULT_EVENT_BYTES, Producer
+from evsim.actors.producer import Producer
+from evsim.actors.producer_config import ProducerConfig
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Retry
 from evsim.actors.sampler import Sampler
@@ -39,8 +40,6 @@ from evsim.records.summary import OutcomeTally
 from evsim.result import Result
 from evsim.run_record import RunRecord
 from evsim.utilisation import warn_overloaded
-from evsim.workload.arrivals import Arrivals
-from evsim.workload.keys import KeyChooser
 from evsim.workload.rng import Streams
 
 ENGINES: dict[str, type[Engine]] = {"fast": Clock, "simpy": PlainClock}
@@ -100,63 +99,18 @@ class Simulation(BrokerBuilders):
         """The simulation clock, in seconds."""
         return self.world.env.now
 
-    def producer(
-        self,
-        name: str,
-        target: Any,
-        arrivals: Arrivals,
-        event_type: str = "Event",
-        keys: KeyChooser | None = None,
-        payload: Any = None,
-        *,
-        attributes: Any = None,
-        schema_version: int = 1,
-        start: float = 0.0,
-        stop: float | None = None,
-        size_bytes: int = DEFAULT_EVENT_BYTES,
-    ) -> Producer:
+    def producer(self, *args: Any, **options: Any) -> Producer:
         """Add a producer publishing one ``event_type`` event per arrival to ``target``.
 
-        ``name``
-            unique among the simulation's components (the event's ``producer``).
-        ``target``
-            a topic, a queue or a fanout, or its name.
-        ``arrivals``
-            when events are published: ``ev.Poisson(rate=...)`` (events per second, at
-            random), ``ev.Periodic(interval=...)`` (seconds), ``ev.Schedule([(t, rate),
-            ...])`` (piecewise Poisson: storms), ``ev.Replay([times])``.
-        ``event_type``
-            the events' type, also their ``eventType`` message attribute (default
-            ``"Event"``); consumer groups' ``event_types`` and filter policies match it.
-        ``keys``
-            a key chooser (``ev.UniformKeys(n)``, ``ev.ZipfKeys(n, s)``), or None for
-            unkeyed events (the default). On a topic a keyed event goes to partition
-            murmur2(key) mod partitions (Kafka's default partitioner), so a key's events
-            stay in order; an unkeyed one to a sticky partition that changes after each
-            ``batch.size`` (16384 bytes) sent. On a FIFO queue the key is the message group
-            [MessageGroupId], which FIFO queues require.
-        ``payload``, ``attributes``
-            the events' payload and message attributes (which SNS filter policies match;
-            ``eventType`` is always set): constants, or functions of the event's index
-            within the producer (0, 1, ...). Default None.
-        ``schema_version``
-            the events' schema version (an integer >= 1, default 1), for lessons on
-            schema evolution.
-        ``start``, ``stop``
-            seconds at which publishing starts (default 0) and stops (default None: until
-            the run ends).
-        ``size_bytes``
-            the serialized size of one event in bytes (default 1024), used only to count
-            ``batch.size`` for unkeyed events' sticky partition: with the default, 16 events
-            go to one partition before the next.
+        Takes the fields of :class:`~evsim.actors.producer_config.ProducerConfig`
+        (``name``, ``target``, ``arrivals``, ``event_type``, ``keys`` and ``payload`` by
+        position or keyword, the rest by keyword), each described there with its unit.
         """
-        self._free(name)
-        producer = Producer(
-            self.world, name, target, arrivals, event_type, keys, payload, attributes,
-            schema_version, start, stop, size_bytes,
-        )  # fmt: skip
-        self._claim(name, "producer")
-        self.producers[name] = producer
+        config = ProducerConfig.build(*args, **options)
+        self._free(config.name)
+        producer = Producer(self.world, config)
+        self._claim(config.name, "producer")
+        self.producers[config.name] = producer
         return producer
 
     def consumer_group(self, *args: Any, **options: Any) -> ConsumerGroup:
@@ -334,4 +288,5 @@ class Simulation(BrokerBuilders):
         self._names[name] = kind
 
 
+describe(Simulation.producer, ProducerConfig, "Producer")
 describe(Simulation.consumer_group, GroupConfig, "ConsumerGroup")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator
-from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -35,15 +34,15 @@ from evsim.actors.roles import Member, Unfinished
 from evsim.actors.topic_feed import TopicFeed
 from evsim.brokers.log import Topic
 from evsim.brokers.world import World
+from evsim.component_config import Configured
 from evsim.engine import Steps
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.records import DEAD_LETTERED, LOST, Outcome
 
 _is_up = operator.attrgetter("up")
-_CONFIG_FIELDS = frozenset(f.name for f in fields(GroupConfig)) - {"name", "dead_letter"}
 
 
-class ConsumerGroup:
+class ConsumerGroup(Configured[GroupConfig]):
     """A group of consumers sharing the work of one source (topics or a queue).
 
     Built from a :class:`GroupConfig` (``retry_topics``: the retry topics of non-blocking
@@ -120,12 +119,6 @@ class ConsumerGroup:
     def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this group (functions by name)."""
         return self.config.spec()
-
-    def __getattr__(self, name: str) -> Any:
-        """A setting read as ``group.service_time``: the field of :attr:`config`."""
-        if name in _CONFIG_FIELDS:
-            return getattr(self.config, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- life cycle -------------------------------------------------------------------
 

@@ -148,7 +148,6 @@ class GroupConfig(ComponentConfig):
     def __post_init__(self) -> None:
         """Check every field, in the order of the signature, and keep its normal form
         (a Distribution, a list of faults, a Retry, a tuple of event types)."""
-
         checked: dict[str, Any] = {
             "name": _check.name("name", self.name),
             "consumers": _check.integer("consumers", self.consumers, minimum=1),

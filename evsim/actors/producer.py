@@ -11,14 +11,11 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from evsim import _check
+from evsim.actors.producer_config import DEFAULT_EVENT_BYTES, ProducerConfig
 from evsim.brokers.sqs_rules import DELAY_SECONDS
 from evsim.brokers.world import World
-from evsim.errors import ConfigError, ConfigTypeError
-from evsim.workload.arrivals import Arrivals, as_arrivals
-from evsim.workload.keys import KeyChooser, as_keys
-
-DEFAULT_EVENT_BYTES = 1024  # record size used by the sticky partitioner's batch count
+from evsim.component_config import Configured
+from evsim.errors import ConfigError
 
 
 class Broker(Protocol):
@@ -64,61 +61,38 @@ def send(
     return event_id
 
 
-class Producer:
-    """Publishes one event per arrival (times in seconds, rates per second)."""
+class Producer(Configured[ProducerConfig]):
+    """Publishes one event per arrival (times in seconds, rates per second), as its
+    :class:`~evsim.actors.producer_config.ProducerConfig` describes; the config's fields
+    read as the producer's attributes (``producer.arrivals``), and ``target`` is the
+    broker itself."""
 
     kind = "producer"
 
-    def __init__(
-        self,
-        world: World,
-        name: str,
-        target: Broker | str,
-        arrivals: Arrivals,
-        event_type: str = "Event",
-        keys: KeyChooser | None = None,
-        payload: Any = None,
-        attributes: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
-        schema_version: int = 1,
-        start: float = 0.0,
-        stop: float | None = None,
-        size_bytes: int = DEFAULT_EVENT_BYTES,
-    ) -> None:
+    def __init__(self, world: World, config: ProducerConfig) -> None:
         self.world = world
-        self.name = _check.name("name", name)
-        self.target = world.broker(target, "target")
-        self.arrivals = as_arrivals(arrivals, "arrivals")
-        self.event_type = _check.name("event_type", event_type)
-        self.keys = as_keys(keys, "keys")
-        self.payload = payload
-        self.attributes = _attributes(attributes)
-        _screen(self.target, self.attributes, keys is not None)
-        self.schema_version = _check.integer("schema_version", schema_version, minimum=1)
-        self.start = _check.non_negative("start", start)
-        self.stop = None if stop is None else _check.positive("stop", stop)
-        if self.stop is not None and self.stop <= self.start:
-            raise ConfigError(
-                f"stop: must be after start ({self.start:g} s), got {self.stop:g} s; a "
-                "producer publishes from start until stop"
-            )
-        self.size_bytes = _check.integer("size_bytes", size_bytes, minimum=1)
-        self.code = world.records.names.code(name)
-        self._event_type_code = world.records.names.code(event_type)
+        self.config = config
+        self.name = config.name
+        self.target: Broker = world.broker(config.target, "target")
+        _screen(self.target, config.attributes, config.keys is not None)
+        self.code = world.records.names.code(config.name)
+        self._event_type_code = world.records.names.code(config.event_type)
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this producer (functions by name)."""
+        config = self.config
         return {
-            "name": self.name,
+            "name": config.name,
             "target": self.target.name,
-            "arrivals": self.arrivals.spec(),
-            "event_type": self.event_type,
-            "keys": None if self.keys is None else self.keys.spec(),
-            "payload": _plain(self.payload),
-            "attributes": _plain(self.attributes),
-            "schema_version": self.schema_version,
-            "start": self.start,
-            "stop": self.stop,
-            "size_bytes": self.size_bytes,
+            "arrivals": config.arrivals.spec(),
+            "event_type": config.event_type,
+            "keys": None if config.keys is None else config.keys.spec(),
+            "payload": _plain(config.payload),
+            "attributes": _plain(config.attributes),
+            "schema_version": config.schema_version,
+            "start": config.start,
+            "stop": config.stop,
+            "size_bytes": config.size_bytes,
         }
 
     def launch(self) -> None:
@@ -128,14 +102,15 @@ class Producer:
         the event that is due and sets the next arrival. No SimPy process per producer,
         since one would cost a generator resume per event.
         """
-        world, env = self.world, self.world.env
+        world, env, config = self.world, self.world.env, self.config
         times, next_key = self._draws()
-        payload, attributes = self.payload, self.attributes
+        payload, attributes = config.payload, config.attributes
         payload_for = payload if callable(payload) else None
         attributes_for = attributes if callable(attributes) else None
-        stop = float("inf") if self.stop is None else self.stop
+        fixed_attributes = None if callable(attributes) else attributes
+        stop = float("inf") if config.stop is None else config.stop
         target, code, event_type = self.target, self.code, self._event_type_code
-        version, size = self.schema_version, self.size_bytes
+        version, size = config.schema_version, config.size_bytes
         indexes = itertools.count()
 
         def arrive(timer_fired: object) -> None:
@@ -144,14 +119,14 @@ class Producer:
                 send(
                     world, target, code, event_type, None if next_key is None else next_key(),
                     payload if payload_for is None else payload_for(index),
-                    attributes if attributes_for is None else attributes_for(index), version,
+                    fixed_attributes if attributes_for is None else attributes_for(index), version,
                     size,
                 )  # fmt: skip
             time = next(times, stop)
             if time < stop:
                 if time < env.now:
                     raise ConfigError(
-                        f"arrivals: {self.arrivals!r} gave an arrival at {time} s after one at "
+                        f"arrivals: {config.arrivals!r} gave an arrival at {time} s after one at "
                         f"{env.now} s; arrival times must not decrease"
                     )
                 timer.start(time - env.now)
@@ -162,12 +137,12 @@ class Producer:
     def _draws(self) -> tuple[Iterator[float], Callable[[], str] | None]:
         """The arrival times (seconds) and the key chooser (None: unkeyed), each on its own
         random stream."""
-        streams = self.world.streams
+        streams, config = self.world.streams, self.config
         generator = streams.generator("producer", self.name, "arrivals")
-        times = iter(self.arrivals.times(generator, self.start))
-        if self.keys is None:
+        times = iter(config.arrivals.times(generator, config.start))
+        if config.keys is None:
             return times, None
-        return times, self.keys.chooser(streams.generator("producer", self.name, "keys"))
+        return times, config.keys.chooser(streams.generator("producer", self.name, "keys"))
 
 
 def _plain(value: Any) -> Any:
@@ -182,14 +157,3 @@ def _screen(target: Any, attributes: Any, keyed: bool) -> None:
     check = getattr(target, "check_sender", None)  # queues and fanouts screen senders
     if check is not None and not callable(attributes):
         check(attributes, keyed)
-
-
-def _attributes(value: Any) -> Any:
-    if value is None or callable(value):
-        return value
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ConfigTypeError(
-            "attributes: expected a dict of attribute names to values "
-            f"(or a function of the event index returning one), got {value!r}"
-        )
-    return value

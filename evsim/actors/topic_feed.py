@@ -328,7 +328,6 @@ class TopicFeed:
     def _coordinates(self, delivery: Delivery) -> dict[str, Any]:
         """Where the event was first appended (Spring's original-* headers)."""
         topic = self.topics[self.source[delivery.handle.tp]].name
-
         events, record = self.world.records.events, delivery.record_id
         return headers.original_place(events, record, topic, copy=delivery.stage > 0)
 

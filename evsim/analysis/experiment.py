@@ -174,7 +174,6 @@ def _run_all(calls: list[tuple], executor: Executor | str | None, progress: bool
         if executor is None
         else executor
     )
-
     try:
         futures: dict[Future, int] = {pool.submit(_call, *call): i for i, call in enumerate(calls)}
         outputs: list[Any] = [None] * len(calls)

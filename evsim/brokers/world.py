@@ -20,7 +20,6 @@ class World:
     """The shared state of one simulation (one SimPy environment)."""
 
     env: Engine
-
     records: Recorder
     streams: Streams
     brokers: dict[str, Any] = field(default_factory=dict)
