@@ -193,3 +193,23 @@ def test_a_group_that_is_not_idempotent_has_no_store_and_applies_redeliveries():
     assert group.store is None
     assert result.attempts["status"].tolist() == ["ok", "ok"]
     assert result.summary().loc["g", "duplicates"] == 1
+
+
+# --- bad arguments --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error", "expected"),
+    [
+        ("idempotency_window", 0, ev.ConfigError, "must be > 0, got 0"),
+        ("idempotency_window", -5, ev.ConfigError, "must be > 0, got -5"),
+        ("idempotency_window", "1h", ev.ConfigTypeError, "expected a number"),
+        ("idempotent", "yes", ev.ConfigTypeError, "expected True or False, got 'yes'"),
+        ("idempotent", 1, ev.ConfigTypeError, "expected True or False, got 1"),
+    ],
+)
+def test_bad_idempotency_settings_name_the_argument(option, value, error, expected, bad_argument):
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    with bad_argument(error, option, expected):
+        sim.consumer_group("g", "t", **{option: value})

@@ -298,3 +298,47 @@ def test_a_retry_topic_holds_its_record_until_due_and_the_source_partition_moves
         0: "dead_lettered",
         later["event_id"].iloc[0]: "processed",
     }
+
+
+# --- bad arguments --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "expected"),
+    [
+        (["t", "t"], ev.ConfigError, "a topic is listed twice"),
+        ([], ev.ConfigError, "expected a topic, a list of topics or a queue, got []"),
+        ("f", ev.ConfigTypeError, "expected topics or one queue, got 'f' (fanout)"),
+        (["t", "q"], ev.ConfigTypeError, "expected topics or one queue, got 't' (topic), 'q'"),
+        (["t", 3], ev.UnknownNameError, "expected the name of a topic, queue or fanout, got 3"),
+    ],
+)
+def test_a_source_a_topic_feed_cannot_read_is_refused_naming_source(
+    source, error, expected, bad_argument
+):
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    sim.queue("q")
+    sim.fanout("f")
+    with bad_argument(error, "source", expected):
+        sim.consumer_group("g", source)
+    assert "g" not in sim.groups
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error", "expected"),
+    [
+        ("commit_interval", -1, ev.ConfigError, "must be >= 0, got -1"),
+        ("session_timeout", 0, ev.ConfigError, "must be > 0, got 0"),
+        ("session_timeout", "45s", ev.ConfigTypeError, "expected a number"),
+        ("join_at", -1, ev.ConfigError, "must be >= 0, got -1"),
+        ("offset_reset", "none", ev.ConfigError, "expected one of 'latest', 'earliest'"),
+    ],
+)
+def test_bad_offset_and_session_settings_name_the_argument(
+    option, value, error, expected, bad_argument
+):
+    sim = ev.Simulation(seed=1)
+    sim.topic("t")
+    with bad_argument(error, option, expected):
+        sim.consumer_group("g", "t", **{option: value})
