@@ -258,6 +258,34 @@ def test_at_most_once_commits_the_skipped_records_too():
     assert result.summary().loc["g", "max_lag"] <= 1
 
 
+SKIPS_UNCOMMITTED = (
+    "TopicFeed with commit='before' commits on hand-out only, so the records a consumer "
+    "skips past (deleted by retention) stay uncommitted: lag counts records already gone"
+)
+
+
+@pytest.mark.parametrize(
+    "commit",
+    [
+        "after",
+        pytest.param("before", marks=pytest.mark.xfail(strict=True, reason=SKIPS_UNCOMMITTED)),
+    ],
+)
+def test_a_consumer_skipping_expired_records_commits_past_them(commit):
+    # one 8 s record at a time, records kept 5 s: all but the first expire unread
+    retention, service, count = 5.0, 8.0, 20
+    sim = ev.Simulation(seed=1)
+    sim.topic("t", retention=retention)
+    sim.producer("p", "t", ev.Replay([0.5 + 0.1 * i for i in range(count)]))
+    group = sim.consumer_group("g", "t", service_time=service, commit=commit, commit_interval=0)
+    with pytest.warns(UserWarning, match="cannot keep up"):
+        result = sim.run(until=5 * service)
+    summary = result.summary().loc["g"]
+    assert (summary["processed"], summary["expired"]) == (1, count - 1)
+    assert group.feed.position == [count]
+    assert group.feed.lag(0) == 0
+
+
 def test_a_late_group_reading_from_the_earliest_offset_starts_at_the_oldest_retained_record():
     retention, join_at, until = 5.0, 20.5, 30.0
     sim = ev.Simulation(seed=1)
