@@ -266,7 +266,7 @@ def _run(record: str) -> ev.Simulation:
         "w", "q", consumers=2, service_time=ev.Exponential(0.1),
         faults=[ev.TransientErrors(p=0.3)],
     )  # fmt: skip
-    sim.run(until=60)
+    sim.run(until=40)
     return sim
 
 
