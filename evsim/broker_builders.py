@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from evsim import _check
+from evsim.brokers.configs import FanoutConfig, TopicConfig
 from evsim.brokers.fanout import Fanout
-from evsim.brokers.log import SEVEN_DAYS, Topic
+from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
 from evsim.brokers.sqs_rules import (
     DEFAULT_RETENTION,
@@ -20,6 +21,7 @@ from evsim.brokers.sqs_rules import (
     max_receives,
 )
 from evsim.brokers.world import World
+from evsim.component_config import describe
 from evsim.errors import ConfigError
 from evsim.workload.dist import Distribution
 
@@ -38,36 +40,18 @@ class BrokerBuilders:
     def _claim(self, name: str, kind: str) -> None:
         raise NotImplementedError  # Simulation's: register a component built successfully
 
-    def topic(
-        self,
-        name: str,
-        partitions: int = 1,
-        latency: Distribution | float = 0.0,
-        retention: float = SEVEN_DAYS,
-    ) -> Topic:
+    def topic(self, *args: Any, **options: Any) -> Topic:
         """Add a Kafka-like topic (see :class:`evsim.brokers.log.Topic`).
 
-        ``name``
-            unique among the simulation's components (Kafka: the topic name).
-        ``partitions``
-            how many partitions (>= 1); Kafka's ``num.partitions`` defaults to 1. A
-            partition is the unit of parallelism: a group's consumers work on at most one
-            record of a partition at a time, so a group never has more slots than this.
-        ``latency``
-            seconds from a producer's send to the record's append, when consumers can read
-            it (a distribution or a number; default 0: at once). A real produce costs a
-            network round trip and the replication ``acks=all`` waits for (the default
-            since Kafka 3.0), plus up to ``linger.ms`` of batching (0 before Kafka 4.0, 5 ms
-            since): a few milliseconds.
-        ``retention``
-            seconds a record is kept before deletion (``retention.ms``; default 604800 s,
-            7 days, Kafka's ``log.retention.hours=168``). A group that falls further behind
-            loses the deleted records as ``expired``.
+        Takes the fields of :class:`~evsim.brokers.configs.TopicConfig` (``name``,
+        ``partitions``, ``latency``, ``retention``), each described there with its unit
+        and Kafka's default.
         """
-        self._free(name)
-        topic = Topic(self.world, name, partitions, latency, retention)
-        self._claim(name, "topic")
-        self.world.brokers[name] = self.topics[name] = topic
+        config = TopicConfig.build(*args, **options)
+        self._free(config.name)
+        topic = Topic(self.world, config)
+        self._claim(config.name, "topic")
+        self.world.brokers[config.name] = self.topics[config.name] = topic
         return topic
 
     def queue(
@@ -140,19 +124,18 @@ class BrokerBuilders:
         self.world.brokers[name] = self.queues[name] = queue
         return queue
 
-    def fanout(
-        self,
-        name: str,
-        latency: Distribution | float = 0.0,
-        fifo: bool = False,
-        content_based_deduplication: bool = False,
-    ) -> Fanout:
-        """Add an SNS-like fan-out topic (see :class:`evsim.brokers.fanout.Fanout`); ``fifo=True``
-        makes it an SNS FIFO topic, whose name ends in ``.fifo``."""
-        self._free(name)
-        fanout = Fanout(self.world, name, latency, fifo, content_based_deduplication)
-        self._claim(name, "fanout")
-        self.world.brokers[name] = self.fanouts[name] = fanout
+    def fanout(self, *args: Any, **options: Any) -> Fanout:
+        """Add an SNS-like fan-out topic (see :class:`evsim.brokers.fanout.Fanout`).
+
+        Takes the fields of :class:`~evsim.brokers.configs.FanoutConfig` (``name``,
+        ``latency``, ``fifo``, ``content_based_deduplication``), each described there
+        with its unit and SNS's default.
+        """
+        config = FanoutConfig.build(*args, **options)
+        self._free(config.name)
+        fanout = Fanout(self.world, config)
+        self._claim(config.name, "fanout")
+        self.world.brokers[config.name] = self.fanouts[config.name] = fanout
         return fanout
 
     def _dead_letter_queue(self, source: str, name: str, fifo: Any) -> Any:
@@ -168,3 +151,7 @@ class BrokerBuilders:
                 f"'.fifo' (SQS), got {name!r}"
             )
         return self.queue(name, fifo=fifo)
+
+
+describe(BrokerBuilders.topic, TopicConfig, "Topic")
+describe(BrokerBuilders.fanout, FanoutConfig, "Fanout")

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from evsim import _check
 from evsim.brokers import sqs_rules as rules
+from evsim.brokers.configs import FanoutConfig
 from evsim.brokers.filter_policy import (
     MESSAGE_ATTRIBUTES,
     MESSAGE_BODY,
@@ -44,7 +44,6 @@ from evsim.brokers.filter_policy import (
 from evsim.brokers.queue import Queue
 from evsim.brokers.world import World
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.workload.dist import Distribution, as_distribution
 
 
 class Subscription:
@@ -91,27 +90,13 @@ class Fanout:
 
     kind = "fanout"
 
-    def __init__(
-        self,
-        world: World,
-        name: str,
-        latency: Distribution | float = 0.0,
-        fifo: bool = False,
-        content_based_deduplication: bool = False,
-    ) -> None:
+    def __init__(self, world: World, config: FanoutConfig) -> None:
         self.world = world
-        self.fifo = _check.flag("fifo", fifo)
-        self.name = _topic_name(name, self.fifo)
-        self.latency = as_distribution(latency, "latency")
-        self.content_based_deduplication = _check.flag(
-            "content_based_deduplication", content_based_deduplication
-        )
-        if self.content_based_deduplication and not self.fifo:
-            raise ConfigError(
-                "content_based_deduplication: only FIFO topics deduplicate (SNS); "
-                "set fifo=True or leave it False"
-            )
-        self.code = world.records.names.code(name)
+        self.config = config
+        self.name, self.fifo = config.name, config.fifo
+        self.latency = config.latency_distribution
+        self.content_based_deduplication = config.content_based_deduplication
+        self.code = world.records.names.code(config.name)
         self.subscriptions: list[Subscription] = []
         self.published = 0  # events that reached the fanout
         self.duplicates_dropped = 0  # FIFO publishes accepted but not delivered
@@ -219,8 +204,3 @@ class Fanout:
             events.hold(event_id)  # each copy is held by its queue
             subscription.queue.deliver(event_id, key, dedup)
         events.release(event_id)  # the fanout's own hold: SNS keeps nothing
-
-
-def _topic_name(name: Any, fifo: bool) -> str:
-    """SNS: a FIFO topic's name ends in '.fifo', which standard topics may not use."""
-    return rules.fifo_suffix(_check.name("name", name), fifo, "fanout", "SNS")

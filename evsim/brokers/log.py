@@ -31,17 +31,17 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
-from evsim import _check, limits
+from evsim import limits
+from evsim.brokers.configs import CLUSTER_LIMIT, TopicConfig
 from evsim.brokers.partitioner import StickyPartitioner, partition_for_key
 from evsim.brokers.world import World
 from evsim.errors import ConfigError
-from evsim.workload.dist import Distribution, as_distribution
 
 Listener = Callable[[int, int, int], None]
 """Called on append with (partition, offset, event_id)."""
 
-SEVEN_DAYS = 7 * 86400.0  # Kafka's log.retention.hours default, 168 h
 # summary mode looks for records to forget once a partition stores this many more than it
 # kept last time, or twice as many: moving the kept records then costs O(1) per append
 FORGET_EVERY = 256
@@ -53,21 +53,15 @@ class Topic:
 
     kind = "topic"
 
-    def __init__(
-        self,
-        world: World,
-        name: str,
-        partitions: int = 1,
-        latency: Distribution | float = 0.0,
-        retention: float = SEVEN_DAYS,
-    ) -> None:
+    def __init__(self, world: World, config: TopicConfig) -> None:
         self.world = world
-        self.name = _check.name("name", name)
-        self.partitions = _check.integer("partitions", partitions, minimum=1)
+        self.config = config
+        # read on the hot path: plain attributes, not the config's
+        self.name, self.partitions = config.name, config.partitions
+        self.retention = config.retention
+        self.latency = config.latency_distribution
         _check_cluster(world, self.partitions)
-        self.latency = as_distribution(latency, "latency")
-        self.retention = _check.positive("retention", retention)
-        self.code = world.records.names.code(name)
+        self.code = world.records.names.code(config.name)
         self._event_ids = [array("q") for _ in range(self.partitions)]
         self._append_times = [array("d") for _ in range(self.partitions)]
         self._base = [0] * self.partitions  # the offset of the first record still stored
@@ -81,14 +75,9 @@ class Topic:
         self._sticky: dict[int, StickyPartitioner] = {}
         self._latency_sampler = world.sampler(self.latency, "topic", self.name, "latency")
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this topic."""
-        return {
-            "name": self.name,
-            "partitions": self.partitions,
-            "latency": self.latency.spec(),
-            "retention": self.retention,
-        }
+        return self.config.spec()
 
     def partition_for(self, key: str | bytes) -> int:
         """The partition Kafka's default partitioner picks for ``key`` (murmur2)."""
@@ -211,14 +200,12 @@ class Topic:
 
 def _check_cluster(world: World, partitions: int) -> None:
     """Refuse partitions past MAX_PARTITIONS, in this topic or in all of the world's."""
-    why = "Kafka's recommended maximum per cluster"
-    limits.at_most("partitions", partitions, "MAX_PARTITIONS", why)
     total = partitions + sum(b.partitions for b in world.brokers.values() if isinstance(b, Topic))
     if total > limits.MAX_PARTITIONS:
         raise ConfigError(
             f"partitions: {partitions:,} more would make {total:,} partitions in the "
             f"simulation's topics (retry topics included), over {limits.MAX_PARTITIONS:,} "
-            f"({why}; to allow more, raise evsim.limits.MAX_PARTITIONS)"
+            f"({CLUSTER_LIMIT}; to allow more, raise evsim.limits.MAX_PARTITIONS)"
         )
 
 
