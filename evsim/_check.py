@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable
 from numbers import Real
@@ -85,3 +86,9 @@ def flag(argument: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigTypeError(f"{argument}: expected True or False, got {value!r}")
     return value
+
+
+def did_you_mean(word: Any, options: Iterable[str]) -> str:
+    """`` did you mean 'x'?`` for the closest of ``options``, or an empty string."""
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" did you mean {close[0]!r}?" if close else ""

@@ -12,11 +12,15 @@ the checked config, so the three never drift apart.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+from evsim._check import did_you_mean
 from evsim.errors import ConfigTypeError, EvsimError
+
+UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,11 @@ class ComponentConfig:
             raise
         except TypeError as err:
             wording = str(err).replace(f"{cls.__name__}.__init__()", f"{cls.METHOD}()")
-            raise ConfigTypeError(f"{cls.METHOD}: {wording} (fields: {field_names(cls)})") from err
+            unknown = UNEXPECTED.search(wording)
+            hint = did_you_mean(unknown.group(1), _field_set(cls)) if unknown else ""
+            raise ConfigTypeError(
+                f"{cls.METHOD}: {wording};{hint} fields: {field_names(cls)}"
+            ) from err
 
     def _keep(self, checked: Mapping[str, Any]) -> None:
         """Set the checked fields (frozen: once, from ``__post_init__``)."""

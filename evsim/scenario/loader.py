@@ -58,9 +58,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from evsim import _check
+from evsim._check import did_you_mean
 from evsim.errors import EvsimError
 from evsim.scenario import specs as scenario_specs
-from evsim.scenario.source import Problem, ScenarioError, Source, did_you_mean, read_source
+from evsim.scenario.source import Problem, ScenarioError, Source, read_source
 from evsim.scenario.specs import (
     CONVERTERS,
     SECTIONS,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from evsim._check import did_you_mean
 from evsim.errors import ConfigError
 from evsim.scenario import yaml_guard
 from evsim.scenario.yaml_guard import GuardError
@@ -49,12 +49,6 @@ class ScenarioError(ConfigError):
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickled across process pools (sweeps)
         return (type(self), (self.where, self.problems))
-
-
-def did_you_mean(word: Any, options: list[str]) -> str:
-    """`` did you mean 'x'?`` for the closest of ``options``, or an empty string."""
-    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
-    return f" did you mean {close[0]!r}?" if close else ""
 
 
 def format_problem(path: str, line: int | None, message: str) -> str:

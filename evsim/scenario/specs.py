@@ -22,10 +22,10 @@ from numbers import Real
 from typing import Any, TypeVar, cast
 
 from evsim import _check
+from evsim._check import did_you_mean
 from evsim.actors import faults
 from evsim.actors.retry import NO_RETRY, Backoff, Retry
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.scenario.source import did_you_mean
 from evsim.simulation import Simulation
 from evsim.workload import arrivals as arrivals_module
 from evsim.workload import dist, keys
