@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
 
@@ -478,40 +478,34 @@ def _one_line(err: AssertionError) -> str:
     return re.sub(r"\[index\]: \[[^\]]*\]\s*", "", " ".join(str(err).split()))
 
 
+class _Exact(TypedDict):
+    check_exact: bool
+    check_dtype: bool
+    check_index_type: bool
+    check_names: bool
+    check_categorical: bool
+
+
+EXACT = _Exact(check_exact=True, check_dtype=True, check_index_type=True, check_names=True,
+               check_categorical=True)  # fmt: skip
+
+
 def frame_difference(base: pd.DataFrame, new: pd.DataFrame) -> str | None:
     """None if the frames are exactly equal, else pandas' first complaint."""
     try:
         pd.testing.assert_frame_equal(
-            base,
-            new,
-            check_exact=True,
-            check_dtype=True,
-            check_index_type=True,
-            check_column_type=True,
-            check_frame_type=True,
-            check_names=True,
-            check_categorical=True,
-            check_flags=True,
-            check_freq=True,
-            check_like=False,
-        )
+            base, new, **EXACT, check_column_type=True, check_frame_type=True,
+            check_flags=True, check_freq=True, check_like=False,
+        )  # fmt: skip
     except AssertionError as err:
         return _one_line(err)
     return None
 
 
 def series_difference(base: pd.Series, new: pd.Series) -> str | None:
+    """None if the series are exactly equal, else pandas' first complaint."""
     try:
-        pd.testing.assert_series_equal(
-            base,
-            new,
-            check_exact=True,
-            check_dtype=True,
-            check_index_type=True,
-            check_series_type=True,
-            check_names=True,
-            check_categorical=True,
-        )
+        pd.testing.assert_series_equal(base, new, **EXACT, check_series_type=True)
     except AssertionError as err:
         return _one_line(err)
     return None

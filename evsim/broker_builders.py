@@ -7,7 +7,8 @@ the broker on the simulation's world, and registers it by name.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from evsim import _check
 from evsim.brokers.configs import FanoutConfig, TopicConfig
@@ -25,6 +26,8 @@ from evsim.component_config import describe
 from evsim.errors import ConfigError
 from evsim.workload.dist import Distribution
 
+BrokerT = TypeVar("BrokerT", Topic, Queue, Fanout)
+
 
 class BrokerBuilders:
     """The broker methods of :class:`~evsim.Simulation` (a base class it builds on)."""
@@ -40,6 +43,19 @@ class BrokerBuilders:
     def _claim(self, name: str, kind: str) -> None:
         raise NotImplementedError  # Simulation's: register a component built successfully
 
+    def _register(
+        self,
+        config: TopicConfig | FanoutConfig,
+        build: Callable[[World, Any], BrokerT],
+        registry: dict[str, BrokerT],
+    ) -> BrokerT:
+        """Build a broker from its checked config under a free name, and register it."""
+        self._free(config.name)
+        broker = build(self.world, config)
+        self._claim(config.name, config.METHOD)
+        self.world.brokers[config.name] = registry[config.name] = broker
+        return broker
+
     def topic(self, *args: Any, **options: Any) -> Topic:
         """Add a Kafka-like topic (see :class:`evsim.brokers.log.Topic`).
 
@@ -48,11 +64,7 @@ class BrokerBuilders:
         and Kafka's default.
         """
         config = TopicConfig.build(*args, **options)
-        self._free(config.name)
-        topic = Topic(self.world, config)
-        self._claim(config.name, "topic")
-        self.world.brokers[config.name] = self.topics[config.name] = topic
-        return topic
+        return self._register(config, Topic, self.topics)
 
     def queue(
         self,
@@ -132,11 +144,7 @@ class BrokerBuilders:
         with its unit and SNS's default.
         """
         config = FanoutConfig.build(*args, **options)
-        self._free(config.name)
-        fanout = Fanout(self.world, config)
-        self._claim(config.name, "fanout")
-        self.world.brokers[config.name] = self.fanouts[config.name] = fanout
-        return fanout
+        return self._register(config, Fanout, self.fanouts)
 
     def _dead_letter_queue(self, source: str, name: str, fifo: Any) -> Any:
         """The DLQ called ``name``, created with SQS's defaults if it does not exist."""

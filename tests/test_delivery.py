@@ -17,25 +17,19 @@ import pytest
 from invariants import assert_consistent
 
 import evsim as ev
-from evsim.actors.delivery import (
-    FAILED,
-    HANDLED,
-    NO_FAILURE,
-    RETRY_LATER,
-    SKIPPED,
-    Delivery,
-    Ending,
-    PartitionPlace,
-    QueueReceipt,
-    Tally,
-    failure,
-)
+from evsim.actors import delivery as delivery_module
+from evsim.actors.delivery import Delivery, Ending, PartitionPlace, QueueReceipt, Tally, failure
 
 # --- endings and failures -------------------------------------------------------------------
 
 
 def test_the_four_endings_are_distinct_int_codes_and_the_aliases_are_the_members():
-    assert tuple(Ending) == (HANDLED, SKIPPED, FAILED, RETRY_LATER)
+    assert tuple(Ending) == (
+        delivery_module.HANDLED,
+        delivery_module.SKIPPED,
+        delivery_module.FAILED,
+        delivery_module.RETRY_LATER,
+    )
     assert len({int(e) for e in Ending}) == len(Ending)
     for ending in Ending:
         assert isinstance(ending, int)  # stored and compared as plain ints on the hot path
@@ -43,7 +37,7 @@ def test_the_four_endings_are_distinct_int_codes_and_the_aliases_are_the_members
 
 
 def test_no_failure_has_no_error_types_and_no_message():
-    error_types, message = NO_FAILURE
+    error_types, message = delivery_module.NO_FAILURE
     assert error_types == () and message is None
 
 
@@ -150,16 +144,19 @@ def test_a_queue_message_redelivered_after_a_crash_counts_both_attempts():
     assert row.latency == row.completed_at - publish
 
 
-def test_blocking_retries_count_into_one_tally_and_the_last_error_is_dead_lettered():
-    max_attempts = 3
+def one_poison_event(until: float, **group) -> ev.Result:
+    """One event, published at 1 s to topic ``t``, that fails every attempt of group ``g``."""
     sim = ev.Simulation(seed=1)
     sim.topic("t")
     sim.producer("p", "t", ev.Replay([1.0]))
-    sim.consumer_group(
-        "g", "t", service_time=0.5, faults=[ev.PoisonEvents(p=1.0)],
-        retry=ev.Retry(max_attempts=max_attempts, backoff=0.25), dead_letter="t-dlt",
-    )  # fmt: skip
-    result = sim.run(until=10)
+    sim.consumer_group("g", "t", faults=[ev.PoisonEvents(p=1.0)], **group)
+    return sim.run(until=until)
+
+
+def test_blocking_retries_count_into_one_tally_and_the_last_error_is_dead_lettered():
+    max_attempts = 3
+    retry = ev.Retry(max_attempts=max_attempts, backoff=0.25)
+    result = one_poison_event(10, service_time=0.5, retry=retry, dead_letter="t-dlt")
     assert_consistent(result)
     [row] = result.deliveries[result.deliveries["group"] == "g"].itertuples()
     assert (row.outcome, row.attempts, row.first_attempt_at) == ("dead_lettered", 3, 1.0)
@@ -174,14 +171,8 @@ def test_blocking_retries_count_into_one_tally_and_the_last_error_is_dead_letter
 
 
 def test_a_failure_that_is_not_retried_ends_the_delivery_at_once():
-    sim = ev.Simulation(seed=1)
-    sim.topic("t")
-    sim.producer("p", "t", ev.Replay([1.0]))
-    sim.consumer_group(
-        "g", "t", faults=[ev.PoisonEvents(p=1.0)], dead_letter="t-dlt",
-        retry=ev.Retry(max_attempts=5, retry_on=["TransientError"]),
-    )  # fmt: skip
-    result = sim.run(until=5)
+    retry = ev.Retry(max_attempts=5, retry_on=["TransientError"])
+    result = one_poison_event(5, retry=retry, dead_letter="t-dlt")
     [row] = result.deliveries[result.deliveries["group"] == "g"].itertuples()
     assert (row.outcome, row.attempts) == ("dead_lettered", 1)
     [attributes] = result.events.loc[result.events["target"] == "t-dlt", "attributes"]
@@ -192,14 +183,8 @@ def test_a_retry_later_ending_forwards_a_copy_carrying_the_attempts_so_far():
     # non-blocking retries: each failed attempt ends the delivery as RETRY_LATER and the
     # copy in the next retry topic carries the attempts made (Spring's retry headers)
     max_attempts = 3
-    sim = ev.Simulation(seed=1)
-    sim.topic("t")
-    sim.producer("p", "t", ev.Replay([1.0]))
-    sim.consumer_group(
-        "g", "t", faults=[ev.PoisonEvents(p=1.0)],
-        retry=ev.Retry(max_attempts=max_attempts, backoff=1.0, blocking=False),
-    )  # fmt: skip
-    result = sim.run(until=20)
+    retry = ev.Retry(max_attempts=max_attempts, backoff=1.0, blocking=False)
+    result = one_poison_event(20, retry=retry)
     assert_consistent(result)
     events = result.events
     copies = events[events["target"].astype(str).str.contains("-retry-")].sort_values(

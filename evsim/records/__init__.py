@@ -9,7 +9,7 @@ both); components write through the :class:`Recorder` protocol and never ask whi
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from evsim.records import full, summary
@@ -77,20 +77,11 @@ class EventRecorder(Protocol):
     @property
     def attributes(self) -> Rows[Mapping[str, Any] | None]: ...
 
-    def add(
-        self,
-        event_type: int,
-        key: str | None,
-        producer: int,
-        target: int,
-        published_at: float,
-        payload: Any,
-        schema_version: int,
-        cause: int,
-        attributes: dict[str, Any] | None,
-        original: int = -1,
-    ) -> int:
-        """Record a newly published event and return its id."""
+    @property
+    def add(self) -> Callable[..., int]:
+        """``add(event_type, key, producer, target, published_at, payload, schema_version,
+        cause, attributes, original=-1)``: record a newly published event, return its id
+        (see :class:`~evsim.records.full.EventLog`)."""
 
     def place(self, event_id: int, partition: int, offset: int, time: float) -> None:
         """Where and when (seconds) a topic appended the event."""
@@ -111,35 +102,19 @@ class EventRecorder(Protocol):
 class AttemptRecorder(Protocol):
     """Processing attempts: a row each (full) or counts and busy time per group."""
 
-    def add(
-        self,
-        event: int,
-        group: int,
-        consumer: int,
-        attempt: int,
-        started_at: float,
-        finished_at: float,
-        status: int,
-        error: str | None = None,
-    ) -> None:
-        """One attempt (``status`` a :class:`~evsim.records.codes.Status`; seconds)."""
+    @property
+    def add(self) -> Callable[..., None]:
+        """``add(event, group, consumer, attempt, started_at, finished_at, status,
+        error=None)``: one attempt (see :class:`~evsim.records.full.AttemptLog`)."""
 
 
 class OutcomeRecorder(Protocol):
     """Each event's final outcome in each group: a row each, or counts and latencies."""
 
-    def add(
-        self,
-        event: int,
-        group: int,
-        consumer: int,
-        outcome: int,
-        attempts: int,
-        first_attempt_at: float,
-        completed_at: float,
-        published_at: float,
-    ) -> None:
-        """One outcome (an :class:`~evsim.records.codes.Outcome`; times in seconds)."""
+    @property
+    def add(self) -> Callable[..., None]:
+        """``add(event, group, consumer, outcome, attempts, first_attempt_at, completed_at,
+        published_at)``: one outcome (see :class:`~evsim.records.full.OutcomeLog`)."""
 
 
 class GaugeRecorder(Protocol):
