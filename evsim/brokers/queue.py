@@ -54,22 +54,15 @@ import simpy
 
 from evsim import _check
 from evsim.brokers import sqs_rules as rules
-from evsim.brokers.message import (
-    DELAYED,
-    GONE,
-    IN_FLIGHT,
-    VISIBLE,
-    FifoOrder,
-    Message,
-    StandardOrder,
-    VisibilityClock,
-)
+from evsim.brokers.message import DELAYED, GONE, IN_FLIGHT, VISIBLE, Message
+from evsim.brokers.ordering import FifoOrder, StandardOrder
 from evsim.brokers.sqs_rules import (
     DEFAULT_RETENTION,
     DEFAULT_VISIBILITY_TIMEOUT,
     DEFAULT_WAIT_TIME,
     DELAY_SECONDS,
 )
+from evsim.brokers.visibility import VisibilityClock
 from evsim.brokers.world import World
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.workload.dist import Distribution, as_distribution
