@@ -49,7 +49,9 @@ from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
 from evsim.views import plot
 from evsim.views.prometheus import to_prometheus
-from evsim.views.topology import draw_topology, to_mermaid, topology
+from evsim.views.topology import topology
+from evsim.views.topology_draw import draw_topology
+from evsim.views.topology_mermaid import to_mermaid
 from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
 from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
 from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys

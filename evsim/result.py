@@ -1,19 +1,10 @@
-"""The result of a run: tidy pandas tables, built from the columnar records when read.
+"""The result of a run: its tables, the summary per consumer group, and the accounting.
 
-=================  ==========================================  =================================
-table              one row per                                 main columns
-=================  ==========================================  =================================
-``events``         published event                             event_id, event_type, key,
-                                                               producer, target, partition,
-                                                               offset, published_at
-``deliveries``     event × consumer group that should get it   event_id, group, consumer,
-                                                               outcome, attempts, latency
-``attempts``       processing attempt                          event_id, group, consumer,
-                                                               attempt, started_at, status
-``timeseries``     sample of a gauge                           time, metric, entity, value
-=================  ==========================================  =================================
-
-Times are seconds; latency = completed_at − published_at.
+A :class:`Result` reads a run's frozen :class:`~evsim.run_record.RunRecord` alone. Its four
+tables (``events``, ``deliveries``, ``attempts``, ``timeseries``: one row per thing that
+happened) are built by :mod:`evsim.tables` when first read; ``summary()`` and
+``accounting()`` come from them, or, with ``record="summary"``, from the tallies kept
+during the run. Times are seconds.
 """
 
 from __future__ import annotations
@@ -25,10 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evsim import utilisation
+from evsim import tables, utilisation
 from evsim.errors import EvsimError, SimulationStateError
-from evsim.records import NOT_YET, OK, OUTCOMES, STATUSES
-from evsim.records.full import OutcomeLog
+from evsim.records import OK, OUTCOMES
 from evsim.run_record import RunRecord
 
 SUMMARY_COLUMNS = [
@@ -54,7 +44,6 @@ class Result:
         self.config: dict[str, Any] = dict(record.config)
         self.groups = [group.name for group in record.groups]
         self._unfinished = record.unfinished
-        self._uncounted = record.uncounted
         self._codes = {group.name: group.code for group in record.groups}
         self._routed = {group.name: group.routed for group in record.groups}
 
@@ -71,73 +60,26 @@ class Result:
     def events(self) -> pd.DataFrame:
         """One row per published event."""
         self._need_rows("events")
-        log = self._records.events
-        partition = log.numpy("partition")
-        placed = partition != NOT_YET
-        cause = log.numpy("cause")
-        original = log.numpy("original")
-        return pd.DataFrame(
-            {
-                "event_id": np.arange(len(log), dtype=np.int64),
-                "event_type": self._names(log.numpy("event_type")),
-                "key": log.numpy("key"),
-                "producer": self._names(log.numpy("producer")),
-                "target": self._names(log.numpy("target")),
-                "partition": _nullable(partition, placed),
-                "offset": _nullable(log.numpy("offset"), placed),
-                "published_at": log.numpy("published_at"),
-                "appended_at": log.numpy("appended_at"),
-                "schema_version": log.numpy("schema_version"),
-                "cause_id": _nullable(cause, cause >= 0),
-                "original_id": _nullable(original, original >= 0),
-                "payload": log.numpy("payload"),
-                "attributes": self._attributes(),
-            }
-        )
+        return tables.events(self._records)
 
     @cached_property
     def attempts(self) -> pd.DataFrame:
         """One row per processing attempt."""
         self._need_rows("attempts")
-        log = self._records.attempts
-        return pd.DataFrame(
-            {
-                "event_id": log.numpy("event"),
-                "group": self._names(log.numpy("group"), self.groups),
-                "consumer": self._names(log.numpy("consumer")),
-                "attempt": log.numpy("attempt"),
-                "started_at": log.numpy("started_at"),
-                "finished_at": log.numpy("finished_at"),
-                "status": pd.Categorical.from_codes(log.numpy("status"), categories=STATUSES),
-                "error": log.numpy("error"),
-            }
-        )
+        return tables.attempts(self._records, self.groups)
 
     @cached_property
     def deliveries(self) -> pd.DataFrame:
         """One row per event and consumer group that should get it, with its outcome."""
         self._need_rows("deliveries")
-        finished = self._without_unfinished_attempts(self._outcome_frame(self._records.outcomes))
-        frame = pd.concat([finished, self._unfinished_frame()], ignore_index=True)
-        published = self._records.events.numpy("published_at")
-        frame["latency"] = frame["completed_at"] - published[frame["event_id"].to_numpy()]
-        frame = frame.sort_values(["group", "event_id"], kind="stable", ignore_index=True)
-        return frame
+        return tables.deliveries(self.record, self.groups, lambda: self.attempts)
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
         """One row per sample of a gauge (lag, consumers_up, in_system, queue_depth,
         dlq_depth)."""
         self._need_rows("timeseries")
-        log = self._records.gauges
-        return pd.DataFrame(
-            {
-                "time": log.numpy("time"),
-                "metric": self._names(log.numpy("metric")),
-                "entity": self._names(log.numpy("entity")),
-                "value": log.numpy("value"),
-            }
-        )
+        return tables.timeseries(self._records)
 
     # --- summaries ----------------------------------------------------------------------
 
@@ -285,85 +227,6 @@ class Result:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _attributes(self) -> np.ndarray:
-        """Each event's attributes as a dict, ``eventType`` first (built on read)."""
-        log = self._records.events
-        names = self._records.names.names
-        out = np.empty(len(log), dtype=object)
-        for i, (code, extra) in enumerate(
-            zip(log.event_type, log.numpy("attributes"), strict=True)
-        ):
-            out[i] = {"eventType": names[code], **extra} if extra else {"eventType": names[code]}
-        return out
-
-    def _names(self, codes: np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
-        """Interned codes as a Categorical of names (code -1 reads as ""); without
-        ``categories``, the names present, sorted (as pandas would infer them).
-
-        Built from integer codes: no per-row string objects, so it costs little per row.
-        """
-        names = [*self._records.names.names, ""]  # code -1 indexes the last entry
-        if categories is None:
-            categories = sorted({names[code] for code in np.unique(codes)})
-        position = {name: i for i, name in enumerate(categories)}
-        lookup = np.array([position.get(name, -1) for name in names], dtype=np.int64)
-        return pd.Categorical.from_codes(lookup[codes], categories=categories)
-
-    def _outcome_frame(self, log: OutcomeLog) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "event_id": log.numpy("event"),
-                "group": self._names(log.numpy("group"), self.groups),
-                "consumer": self._names(log.numpy("consumer")),
-                "outcome": pd.Categorical.from_codes(log.numpy("outcome"), categories=OUTCOMES),
-                "attempts": log.numpy("attempts").astype(np.int64),
-                "first_attempt_at": log.numpy("first_attempt_at"),
-                "completed_at": log.numpy("completed_at"),
-            }
-        )
-
-    def _without_unfinished_attempts(self, finished: pd.DataFrame) -> pd.DataFrame:
-        """Outcomes whose count includes an attempt still running at the stop (begun
-        before the outcome, by another holder of the event) count only the attempts with
-        a row: those numbered up to the recorded count."""
-        if not self._uncounted:
-            return finished
-        names = self._records.names.names
-        attempts = self.attempts
-        for group_code, event_id in set(self._uncounted):
-            row = (finished["event_id"] == event_id) & (finished["group"] == names[group_code])
-            [index] = finished.index[row]
-            counted = finished.at[index, "attempts"]
-            rows = attempts[
-                (attempts["event_id"] == event_id)
-                & (attempts["group"] == names[group_code])
-                & (attempts["attempt"] <= counted)
-            ]
-            finished.at[index, "attempts"] = len(rows)
-            finished.at[index, "first_attempt_at"] = rows["started_at"].min()
-        return finished
-
-    def _unfinished_frame(self) -> pd.DataFrame:
-        unfinished = self._unfinished
-        frame = self._outcome_frame(unfinished)
-        if frame.empty:
-            return frame
-        # each unfinished (group, event): its attempts so far and the first one's start
-        attempts = self._records.attempts
-        width = len(self._records.events) + 1
-        wanted = _pair_keys(unfinished.numpy("group"), unfinished.numpy("event"), width)
-        keys = _pair_keys(attempts.numpy("group"), attempts.numpy("event"), width)
-        hit = np.isin(keys, wanted)
-        tried = (
-            pd.Series(attempts.numpy("started_at")[hit], index=keys[hit])
-            .groupby(level=0)
-            .agg(["size", "min"])
-            .reindex(wanted)
-        )
-        frame["attempts"] = tried["size"].fillna(0).to_numpy(dtype=np.int64)
-        frame["first_attempt_at"] = tried["min"].to_numpy(dtype=float)
-        return frame
-
     def _outcome_counts(self, deliveries: pd.DataFrame) -> pd.DataFrame:
         """Deliveries per group (rows, in ``self.groups`` order) and outcome (columns)."""
         # every delivery has a group and an outcome: no code is -1 (missing)
@@ -423,13 +286,3 @@ class Result:
             f"<Result until={self.until:g}s events={len(self._records.events)} "
             f"groups={self.groups}>"
         )
-
-
-def _nullable(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
-    """Integers with <NA> where ``valid`` is False (e.g. the offset of an event in transit)."""
-    return pd.arrays.IntegerArray(values.astype(np.int64), ~valid)
-
-
-def _pair_keys(groups: np.ndarray, events: np.ndarray, width: int) -> np.ndarray:
-    """One integer per (group code, event id) pair."""
-    return groups.astype(np.int64) * width + events.astype(np.int64)

@@ -11,7 +11,7 @@ import bounded
 import pandas as pd
 import pytest
 
-from evsim import cli
+from evsim import cli, cli_lessons, cli_run
 from evsim.errors import SimulationStateError
 from evsim.result import SUMMARY_COLUMNS, AccountingError
 
@@ -233,7 +233,7 @@ def test_lessons_finds_the_notebooks():
 
 
 def test_lessons_without_jupyter_says_how_to_install_it(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "find_jupyter", lambda: None)
+    monkeypatch.setattr(cli_lessons, "find_jupyter", lambda: None)
     assert cli.main(["lessons"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("evsim: error: JupyterLab is not installed")
@@ -294,7 +294,7 @@ def test_every_error_class_is_reported_on_one_line(monkeypatch, capsys, error, s
     def fail(*_args, **_kwargs):
         raise error
 
-    monkeypatch.setattr(cli, "read_source", fail)
+    monkeypatch.setattr(cli_run, "read_source", fail)
     code, _, err = in_process(capsys, "run", ORDER_FLOW, "--until", "1")
     assert code == status
     assert fragment in one_line(err)

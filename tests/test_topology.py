@@ -14,7 +14,7 @@ import networkx as nx
 import pytest
 
 import evsim as ev
-from evsim.views.topology import layout
+from evsim.views.topology_layout import layout
 
 CORAL, YELLOW, BLUE = "#ff6f61", "#ffeb3b", "#405de6"
 

@@ -284,7 +284,7 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from evsim.views.topology import draw_topology
+    from evsim.views.topology_draw import draw_topology
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

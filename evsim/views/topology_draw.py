@@ -1,0 +1,106 @@
+"""A topology drawn with matplotlib (:func:`draw_topology`).
+
+Boxes at the layout's positions (:mod:`evsim.views.topology_layout`), arrows styled by
+edge kind, labels placed clear of the flow; each element has a ``gid`` to find it by.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from evsim.views.topology import BUS, CONSUMER, DEAD_LETTER_EDGE, PRODUCER, SERVICE, graph_of
+from evsim.views.topology_layout import failure_targets, layout
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+NODE_COLOURS = {"producer": PRODUCER, "consumer_group": CONSUMER, "service": SERVICE}
+TEXT_COLOURS = {"consumer_group": "white", "service": "white"}
+EDGE_STYLES = {  # kind -> (matplotlib line style, colour)
+    "publish": ("--", "#e0a800"),  # the seed's yellow, darkened to show on white
+    "subscribe": (":", CONSUMER),
+    "dead_letter": ("-", DEAD_LETTER_EDGE),
+}
+
+
+def draw_topology(sim_or_result_or_graph: Any, ax: Axes | None = None) -> Axes:
+    """Draw the topology on ``ax`` (a new figure if None) and return the Axes.
+
+    Producers are coral boxes on the left, the event bus (topics, queues, fan-outs) yellow
+    in the centre, consumer groups blue on the right; publish edges are dashed, subscribe
+    edges dotted, dead-letter edges solid red; edges are labelled with their event types.
+    Each node's text has gid ``node:<name>`` and each edge patch ``edge:<u>-><v>``.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch, Patch
+
+    graph = graph_of(sim_or_result_or_graph)
+    pos = layout(graph)
+    lane = failure_targets(graph)[0]
+    xs, ys = [x for x, _ in pos.values()] or [0.0], [y for _, y in pos.values()] or [0.0]
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        width, height = max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+        _, ax = plt.subplots(figsize=(max(6.0, 3.8 * width), max(3.5, 1.1 * height + 1.2)))
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_axis_off()
+    ax.set_title("Topology: producers → event bus → consumers")
+    boxes = {}
+    for node, data in graph.nodes(data=True):
+        kind = data.get("kind", "")
+        text = ax.text(
+            *pos[node], f"{node}\n{data.get('detail', kind)}", ha="center", va="center",
+            fontsize=9, color=TEXT_COLOURS.get(kind, "#222222"), zorder=3, gid=f"node:{node}",
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": NODE_COLOURS.get(kind, BUS),
+                  "edgecolor": NODE_COLOURS.get(kind, BUS), "linewidth": 2},
+        )  # fmt: skip
+        boxes[node] = text.get_bbox_patch()
+    for u, v, data in graph.edges(data=True):
+        style, colour = EDGE_STYLES.get(data.get("kind"), ("-.", "grey"))
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        rad = 0.0 if x1 > x0 else 0.3  # backward or same-layer edges curve away
+        arrow = FancyArrowPatch(
+            (x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=14, linestyle=style,
+            linewidth=1.8, color=colour, connectionstyle=f"arc3,rad={rad}",
+            patchA=boxes[u], patchB=boxes[v], shrinkA=2, shrinkB=2, zorder=4,
+            gid=f"edge:{u}->{v}",
+        )  # fmt: skip
+        ax.add_patch(arrow)
+        text = data.get("label", "")
+        if rad and graph.has_edge(v, u) and graph.edges[v, u].get("label") == text:
+            text = ""  # a round trip (retry topics) is labelled once, on its straight edge
+        along = 0.7 if v in lane else 0.5  # the lane's labels clear of the main flow
+        lx, ly = _label_point(ax, (x0, y0), (x1, y1), rad, along)
+        ax.text(
+            lx, ly, text.replace(", ", "\n"), ha="center", va="center",
+            fontsize=7.5, zorder=5, color="#333333", gid=f"label:{u}->{v}",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+                  "alpha": 0.85},
+        )  # fmt: skip
+    handles = [
+        Patch(facecolor=PRODUCER, label="producer"),
+        Patch(facecolor=BUS, label="event bus"),
+        Patch(facecolor=CONSUMER, label="consumer group"),
+        *(Line2D([], [], linestyle=s, color=c, label=k.replace("_", " "))
+          for k, (s, c) in EDGE_STYLES.items()),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=6,
+              frameon=False, fontsize=8)  # fmt: skip
+    return ax
+
+
+def _label_point(
+    ax: Axes, start: tuple[float, float], end: tuple[float, float], rad: float, along: float
+) -> tuple[float, float]:
+    """Where an edge's label goes, in data coordinates: ``along`` the way on a straight
+    edge, the middle of a curved one."""
+    if rad == 0:
+        return start[0] + along * (end[0] - start[0]), start[1] + along * (end[1] - start[1])
+    to_display = ax.transData
+    (ax0, ay0), (ax1, ay1) = to_display.transform([start, end])
+    dx, dy = ax1 - ax0, ay1 - ay0  # arc3's control point is mid + rad·(dy, −dx)
+    middle = ((ax0 + ax1) / 2 + rad * dy / 2, (ay0 + ay1) / 2 - rad * dx / 2)
+    x, y = to_display.inverted().transform(middle)
+    return float(x), float(y)
