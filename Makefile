@@ -1,7 +1,7 @@
 # make lab    install into .venv (when needed) and open JupyterLab on the lessons
 # make test   install (when needed), then lint, unit tests and every notebook (nbval)
 # make bench  install the bench extra too, then run benchmarks/run.py
-# make lint / make format / make clean
+# make lint (ruff and mypy) / make format / make clean
 #
 # Every target calls the tools in $(VENV)/bin directly: no activated shell needed.
 # The install step runs again only when pyproject.toml is newer than the stamp
@@ -67,6 +67,7 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -82,7 +83,7 @@ bench: $(BENCH_STAMP)
 
 # clean: caches and build output; distclean: that and the virtualenv too
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -prune -exec rm -rf {} +
 
 distclean: clean

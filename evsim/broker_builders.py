@@ -11,20 +11,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from evsim import _check
-from evsim.brokers.configs import FanoutConfig, TopicConfig
+from evsim.brokers.configs import FanoutConfig, QueueConfig, TopicConfig
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
-from evsim.brokers.sqs_rules import (
-    DEFAULT_RETENTION,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    DEFAULT_WAIT_TIME,
-    max_receives,
-)
 from evsim.brokers.world import World
 from evsim.component_config import describe
 from evsim.errors import ConfigError
-from evsim.workload.dist import Distribution
 
 BrokerT = TypeVar("BrokerT", Topic, Queue, Fanout)
 
@@ -45,7 +38,7 @@ class BrokerBuilders:
 
     def _register(
         self,
-        config: TopicConfig | FanoutConfig,
+        config: TopicConfig | QueueConfig | FanoutConfig,
         build: Callable[[World, Any], BrokerT],
         registry: dict[str, BrokerT],
     ) -> BrokerT:
@@ -66,75 +59,28 @@ class BrokerBuilders:
         config = TopicConfig.build(*args, **options)
         return self._register(config, Topic, self.topics)
 
-    def queue(
-        self,
-        name: str,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        retention: float = DEFAULT_RETENTION,
-        dead_letter: Queue | str | None = None,
-        max_receive_count: int | None = None,
-        fifo: bool = False,
-        latency: Distribution | float = 0.0,
-        receive_batch: int = 1,
-        wait_time: float = DEFAULT_WAIT_TIME,
-        delay: float = 0.0,
-        content_based_deduplication: bool = False,
-    ) -> Queue:
-        """Add an SQS-like queue (see :class:`evsim.brokers.queue.Queue`). Times are seconds;
-        SQS's attribute names, ranges and defaults in brackets.
+    def queue(self, *args: Any, **options: Any) -> Queue:
+        """Add an SQS-like queue (see :class:`evsim.brokers.queue.Queue`).
 
-        ``name``
-            unique; 1-80 of ``[A-Za-z0-9_-]``, ending in ``.fifo`` for a FIFO queue
-            [QueueName].
-        ``visibility_timeout``
-            how long a received message stays invisible to other receivers; not deleted by
-            then (its consumer failed, crashed or was too slow), it is received again
-            [VisibilityTimeout, 0-43200, default 30].
-        ``retention``
-            how long a message is kept, counted from when it was first enqueued; older
-            ones are deleted, as ``expired`` [MessageRetentionPeriod, 60-1209600, default
-            345600: 4 days].
-        ``dead_letter``, ``max_receive_count``
-            the redrive policy, both or neither: a message already received
-            ``max_receive_count`` times moves to the ``dead_letter`` queue instead of being
-            received again [RedrivePolicy: deadLetterTargetArn, maxReceiveCount 1-1000; no
-            policy by default]. ``dead_letter`` is a queue or a queue's name; a name not
-            defined yet creates that queue with SQS's defaults (FIFO if this queue is FIFO,
-            as SQS requires).
-        ``fifo``
-            a FIFO queue: ordered within a message group (the event's key), one message of
-            a group in flight at a time, a message whose deduplication id was accepted in
-            the last 5 minutes dropped [FifoQueue, default false].
-        ``latency``
-            seconds from SendMessage to the message being stored (a distribution or a
-            number; default 0). Real sends take a few to tens of milliseconds.
-        ``receive_batch``
-            messages a consumer receives at once [MaxNumberOfMessages, 1-10, default 1].
-        ``wait_time``
-            how long a receive waits for a message when the queue is empty (long polling)
-            [ReceiveMessageWaitTimeSeconds, 0-20]. The default here is 20, the longest:
-            SQS's own default, 0, is short polling, which answers at once, often empty.
-        ``delay``
-            how long a new message stays invisible before its first receive [DelaySeconds,
-            0-900, default 0].
-        ``content_based_deduplication``
-            a FIFO queue deduplicates by a SHA-256 of the payload when an event carries no
-            ``MessageDeduplicationId`` attribute [ContentBasedDeduplication, default
-            false].
+        Takes the fields of :class:`~evsim.brokers.configs.QueueConfig` (``name``,
+        ``visibility_timeout``, ``retention``, ``dead_letter``, ``max_receive_count``,
+        ``fifo``, ``latency``, ...), each described there with SQS's name, range and
+        default.
         """
-        self._free(name)
-        if isinstance(dead_letter, str) and max_receive_count is not None:
-            max_receives(max_receive_count)  # refuse before creating the DLQ
-            dead_letter = self._dead_letter_queue(name, dead_letter, fifo)
-        queue = Queue(
-            self.world, name, visibility_timeout=visibility_timeout, retention=retention,
-            dead_letter=dead_letter, max_receive_count=max_receive_count, fifo=fifo,
-            latency=latency, receive_batch=receive_batch, wait_time=wait_time, delay=delay,
-            content_based_deduplication=content_based_deduplication,
-        )  # fmt: skip
-        self._claim(name, "queue")
-        self.world.brokers[name] = self.queues[name] = queue
-        return queue
+        config = QueueConfig.build(*args, **options)
+
+        def build(world: World, config: QueueConfig) -> Queue:
+            return Queue(world, config, self._dead_letter_of(config))
+
+        return self._register(config, build, self.queues)
+
+    def _dead_letter_of(self, config: QueueConfig) -> object:
+        """The queue's dead-letter queue: as given, or found or made by name (a name
+        without a max_receive_count is left for the queue to refuse)."""
+        dead_letter = config.dead_letter
+        if isinstance(dead_letter, str) and config.max_receive_count is not None:
+            return self._dead_letter_queue(config.name, dead_letter, config.fifo)
+        return dead_letter
 
     def fanout(self, *args: Any, **options: Any) -> Fanout:
         """Add an SNS-like fan-out topic (see :class:`evsim.brokers.fanout.Fanout`).
@@ -162,4 +108,5 @@ class BrokerBuilders:
 
 
 describe(BrokerBuilders.topic, TopicConfig, "Topic")
+describe(BrokerBuilders.queue, QueueConfig, "Queue")
 describe(BrokerBuilders.fanout, FanoutConfig, "Fanout")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from evsim.cli_lessons import lessons_command
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-        return args.handler(args)
+        handler: Callable[[argparse.Namespace], int] = args.handler  # set by each sub-command
+        return handler(args)
     except SystemExit as exit_:  # argparse's --help and --version (0)
         return exit_.code if isinstance(exit_.code, int) else 2
     except KeyboardInterrupt:

@@ -118,6 +118,7 @@ def _sweep_charts(table: Any, params: list[str], metric: str, out: Path) -> list
         return []
     import matplotlib.pyplot as plt
 
+    parts: list[tuple[str, Any, dict[str, str]]]
     if len(params) == 1 or "group" not in table.columns:
         parts = [("sweep", table, {})]
     else:

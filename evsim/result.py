@@ -60,13 +60,13 @@ class Result:
     def events(self) -> pd.DataFrame:
         """One row per published event."""
         self._need_rows("events")
-        return tables.events(self._records)
+        return tables.events(self._records.full_logs())
 
     @cached_property
     def attempts(self) -> pd.DataFrame:
         """One row per processing attempt."""
         self._need_rows("attempts")
-        return tables.attempts(self._records, self.groups)
+        return tables.attempts(self._records.full_logs(), self.groups)
 
     @cached_property
     def deliveries(self) -> pd.DataFrame:
@@ -79,7 +79,7 @@ class Result:
         """One row per sample of a gauge (lag, consumers_up, in_system, queue_depth,
         dlq_depth)."""
         self._need_rows("timeseries")
-        return tables.timeseries(self._records)
+        return tables.timeseries(self._records.full_logs())
 
     # --- summaries ----------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class Result:
             return self._summary_from_tallies()
         deliveries = self.deliveries
         counts = self._outcome_counts(deliveries)
-        published = self._records.events.numpy("published_at")
+        published = self._records.full_logs().events.numpy("published_at")
         measured = deliveries[
             (deliveries["outcome"] == "processed")
             & (published[deliveries["event_id"].to_numpy()] >= self.warmup)
@@ -191,28 +191,29 @@ class Result:
 
     def _tallied(self) -> pd.DataFrame:
         """Outcome counts per group from the tallies and the unfinished snapshot."""
-        tally = Counter(self._records.outcomes.counts)
+        tally = Counter(self._records.summary_logs().outcomes.counts)
         unfinished = self._unfinished
         groups, outcomes = unfinished.numpy("group").tolist(), unfinished.numpy("outcome").tolist()
         tally.update(zip(groups, outcomes, strict=True))
-        counts = pd.DataFrame(0, index=self.groups, columns=list(OUTCOMES))
-        codes = {code: name for name, code in self._codes.items()}
+        cells = np.zeros((len(self.groups), len(OUTCOMES)), dtype=np.int64)
+        rows = {self._codes[name]: row for row, name in enumerate(self.groups)}
         for (group, outcome), n in tally.items():  # one cell per (group, outcome), not per event
-            counts.loc[codes[group], OUTCOMES[outcome]] += n
-        return counts
+            cells[rows[group], outcome] += n
+        return pd.DataFrame(cells, index=self.groups, columns=list(OUTCOMES))
 
     def _summary_from_tallies(self) -> pd.DataFrame:
         counts = self._tallied()
         summary = self._counts_frame(counts)
-        tallies = self._records
+        tallies = self._records.summary_logs()
         rows = []
-        for name in self.groups:
+        processed = counts["processed"].to_numpy()
+        for row, name in enumerate(self.groups):
             code = self._codes[name]
             latency = tallies.outcomes.latency[code]
             rows.append(
                 {
                     # no per-event rows: successful attempts beyond one per processed event
-                    "duplicates": max(0, tallies.attempts.ok(code) - counts.loc[name, "processed"]),
+                    "duplicates": max(0, tallies.attempts.ok(code) - int(processed[row])),
                     "throughput": latency.n / (self.until - self.warmup),
                     "latency_mean": latency.mean(),
                     "latency_p50": latency.quantile(0.5),
@@ -244,7 +245,7 @@ class Result:
 
     def _duplicates(self) -> pd.Series:
         """Per group, the events with more than one successful attempt."""
-        log = self._records.attempts
+        log = self._records.full_logs().attempts
         ok = log.numpy("status") == OK
         groups, events = log.numpy("group")[ok], log.numpy("event")[ok]
         counts = {}

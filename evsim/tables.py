@@ -19,17 +19,17 @@ from a run's records (``record="full"``); :class:`~evsim.result.Result` reads th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from evsim.records import NOT_YET, OUTCOMES, STATUSES, Records
+from evsim.records import NOT_YET, OUTCOMES, STATUSES, FullLogs
 from evsim.records.full import OutcomeLog
 from evsim.run_record import RunRecord
 
 
-def events(records: Records) -> pd.DataFrame:
+def events(records: FullLogs) -> pd.DataFrame:
     """One row per published event."""
     log = records.events
     partition = log.numpy("partition")
@@ -56,7 +56,7 @@ def events(records: Records) -> pd.DataFrame:
     )
 
 
-def attempts(records: Records, groups: list[str]) -> pd.DataFrame:
+def attempts(records: FullLogs, groups: list[str]) -> pd.DataFrame:
     """One row per processing attempt (``groups``: the group names, in order)."""
     log = records.attempts
     return pd.DataFrame(
@@ -67,7 +67,7 @@ def attempts(records: Records, groups: list[str]) -> pd.DataFrame:
             "attempt": log.numpy("attempt"),
             "started_at": log.numpy("started_at"),
             "finished_at": log.numpy("finished_at"),
-            "status": pd.Categorical.from_codes(log.numpy("status"), categories=STATUSES),
+            "status": _coded(log.numpy("status"), STATUSES),
             "error": log.numpy("error"),
         }
     )
@@ -79,7 +79,7 @@ def deliveries(
     """One row per event and consumer group that should get it, with its outcome: those
     that ended, then those without an outcome at the stop. ``attempts`` gives the attempts
     table, read only if some outcome counts an attempt still running at the stop."""
-    records = record.records
+    records = record.records.full_logs()
     finished = _outcome_frame(records, records.outcomes, groups)
     if record.uncounted:
         finished = _without_unfinished_attempts(records, finished, record.uncounted, attempts())
@@ -90,7 +90,7 @@ def deliveries(
     return frame
 
 
-def timeseries(records: Records) -> pd.DataFrame:
+def timeseries(records: FullLogs) -> pd.DataFrame:
     """One row per sample of a gauge (lag, consumers_up, in_system, queue_depth,
     dlq_depth)."""
     log = records.gauges
@@ -105,8 +105,8 @@ def timeseries(records: Records) -> pd.DataFrame:
 
 
 def _names(
-    records: Records, codes: np.ndarray, categories: list[str] | None = None
-) -> pd.Categorical:
+    records: FullLogs, codes: np.ndarray, categories: list[str] | None = None
+) -> pd.Categorical[str]:
     """Interned codes as a Categorical of names (code -1 reads as ""); without
     ``categories``, the names present, sorted (as pandas would infer them).
 
@@ -117,10 +117,17 @@ def _names(
         categories = sorted({interned[code] for code in np.unique(codes)})
     position = {name: i for i, name in enumerate(categories)}
     lookup = np.array([position.get(name, -1) for name in interned], dtype=np.int64)
-    return pd.Categorical.from_codes(lookup[codes], categories=categories)
+    return _coded(lookup[codes], categories)
 
 
-def _attributes(records: Records) -> np.ndarray:
+def _coded(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
+    """A Categorical from integer codes into ``categories`` (-1: missing)."""
+    return pd.Categorical.from_codes(
+        codes.astype(np.int64, copy=False), categories=pd.Index(list(categories))
+    )
+
+
+def _attributes(records: FullLogs) -> np.ndarray:
     """Each event's attributes as a dict, ``eventType`` first (built on read)."""
     log = records.events
     interned = records.names.names
@@ -130,13 +137,13 @@ def _attributes(records: Records) -> np.ndarray:
     return out
 
 
-def _outcome_frame(records: Records, log: OutcomeLog, groups: list[str]) -> pd.DataFrame:
+def _outcome_frame(records: FullLogs, log: OutcomeLog, groups: list[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": log.numpy("event"),
             "group": _names(records, log.numpy("group"), groups),
             "consumer": _names(records, log.numpy("consumer")),
-            "outcome": pd.Categorical.from_codes(log.numpy("outcome"), categories=OUTCOMES),
+            "outcome": _coded(log.numpy("outcome"), OUTCOMES),
             "attempts": log.numpy("attempts").astype(np.int64),
             "first_attempt_at": log.numpy("first_attempt_at"),
             "completed_at": log.numpy("completed_at"),
@@ -145,7 +152,7 @@ def _outcome_frame(records: Records, log: OutcomeLog, groups: list[str]) -> pd.D
 
 
 def _without_unfinished_attempts(
-    records: Records,
+    records: FullLogs,
     finished: pd.DataFrame,
     uncounted: tuple[tuple[int, int], ...],
     attempts: pd.DataFrame,
@@ -169,7 +176,7 @@ def _without_unfinished_attempts(
 
 
 def _unfinished_frame(record: RunRecord, groups: list[str]) -> pd.DataFrame:
-    records, unfinished = record.records, record.unfinished
+    records, unfinished = record.records.full_logs(), record.unfinished
     frame = _outcome_frame(records, unfinished, groups)
     if frame.empty:
         return frame

@@ -82,12 +82,8 @@ class TopicFeed:
         # them read again, and their attempts number on
         self._uncommitted: dict[tuple[int, int], Tally] = {}
         self.active = False
-        event_types = config.handled_types
-        self._wanted = (
-            None
-            if event_types is None
-            else frozenset(map(group.world.records.names.code, event_types))
-        )
+        types, names = config.handled_types, group.world.records.names
+        self._wanted = None if types is None else frozenset(map(names.code, types))
         events = group.world.records.events
         self._hold, self._let_go = events.hold, events.release
         for tp in range(size):
@@ -399,6 +395,4 @@ class TopicFeed:
         return wanted is None or self.world.records.events.event_type[event_id] in wanted
 
     def _wanted_ids(self, tp: int, start: int, end: int) -> Iterator[int]:
-        for _, event_id in self._records(tp, start, end):
-            if self._is_wanted(event_id):
-                yield event_id
+        return (e for _, e in self._records(tp, start, end) if self._is_wanted(e))

@@ -1,12 +1,13 @@
 """The brokers' descriptions: each broker's settings, checked once, with the real system's
 names, ranges and defaults.
 
-``sim.topic(...)`` and ``sim.fanout(...)`` take the fields of :class:`TopicConfig` and
-:class:`FanoutConfig` (their signatures and help are read from here), scenario files'
-``topics`` and ``fanouts`` entries are checked against them, and
-:class:`~evsim.brokers.log.Topic` and :class:`~evsim.brokers.fanout.Fanout` are built
-from one. What needs the rest of the simulation (the cluster's partition total, a
-dead-letter queue by name) is checked when the broker is built.
+``sim.topic(...)``, ``sim.queue(...)`` and ``sim.fanout(...)`` take the fields of
+:class:`TopicConfig`, :class:`QueueConfig` and :class:`FanoutConfig` (their signatures
+and help are read from here), scenario files' entries are checked against them, and
+:class:`~evsim.brokers.log.Topic`, :class:`~evsim.brokers.queue.Queue` and
+:class:`~evsim.brokers.fanout.Fanout` are built from one. What needs the rest of the
+simulation (the cluster's partition total, a dead-letter queue by name) is checked when
+the broker is built.
 """
 
 from __future__ import annotations
@@ -125,6 +126,99 @@ class FanoutConfig(ComponentConfig):
                 "name": rules.fifo_suffix(_check.name("name", self.name), fifo, "fanout", "SNS"),
                 "latency": as_distribution(self.latency, "latency"),
                 "fifo": fifo,
+                "content_based_deduplication": deduplicates,
+            }
+        )
+
+    @property
+    def latency_distribution(self) -> Distribution:
+        """``latency`` as a Distribution (seconds)."""
+        return _distribution(self.latency)
+
+
+@dataclass(frozen=True)
+class QueueConfig(ComponentConfig):
+    """An SQS-like queue, standard or FIFO. Times are seconds; SQS's attribute names,
+    ranges and defaults in brackets.
+
+    ``name``
+        unique; 1-80 of ``[A-Za-z0-9_-]``, ending in ``.fifo`` for a FIFO queue
+        [QueueName].
+    ``visibility_timeout``
+        how long a received message stays invisible to other receivers; not deleted by
+        then (its consumer failed, crashed or was too slow), it is received again
+        [VisibilityTimeout, 0-43200, default 30].
+    ``retention``
+        how long a message is kept, counted from when it was first enqueued; older
+        ones are deleted, as ``expired`` [MessageRetentionPeriod, 60-1209600, default
+        345600: 4 days].
+    ``dead_letter``, ``max_receive_count``
+        the redrive policy, both or neither: a message already received
+        ``max_receive_count`` times moves to the ``dead_letter`` queue instead of being
+        received again [RedrivePolicy: deadLetterTargetArn, maxReceiveCount 1-1000; no
+        policy by default]. ``dead_letter`` is a queue or a queue's name; a name not
+        defined yet creates that queue with SQS's defaults (FIFO if this queue is FIFO,
+        as SQS requires).
+    ``fifo``
+        a FIFO queue: ordered within a message group (the event's key), one message of
+        a group in flight at a time, a message whose deduplication id was accepted in
+        the last 5 minutes dropped [FifoQueue, default false].
+    ``latency``
+        seconds from SendMessage to the message being stored (a distribution or a
+        number; default 0). Real sends take a few to tens of milliseconds.
+    ``receive_batch``
+        messages a consumer receives at once [MaxNumberOfMessages, 1-10, default 1].
+    ``wait_time``
+        how long a receive waits for a message when the queue is empty (long polling)
+        [ReceiveMessageWaitTimeSeconds, 0-20]. The default here is 20, the longest:
+        SQS's own default, 0, is short polling, which answers at once, often empty.
+    ``delay``
+        how long a new message stays invisible before its first receive [DelaySeconds,
+        0-900, default 0].
+    ``content_based_deduplication``
+        a FIFO queue deduplicates by a SHA-256 of the payload when an event carries no
+        ``MessageDeduplicationId`` attribute [ContentBasedDeduplication, default
+        false].
+    """
+
+    METHOD: ClassVar[str] = "queue"
+
+    name: str
+    visibility_timeout: float = rules.DEFAULT_VISIBILITY_TIMEOUT
+    retention: float = rules.DEFAULT_RETENTION
+    dead_letter: Any = None
+    max_receive_count: int | None = None
+    fifo: bool = False
+    latency: Distribution | float = 0.0
+    receive_batch: int = 1
+    wait_time: float = rules.DEFAULT_WAIT_TIME
+    delay: float = 0.0
+    content_based_deduplication: bool = False
+
+    def __post_init__(self) -> None:
+        """Check every field against SQS's ranges; the dead-letter queue itself (a queue,
+        of the same type) is checked when the queue is built."""
+        fifo = _check.flag("fifo", self.fifo)
+        deduplicates = _check.flag("content_based_deduplication", self.content_based_deduplication)
+        if deduplicates and not fifo:
+            raise ConfigError(
+                "content_based_deduplication: only FIFO queues deduplicate (SQS); "
+                "set fifo=True or leave it False"
+            )
+        receives = self.max_receive_count
+        self._keep(
+            {
+                "name": rules.queue_name(self.name, fifo),
+                "visibility_timeout": rules.seconds(
+                    "visibility_timeout", self.visibility_timeout, 0, 43200
+                ),
+                "retention": rules.seconds("retention", self.retention, 60, 1209600),
+                "max_receive_count": None if receives is None else rules.max_receives(receives),
+                "fifo": fifo,
+                "latency": as_distribution(self.latency, "latency"),
+                "receive_batch": rules.batch("receive_batch", self.receive_batch),
+                "wait_time": rules.seconds("wait_time", self.wait_time, 0, 20),
+                "delay": rules.seconds("delay", self.delay, 0, 900),
                 "content_based_deduplication": deduplicates,
             }
         )

@@ -37,19 +37,14 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from evsim import _check
 from evsim.brokers import sqs_rules as rules
+from evsim.brokers.configs import QueueConfig
 from evsim.brokers.message import Message
 from evsim.brokers.queue_receive import ReceivingQueue
 from evsim.brokers.sqs_rules import (
-    DEFAULT_RETENTION,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    DEFAULT_WAIT_TIME,
     DELAY_SECONDS,
 )
 from evsim.brokers.world import World
-from evsim.errors import ConfigError
-from evsim.workload.dist import Distribution, as_distribution
 
 
 class Queue(ReceivingQueue):
@@ -71,55 +66,32 @@ class Queue(ReceivingQueue):
         "_group_order",
         "_latency_sampler",
         "_message_ids",
+        "config",
         "content_based_deduplication",
         "delay",
         "duplicates_dropped",
         "latency",
     )
 
-    def __init__(
-        self,
-        world: World,
-        name: str,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        retention: float = DEFAULT_RETENTION,
-        dead_letter: Queue | None = None,
-        max_receive_count: int | None = None,
-        fifo: bool = False,
-        latency: Distribution | float = 0.0,
-        receive_batch: int = 1,
-        wait_time: float = DEFAULT_WAIT_TIME,
-        delay: float = 0.0,
-        content_based_deduplication: bool = False,
-    ) -> None:
-        fifo = _check.flag("fifo", fifo)
-        name = rules.queue_name(name, fifo)
-        visibility_timeout = rules.seconds("visibility_timeout", visibility_timeout, 0, 43200)
-        retention = rules.seconds("retention", retention, 60, 1209600)
-        latency = as_distribution(latency, "latency")
-        receive_batch = rules.batch("receive_batch", receive_batch)
-        wait_time = rules.seconds("wait_time", wait_time, 0, 20)
-        delay = rules.seconds("delay", delay, 0, 900)
-        deduplicates = _check.flag("content_based_deduplication", content_based_deduplication)
-        if deduplicates and not fifo:
-            raise ConfigError(
-                "content_based_deduplication: only FIFO queues deduplicate (SQS); "
-                "set fifo=True or leave it False"
-            )
+    def __init__(self, world: World, config: QueueConfig, dead_letter: object = None) -> None:
+        """``dead_letter``: the queue ``config.dead_letter`` names, found or made by the
+        simulation (checked here: a queue of the same type)."""
+        name, fifo, latency = config.name, config.fifo, config.latency_distribution
         super().__init__(
             world,
             name,
             fifo,
-            retention,
-            visibility_timeout=visibility_timeout,
-            receive_batch=receive_batch,
-            wait_time=wait_time,
+            config.retention,
+            visibility_timeout=config.visibility_timeout,
+            receive_batch=config.receive_batch,
+            wait_time=config.wait_time,
             dead_letter=dead_letter,
-            max_receive_count=max_receive_count,
+            max_receive_count=config.max_receive_count,
         )
+        self.config = config
         self.latency = latency
-        self.delay = delay
-        self.content_based_deduplication = deduplicates
+        self.delay = config.delay
+        self.content_based_deduplication = config.content_based_deduplication
         self.duplicates_dropped = 0  # FIFO sends dropped by deduplication
         self._message_ids = world.message_ids
         self._deduplicator = rules.Deduplicator()

@@ -35,6 +35,8 @@ from evsim.brokers.visibility import VisibilityClock
 from evsim.brokers.world import World
 from evsim.errors import ConfigTypeError
 
+NO_REDRIVE = 1 << 62  # a receive count no message reaches: no redrive policy
+
 Waiting = tuple[simpy.Event, int, bool]  # request, n, snapshots (a receive) or not (a group)
 
 
@@ -48,6 +50,7 @@ class ReceivingQueue(QueueStore):
         "_clock",
         "_receipts",
         "_receive_timeouts",
+        "_receives_allowed",
         "_waiting",
         "dead_letter",
         "max_receive_count",
@@ -65,13 +68,15 @@ class ReceivingQueue(QueueStore):
         visibility_timeout: float,
         receive_batch: int,
         wait_time: float,
-        dead_letter: ReceivingQueue | None,
+        dead_letter: object,
         max_receive_count: int | None,
     ) -> None:
         super().__init__(world, name, fifo, retention)
         self.dead_letter, self.max_receive_count = rules.redrive(
             self, dead_letter, max_receive_count, ReceivingQueue
         )
+        # receives before the redrive policy moves a message (none without a policy)
+        self._receives_allowed = self.max_receive_count or NO_REDRIVE
         self.visibility_timeout = visibility_timeout
         self.receive_batch = receive_batch
         self.wait_time = wait_time
@@ -203,7 +208,7 @@ class ReceivingQueue(QueueStore):
             self._leave(message, "expired")
             return False
         count = message.receive_count
-        if self.dead_letter is not None and count >= self.max_receive_count:
+        if count >= self._receives_allowed and self.dead_letter is not None:
             self._leave(message, "dead_lettered")
             self.dead_letter._accept_dead_letter(message, now)
             return False

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from evsim.brokers.message import IN_FLIGHT, Message
 
 if TYPE_CHECKING:
-    from evsim.engine import Clock
+    from evsim.plain_engine import Engine
 
 
 class VisibilityClock:
@@ -27,7 +27,7 @@ class VisibilityClock:
     when a timer ends; it must check that ``token`` is still the message's.
     """
 
-    def __init__(self, env: Clock, timeout: float, due: Callable[[Message, int], None]) -> None:
+    def __init__(self, env: Engine, timeout: float, due: Callable[[Message, int], None]) -> None:
         self._env = env
         self._timeout = timeout
         self._due = due
@@ -39,7 +39,11 @@ class VisibilityClock:
         current time, which the caller has at hand)."""
         token = message._token = message._token + 1
         if seconds is not None and seconds != self._timeout:
-            self._env.call_later(seconds, lambda _timer, m=message, t=token: self._due(m, t))
+
+            def due(_timer: object) -> None:
+                self._due(message, token)
+
+            self._env.call_later(seconds, due)
             return
         self._line.append((now + self._timeout, token, message))
         if self._alarm_at is None:
@@ -58,6 +62,7 @@ class VisibilityClock:
 
     def _ring(self, _event: object) -> None:
         line, alarm_at = self._line, self._alarm_at
+        assert alarm_at is not None  # the alarm that rang
         while line and line[0][0] <= alarm_at:
             _, token, message = line.popleft()
             self._due(message, token)

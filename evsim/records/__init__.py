@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from evsim.records import full, summary
 from evsim.records.codes import (
@@ -185,5 +185,41 @@ class Records:
 
     def routed_log(self) -> array[int] | summary.Counter:
         """Where a group notes the events routed to it: their ids, or just a count."""
-
         return array("q") if self.full else summary.Counter()
+
+    def full_logs(self) -> FullLogs:
+        """The logs of ``record="full"``, as their own types (for building tables)."""
+        events, attempts, outcomes, gauges = self.events, self.attempts, self.outcomes, self.gauges
+        assert isinstance(events, full.EventLog), "full_logs() needs record='full'"
+        assert isinstance(attempts, full.AttemptLog) and isinstance(outcomes, full.OutcomeLog)
+        assert isinstance(gauges, full.GaugeLog)
+        return FullLogs(self.names, events, attempts, outcomes, gauges)
+
+    def summary_logs(self) -> SummaryLogs:
+        """The aggregates of ``record="summary"``, as their own types."""
+        events, attempts, outcomes, gauges = self.events, self.attempts, self.outcomes, self.gauges
+        assert isinstance(events, summary.SparseEventLog), "summary_logs() needs 'summary'"
+        assert isinstance(attempts, summary.AttemptTally)
+        assert isinstance(outcomes, summary.OutcomeTally)
+        assert isinstance(gauges, summary.GaugeTally)
+        return SummaryLogs(self.names, events, attempts, outcomes, gauges)
+
+
+class FullLogs(NamedTuple):
+    """A full run's logs: a row per event, attempt, outcome and gauge sample."""
+
+    names: Interner
+    events: full.EventLog
+    attempts: full.AttemptLog
+    outcomes: full.OutcomeLog
+    gauges: full.GaugeLog
+
+
+class SummaryLogs(NamedTuple):
+    """A summary run's aggregates."""
+
+    names: Interner
+    events: summary.SparseEventLog
+    attempts: summary.AttemptTally
+    outcomes: summary.OutcomeTally
+    gauges: summary.GaugeTally

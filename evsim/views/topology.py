@@ -29,7 +29,7 @@ BUS_KINDS = ("topic", "queue", "fanout")
 RETRY = "retry"  # the label of the edges to and from non-blocking retry topics
 
 
-def topology(sim_or_result: Any) -> nx.DiGraph:
+def topology(sim_or_result: Any) -> nx.DiGraph[str]:
     """The system as a directed graph: a node per component, an edge per flow of events.
 
     Given a :class:`~evsim.Result`, it also adds an edge from a consumer group to every
@@ -41,7 +41,7 @@ def topology(sim_or_result: Any) -> nx.DiGraph:
     import networkx as nx
 
     sim, result = _sim_and_result(sim_or_result)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for producer in sim.producers.values():
         graph.add_node(producer.name, kind="producer", detail="producer")
     for fanout in sim.fanouts.values():
@@ -87,7 +87,7 @@ def _sim_and_result(value: Any) -> tuple[Any, Any]:
     )
 
 
-def _add_group_edges(graph: nx.DiGraph, group: Any) -> None:
+def _add_group_edges(graph: nx.DiGraph[str], group: Any) -> None:
     feed = group.feed
     types = list(group.event_types or [])
     sources = list(feed.topics) if hasattr(feed, "topics") else [feed.queue]
@@ -102,7 +102,7 @@ def _add_group_edges(graph: nx.DiGraph, group: Any) -> None:
         _link(graph, group.name, group.dead_letter.name, "dead_letter", [], label)
 
 
-def _add_services(graph: nx.DiGraph, sim: Any) -> None:
+def _add_services(graph: nx.DiGraph[str], sim: Any) -> None:
     """Hook for request-response services (not modelled yet): a node each, and call edges
     from ``service.calls`` (names of what it calls) when a service has them."""
     for service in getattr(sim, "services", {}).values():
@@ -112,7 +112,7 @@ def _add_services(graph: nx.DiGraph, sim: Any) -> None:
             graph.add_edge(service.name, callee, kind="call", event_types=[], label="calls")
 
 
-def _add_handler_publishes(graph: nx.DiGraph, result: Any) -> None:
+def _add_handler_publishes(graph: nx.DiGraph[str], result: Any) -> None:
     try:
         events = result.events
     except SimulationStateError:  # record="summary" keeps no events
@@ -131,7 +131,7 @@ def _add_handler_publishes(graph: nx.DiGraph, result: Any) -> None:
 
 
 def _link(
-    graph: nx.DiGraph, u: str, v: str, kind: str, types: list[str], label: str | None = None
+    graph: nx.DiGraph[str], u: str, v: str, kind: str, types: list[str], label: str | None = None
 ) -> None:
     """Add an edge, merging the event types of an edge of the same kind already there."""
     if graph.has_edge(u, v):
@@ -164,7 +164,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def graph_of(value: Any) -> nx.DiGraph:
+def node_kinds(graph: nx.DiGraph[str]) -> list[tuple[str, str]]:
+    """(node, its kind; "" for none) for each node of a topology graph, in its order."""
+    return [(node, str(data.get("kind", ""))) for node, data in graph.nodes(data=True)]
+
+
+def graph_of(value: Any) -> nx.DiGraph[str]:
     """``value`` if it is a graph already, else the topology of a simulation or result."""
     import networkx as nx
 

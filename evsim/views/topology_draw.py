@@ -6,7 +6,7 @@ edge kind, labels placed clear of the flow; each element has a ``gid`` to find i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from evsim.views.topology import BUS, CONSUMER, DEAD_LETTER_EDGE, PRODUCER, SERVICE, graph_of
 from evsim.views.topology_layout import failure_targets, layout
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 NODE_COLOURS = {"producer": PRODUCER, "consumer_group": CONSUMER, "service": SERVICE}
 TEXT_COLOURS = {"consumer_group": "white", "service": "white"}
-EDGE_STYLES = {  # kind -> (matplotlib line style, colour)
+LineStyle = Literal["-", "--", "-.", ":"]
+EDGE_STYLES: dict[str, tuple[LineStyle, str]] = {  # kind -> (line style, colour)
     "publish": ("--", "#e0a800"),  # the seed's yellow, darkened to show on white
     "subscribe": (":", CONSUMER),
     "dead_letter": ("-", DEAD_LETTER_EDGE),
@@ -58,7 +59,7 @@ def draw_topology(sim_or_result_or_graph: Any, ax: Axes | None = None) -> Axes:
         )  # fmt: skip
         boxes[node] = text.get_bbox_patch()
     for u, v, data in graph.edges(data=True):
-        style, colour = EDGE_STYLES.get(data.get("kind"), ("-.", "grey"))
+        style, colour = EDGE_STYLES.get(str(data.get("kind", "")), ("-.", "grey"))
         (x0, y0), (x1, y1) = pos[u], pos[v]
         rad = 0.0 if x1 > x0 else 0.3  # backward or same-layer edges curve away
         arrow = FancyArrowPatch(
@@ -68,13 +69,13 @@ def draw_topology(sim_or_result_or_graph: Any, ax: Axes | None = None) -> Axes:
             gid=f"edge:{u}->{v}",
         )  # fmt: skip
         ax.add_patch(arrow)
-        text = data.get("label", "")
-        if rad and graph.has_edge(v, u) and graph.edges[v, u].get("label") == text:
-            text = ""  # a round trip (retry topics) is labelled once, on its straight edge
+        label = str(data.get("label", ""))
+        if rad and graph.has_edge(v, u) and graph.edges[v, u].get("label") == label:
+            label = ""  # a round trip (retry topics) is labelled once, on its straight edge
         along = 0.7 if v in lane else 0.5  # the lane's labels clear of the main flow
         lx, ly = _label_point(ax, (x0, y0), (x1, y1), rad, along)
         ax.text(
-            lx, ly, text.replace(", ", "\n"), ha="center", va="center",
+            lx, ly, label.replace(", ", "\n"), ha="center", va="center",
             fontsize=7.5, zorder=5, color="#333333", gid=f"label:{u}->{v}",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
                   "alpha": 0.85},

@@ -10,15 +10,16 @@ read.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from evsim.views.topology import BUS_KINDS, RETRY
+from evsim.views.topology import BUS_KINDS, RETRY, node_kinds
 
 if TYPE_CHECKING:
     import networkx as nx
 
 
-def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+def layout(graph: nx.DiGraph[str]) -> dict[str, tuple[float, float]]:
     """Layered positions: x by layer (producers 0, the bus 1.., consumers next), y spread
     evenly in each layer (top to bottom), ordered to keep edges from crossing.
 
@@ -34,13 +35,13 @@ def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     order = {node: i for nodes in layers.values() for i, node in enumerate(nodes)}
     for sweep in range(4):  # barycentre ordering, alternately left→right and right→left
         for x in sorted(layers, reverse=bool(sweep % 2)):
-            ranks = {}
+            ranks: dict[str, float] = {}
             for node in layers[x]:
                 seen = [order[m] for m in _neighbours(graph, node) if columns.get(m, x) != x]
                 ranks[node] = sum(seen) / len(seen) if seen else order[node]
-            layers[x].sort(key=lambda n, r=ranks: (r[n], order[n]))
+            layers[x].sort(key=_by_rank(ranks, order))
             order.update({node: i for i, node in enumerate(layers[x])})
-    positions = {}
+    positions: dict[str, tuple[float, float]] = {}
     for x, nodes in sorted(layers.items()):
         centre = 0.0
         if nodes[0] in outside:  # beside the groups writing to them
@@ -62,29 +63,34 @@ def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     return positions
 
 
-def _neighbours(graph: nx.DiGraph, node: str) -> list[str]:
+def _by_rank(ranks: dict[str, float], order: dict[str, int]) -> Callable[[str], tuple[float, int]]:
+    """A sort key: a node's barycentre rank, then its place so far."""
+    return lambda node: (ranks[node], order[node])
+
+
+def _neighbours(graph: nx.DiGraph[str], node: str) -> list[str]:
     return [*graph.predecessors(node), *graph.successors(node)]
 
 
-def failure_targets(graph: nx.DiGraph) -> tuple[set[str], set[str]]:
+def failure_targets(graph: nx.DiGraph[str]) -> tuple[set[str], set[str]]:
     """Bus nodes reached only as dead-letter or retry targets: (those a queue feeds,
     those consumer groups feed)."""
     failing = {
-        n for n, kind in graph.nodes(data="kind")
+        n for n, kind in node_kinds(graph)
         if kind in BUS_KINDS and graph.in_degree(n) and all(
             d["kind"] == "dead_letter" or d["label"] == RETRY
             for _, _, d in graph.in_edges(n, data=True)
         )
     }  # fmt: skip
-    kinds = graph.nodes(data="kind")
+    kinds = dict(node_kinds(graph))
     lane = {n for n in failing if any(kinds[u] in BUS_KINDS for u in graph.predecessors(n))}
     return lane, failing - lane
 
 
-def _columns(graph: nx.DiGraph, lane: set[str], outside: set[str]) -> dict[str, int]:
+def _columns(graph: nx.DiGraph[str], lane: set[str], outside: set[str]) -> dict[str, int]:
     """Producers in column 0, the bus in 1.. (a fan-out before its queues), consumers
     after the bus, ``outside`` after the consumers; ``lane`` is left out."""
-    kinds = [(n, kind) for n, kind in graph.nodes(data="kind") if n not in lane]
+    kinds = [(n, kind) for n, kind in node_kinds(graph) if n not in lane]
     depth = {n: 0 for n, kind in kinds if kind in BUS_KINDS and n not in outside}
     for _ in depth:  # longest path along bus → bus edges (fan-out → queue)
         for u, v in graph.edges:

@@ -18,6 +18,7 @@ from evsim.views.topology import (
     PRODUCER,
     SERVICE,
     graph_of,
+    node_kinds,
 )
 from evsim.views.topology_layout import layout
 
@@ -40,11 +41,11 @@ def to_mermaid(sim_or_result_or_graph: Any) -> str:
     """
     graph = graph_of(sim_or_result_or_graph)
     ids = _mermaid_ids(graph)
-    sections = {"producers": [], "bus": [], "consumers": []}
+    sections: dict[str, list[str]] = {"producers": [], "bus": [], "consumers": []}
     classes: dict[str, list[str]] = {"producer": [], "eventbus": [], "consumer": []}
     pos = layout(graph)
     rank = {node: (x, -y) for node, (x, y) in pos.items()}  # left to right, top to bottom
-    for node, kind in sorted(graph.nodes(data="kind"), key=lambda item: rank[item[0]]):
+    for node, kind in sorted(node_kinds(graph), key=lambda item: rank[item[0]]):
         side = "producers" if kind == "producer" else "bus" if kind in BUS_KINDS else "consumers"
         sections[side].append(f"        {ids[node]}{_mermaid_text('[', node, ']')}")
         css = {"producers": "producer", "bus": "eventbus"}.get(side, "consumer")
@@ -75,13 +76,13 @@ def to_mermaid(sim_or_result_or_graph: Any) -> str:
     return "\n".join([*lines, *styles]) + "\n"
 
 
-def _mermaid_ids(graph: nx.DiGraph) -> dict[str, str]:
+def _mermaid_ids(graph: nx.DiGraph[str]) -> dict[str, str]:
     """A valid, unique Mermaid id per node: a kind prefix and the name's word characters
     (the prefix keeps ids clear of keywords such as ``end`` and of ``o``/``x`` edge ends)."""
     prefixes = {"producer": "p", "topic": "t", "queue": "q", "fanout": "f", "service": "s"}
     ids: dict[str, str] = {}
     taken: set[str] = set()
-    for node, kind in graph.nodes(data="kind"):
+    for node, kind in node_kinds(graph):
         base = f"{prefixes.get(kind, 'g')}_{re.sub(r'[^A-Za-z0-9_]', '_', str(node))}"
         candidate, n = base, 1
         while candidate in taken:
