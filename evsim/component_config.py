@@ -15,7 +15,8 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from operator import attrgetter
+from typing import Any, ClassVar, Self, TypeVar
 
 from evsim._check import did_you_mean
 from evsim.errors import ConfigTypeError, EvsimError
@@ -53,9 +54,6 @@ class ComponentConfig:
             object.__setattr__(self, field, value)
 
 
-ConfigT = TypeVar("ConfigT", bound=ComponentConfig)
-
-
 def field_names(config: type[ComponentConfig]) -> str:
     """The fields of ``config``, comma-separated, in the order of its signature."""
     return ", ".join(f.name for f in fields(config) if f.name != "_")
@@ -83,19 +81,25 @@ def describe(method: Callable[..., Any], config: type[ComponentConfig], returns:
     method.__doc__ = with_fields(method.__doc__, config)
 
 
-class Configured(Generic[ConfigT]):
-    """A component built from a config, whose settings read as its attributes
-    (``group.service_time``, ``producer.arrivals``) are the config's fields; an
-    attribute the component sets itself (a producer's resolved ``target``) comes first."""
+Component = TypeVar("Component", bound=type)
 
-    __slots__ = ()
-    config: ConfigT
 
-    def __getattr__(self, name: str) -> Any:
-        # only called when ordinary lookup fails; "config" itself must not recurse
-        if name != "config" and name in _field_set(type(self.config)):
-            return getattr(self.config, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+def reads_settings(config: type[ComponentConfig], *own: str) -> Callable[[Component], Component]:
+    """A class decorator: each field of ``config`` reads as a property of the component
+    (``group.service_time`` is ``group.config.service_time``), except the attributes the
+    component sets itself (``own``, and those its class defines, such as slots).
+
+    Properties, not ``__getattr__``: a class with ``__getattr__`` loses CPython 3.11's
+    specialized attribute reads on every instance, and a group's are read per event.
+    """
+
+    def decorate(cls: Component) -> Component:
+        for name in sorted(_field_set(config) - set(own)):
+            if not hasattr(cls, name):
+                setattr(cls, name, property(attrgetter(f"config.{name}"), doc=f"config.{name}"))
+        return cls
+
+    return decorate
 
 
 _FIELD_SETS: dict[type[ComponentConfig], frozenset[str]] = {}

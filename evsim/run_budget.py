@@ -94,9 +94,10 @@ def estimate(sim: Plan, until: float) -> list[Part]:
 def _arrivals(sim: Plan, until: float) -> list[Part]:
     parts = []
     for producer in sim.producers.values():
-        end = until if producer.stop is None else min(until, producer.stop)
-        count = producer.arrivals.expected_count(producer.start, end) if end > producer.start else 0
-        rate = producer.arrivals.rate
+        config = producer.config
+        end = until if config.stop is None else min(until, config.stop)
+        count = config.arrivals.expected_count(config.start, end) if end > config.start else 0
+        rate = config.arrivals.rate
         parts.append((f"producer {producer.name!r}: {count:.3g} arrivals at {rate:.3g}/s", count))
     return parts
 

@@ -34,7 +34,7 @@ from evsim.actors.roles import Member, Unfinished
 from evsim.actors.topic_feed import TopicFeed
 from evsim.brokers.log import Topic
 from evsim.brokers.world import World
-from evsim.component_config import Configured
+from evsim.component_config import reads_settings
 from evsim.engine import Steps
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.records import DEAD_LETTERED, LOST, Outcome
@@ -42,7 +42,8 @@ from evsim.records import DEAD_LETTERED, LOST, Outcome
 _is_up = operator.attrgetter("up")
 
 
-class ConsumerGroup(Configured[GroupConfig]):
+@reads_settings(GroupConfig)
+class ConsumerGroup:
     """A group of consumers sharing the work of one source (topics or a queue).
 
     Built from a :class:`GroupConfig` (``retry_topics``: the retry topics of non-blocking

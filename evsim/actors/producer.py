@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from evsim.actors.producer_config import DEFAULT_EVENT_BYTES, ProducerConfig
 from evsim.brokers.sqs_rules import DELAY_SECONDS
 from evsim.brokers.world import World
-from evsim.component_config import Configured
+from evsim.component_config import reads_settings
 from evsim.errors import ConfigError
 
 
@@ -61,7 +61,8 @@ def send(
     return event_id
 
 
-class Producer(Configured[ProducerConfig]):
+@reads_settings(ProducerConfig, "name", "target")
+class Producer:
     """Publishes one event per arrival (times in seconds, rates per second), as its
     :class:`~evsim.actors.producer_config.ProducerConfig` describes; the config's fields
     read as the producer's attributes (``producer.arrivals``), and ``target`` is the

@@ -315,12 +315,12 @@ def _functions(sim: Simulation) -> list[str]:
     found = []
     for index, producer in enumerate(sim.producers.values()):
         for field in ("payload", "attributes"):
-            if callable(getattr(producer, field)):
+            if callable(getattr(producer.config, field)):
                 found.append(f"producers[{index}].{field}")
     for index, group in enumerate(sim.groups.values()):
-        if group.handler is not None:
+        if group.config.handler is not None:
             found.append(f"consumer_groups[{index}].handler")
-        for number, item in enumerate(group.faults):
+        for number, item in enumerate(group.config.fault_list):
             if isinstance(item, faults.PoisonEvents) and item.match is not None:
                 found.append(f"consumer_groups[{index}].faults[{number}].match")
     return found
