@@ -115,12 +115,7 @@ class FanoutConfig(ComponentConfig):
     def __post_init__(self) -> None:
         """Check every field (the ``.fifo`` suffix against ``fifo``)."""
         fifo = _check.flag("fifo", self.fifo)
-        deduplicates = _check.flag("content_based_deduplication", self.content_based_deduplication)
-        if deduplicates and not fifo:
-            raise ConfigError(
-                "content_based_deduplication: only FIFO topics deduplicate (SNS); "
-                "set fifo=True or leave it False"
-            )
+        deduplicates = _content_deduplication(self.content_based_deduplication, fifo, "SNS")
         self._keep(
             {
                 "name": rules.fifo_suffix(_check.name("name", self.name), fifo, "fanout", "SNS"),
@@ -199,12 +194,7 @@ class QueueConfig(ComponentConfig):
         """Check every field against SQS's ranges; the dead-letter queue itself (a queue,
         of the same type) is checked when the queue is built."""
         fifo = _check.flag("fifo", self.fifo)
-        deduplicates = _check.flag("content_based_deduplication", self.content_based_deduplication)
-        if deduplicates and not fifo:
-            raise ConfigError(
-                "content_based_deduplication: only FIFO queues deduplicate (SQS); "
-                "set fifo=True or leave it False"
-            )
+        deduplicates = _content_deduplication(self.content_based_deduplication, fifo, "SQS")
         receives = self.max_receive_count
         self._keep(
             {
@@ -227,6 +217,18 @@ class QueueConfig(ComponentConfig):
     def latency_distribution(self) -> Distribution:
         """``latency`` as a Distribution (seconds)."""
         return _distribution(self.latency)
+
+
+def _content_deduplication(value: Any, fifo: bool, service: str) -> bool:
+    """ContentBasedDeduplication: a flag, for FIFO topics (SNS) or queues (SQS) only."""
+    deduplicates = _check.flag("content_based_deduplication", value)
+    if deduplicates and not fifo:
+        kinds = "topics" if service == "SNS" else "queues"
+        raise ConfigError(
+            f"content_based_deduplication: only FIFO {kinds} deduplicate ({service}); "
+            "set fifo=True or leave it False"
+        )
+    return deduplicates
 
 
 def _distribution(value: Distribution | float) -> Distribution:
