@@ -103,12 +103,6 @@ def test_the_top_quantile_is_the_largest_latencys_bin():
     assert 5.0 / HALF_BIN <= histogram.quantile(1.0) <= 5.0 * HALF_BIN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LatencyHistogram.quantile(0) searches the cumulative counts for 0, which the "
-    "first bin always satisfies, so it returns SMALLEST (1 µs) instead of the smallest "
-    "latency's bin",
-)
 def test_the_zero_quantile_is_the_smallest_latencys_bin():
     histogram = LatencyHistogram()
     for seconds in (1.0, 2.0, 3.0):

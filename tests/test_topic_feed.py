@@ -239,12 +239,6 @@ def test_records_of_unhandled_types_are_read_skipped_and_committed():
     assert [group.feed.lag(tp) for tp in range(2)] == [0, 0]  # the skipped ones committed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TopicFeed with commit='before' commits on hand-out only, so records skipped by "
-    "event_types after the last handled one are never committed: lag (and max_lag) "
-    "stays at their count though the group has read them all",
-)
 def test_at_most_once_commits_the_skipped_records_too():
     skipped = 10
     sim = ev.Simulation(seed=1)
@@ -258,17 +252,11 @@ def test_at_most_once_commits_the_skipped_records_too():
     assert result.summary().loc["g", "max_lag"] <= 1
 
 
-SKIPS_UNCOMMITTED = (
-    "TopicFeed with commit='before' commits on hand-out only, so the records a consumer "
-    "skips past (deleted by retention) stay uncommitted: lag counts records already gone"
-)
-
-
 @pytest.mark.parametrize(
     "commit",
     [
         "after",
-        pytest.param("before", marks=pytest.mark.xfail(strict=True, reason=SKIPS_UNCOMMITTED)),
+        "before",
     ],
 )
 def test_a_consumer_skipping_expired_records_commits_past_them(commit):

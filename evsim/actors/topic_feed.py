@@ -338,7 +338,7 @@ class TopicFeed:
 
     def _mark_done(self, tp: int, offset: int) -> None:
         self.done[tp] = offset
-        if self._at_once:
+        if self._at_once or not self._after:  # after each record, or at most once: on read
             self.committed[tp] = offset
 
     def _expire(self, tp: int, position: int, start: int, consumer: Consumer) -> int:

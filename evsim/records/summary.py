@@ -143,10 +143,12 @@ class LatencyHistogram:
         return self.total / self.n if self.n else math.nan
 
     def quantile(self, q: float) -> float:
-        """The ``q`` quantile, at the geometric middle of its bin (NaN if none)."""
+        """The ``q`` quantile, at the geometric middle of its bin (NaN if none): the first
+        bin holding the ceil(q·n)-th latency (for q = 0, the smallest one's)."""
         if not self.n:
             return math.nan
-        index = int(np.searchsorted(np.cumsum(self.counts), q * self.n, side="left"))
+        rank = max(q * self.n, 1)  # counts are whole: rank 1 is the first non-empty bin
+        index = int(np.searchsorted(np.cumsum(self.counts), rank, side="left"))
         if index == 0:
             return SMALLEST
         return SMALLEST * 10 ** ((index - 0.5) / BINS_PER_DECADE)
