@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = importlib.util.spec_from_file_location("lesson_table", ROOT / "tools" / "lesson_table.py")
 assert SPEC is not None and SPEC.loader is not None
 lesson_table = importlib.util.module_from_spec(SPEC)
+sys.modules["lesson_table"] = lesson_table  # its dataclass looks its module up
 SPEC.loader.exec_module(lesson_table)
 
 
