@@ -195,25 +195,33 @@ def takes(run: Callable[..., Any], name: str) -> bool:
 
 
 def check_names(run: Callable[..., Any], names: list[str], given: set[str]) -> None:
-    """Raise naming the first of ``names`` that ``run`` does not take, and the first
-    parameter ``run`` needs that ``given`` (the knobs, the seed) leaves out."""
-    params = parameters(run)
-    if params is None:
-        return
-    title = f"{getattr(run, '__name__', 'run')}()"
-    for name in names:
-        if not takes(run, name):
-            raise ConfigError(
-                f"{name}: {title} has no keyword parameter {name!r}"
-                f"{did_you_mean(name, list(params))}"
-            )
+    """Raise naming the first of ``names`` that ``run`` does not take, or the first
+    parameter ``run`` needs that ``given`` (the knobs, the seed, ...) leaves out."""
+    check_taken(run, names)
+    params = parameters(run) or {}
     for name, param in params.items():
-        needed = param.default is EMPTY and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-        if needed and name not in given:
+        keyword = param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        if keyword and param.default is EMPTY and name not in given:
             raise ConfigError(
-                f"{name}: {title} needs it and it has no default; give it a knob "
+                f"{name}: {title(run)} needs it and it has no default; give it a knob "
                 f"({name}=(min, max), a list of choices, or a fixed value)"
             )
+
+
+def check_taken(run: Callable[..., Any], names: list[str]) -> None:
+    """Raise naming the first of ``names`` that ``run`` takes no keyword argument for."""
+    for name in names:
+        if not takes(run, name):
+            have = list(parameters(run) or {})
+            raise ConfigError(
+                f"{name}: {title(run)} has no keyword parameter {name!r}"
+                f"{did_you_mean(name, have)} (it has: {', '.join(have) or 'none'})"
+            )
+
+
+def title(run: Callable[..., Any]) -> str:
+    """``run_shop()``: a function's name as error messages show it."""
+    return f"{getattr(run, '__name__', type(run).__name__)}()"
 
 
 def default_of(run: Callable[..., Any], name: str) -> Any:

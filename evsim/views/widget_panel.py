@@ -117,6 +117,7 @@ class Panel:
     def __init__(self, widgets: Any, knobs: list[Knob], progress_after: float) -> None:
         self.controls: dict[str, Any] = {}
         self.fixed: dict[str, Any] = {}
+        self._order = [knob.name for knob in knobs]
         for knob in knobs:
             control = build(knob, widgets)
             if control is None:
@@ -143,8 +144,12 @@ class Panel:
             control.observe(self._changed, names="value")
 
     def values(self) -> dict[str, Any]:
-        """The arguments of the next run: the fixed values and the controls' values."""
-        return {**self.fixed, **{name: value_of(c) for name, c in self.controls.items()}}
+        """The arguments of the next run: the controls' values and the fixed ones, in the
+        order the knobs were given."""
+        return {
+            name: value_of(self.controls[name]) if name in self.controls else self.fixed[name]
+            for name in self._order
+        }
 
     def compute(self, values: dict[str, Any]) -> Shown:
         """Run with ``values`` and say what to show (each kind of panel's own)."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 Chart = Callable[..., Any]  # chart(output, ax=axes): draws one run's output on the axes
 Output = dict[str, Any]  # one Jupyter output (display_data or stream)
 
-TABLE_ROWS = 10  # rows of a DataFrame shown
+TABLE_ROWS = 20  # rows of a DataFrame shown
 CHART_SIZE = (8.0, 3.8)  # inches of one chart (a row of a comparison is twice as wide)
 DPI = 100  # pixels per inch of the PNG
 LINE_CHARS = 300  # an error line longer than this is cut
@@ -165,6 +165,6 @@ def one_line(error: BaseException) -> str:
 def describe(values: dict[str, Any]) -> str:
     """Knob values as ``consumers=3, zipf_s=1.2`` (floats to 4 significant digits)."""
     return ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value!r}"
+        f"{name}={float(f'{value:.4g}') if isinstance(value, float) else value!r}"
         for name, value in values.items()
     )
