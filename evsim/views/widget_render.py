@@ -135,6 +135,8 @@ def _draw_row(part: SubFigure, row: Sequence[tuple[Chart, Any]], titles: Sequenc
         part.suptitle(axes[0].get_title())
         for ax, title in zip(axes, titles, strict=False):
             ax.set_title(title, fontsize=10)
+        for ax in axes[1:]:  # the shared y axis is labelled once, on the left
+            ax.set_ylabel("")
 
 
 def figure_output(figure: Figure) -> Output:
