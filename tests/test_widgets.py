@@ -162,6 +162,19 @@ def test_the_default_chart_of_a_result_is_a_png_of_latency_and_throughput(capsys
     assert "processed" in bundle["text/plain"]
 
 
+def test_a_run_recorded_as_a_summary_charts_its_percentiles(capsys):
+    def run(consumers=2, seed=1):
+        sim = ev.Simulation(seed=seed, record="summary")
+        sim.topic("orders", partitions=2)
+        sim.producer("shop", "orders", ev.Poisson(rate=20), "OrderCreated")
+        sim.consumer_group("billing", "orders", consumers=consumers, service_time=0.01)
+        return sim.run(until=5)
+
+    view = ev.widgets.explore(run, consumers=(1, 2))
+    assert view.error is None
+    assert view.output.outputs[0]["data"]["text/plain"] == "<Figure size 800x380 with 1 Axes>"
+
+
 def test_charts_do_not_leave_figures_open(capsys):
     def pyplot_chart(result, ax):
         plt.figure()  # a chart that opens a pyplot figure of its own

@@ -188,6 +188,9 @@ class Panel:
                 shown = self.compute(values)
         except Exception as error:
             failure = error
+        except KeyboardInterrupt:  # the kernel interrupted: say so, not "running…"
+            self.status.value = html.escape(f"run {self.runs} interrupted")
+            raise
         finally:
             self.seconds = time.perf_counter() - start
             self.progress_shown = progress.appeared
