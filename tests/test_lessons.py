@@ -28,6 +28,10 @@ test can feed it a bad notebook and see it fail:
 - :func:`solutions_problems` (lessons): ``notebooks/solutions/NN_*.ipynb`` exists for
   lesson NN, and defines every ``check...`` function of the lesson with the same source
   (so what the solutions verify about the self-check is what the learner runs).
+
+And ``notebooks/INSTRUCTORS.md`` quotes lesson 01's numbers only as the executed notebooks
+show them: every number written as a code span in its lesson-01 section appears in the
+stored outputs of the lesson or its solutions.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
+INSTRUCTORS = NOTEBOOKS / "INSTRUCTORS.md"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 ALL_NOTEBOOKS = LESSONS + sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
 RUNS = {"Simulation", "run", "replicate", "sweep"}  # calls that build or run a simulation
@@ -418,3 +423,61 @@ def test_a_lesson_without_solutions_or_with_a_different_self_check_is_reported(t
     assert solutions_problems(lesson, solutions) == [
         "check_answer: the solutions define it differently (or not at all)"
     ]
+
+
+# --- INSTRUCTORS.md -------------------------------------------------------------------------
+
+NUMBER_SPAN = re.compile(r"`(\d[\d,]*(?:\.\d+)?)`")
+
+
+def instructors_section(lesson: str) -> str:
+    """The part of INSTRUCTORS.md under the ``## Lesson NN`` heading, to the next ``## ``."""
+    text = INSTRUCTORS.read_text()
+    match = re.search(rf"^## Lesson {lesson}\b.*?(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"INSTRUCTORS.md: no '## Lesson {lesson}' section"
+    return match[0]
+
+
+def output_text(path: Path) -> str:
+    """Every stored text output of a notebook (streams and text/plain), joined."""
+    parts = []
+    for _, cell in code_cells(load(path)):
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                parts.append("".join(output["text"]))
+            plain = output.get("data", {}).get("text/plain")
+            if plain:
+                parts.append("".join(plain))
+    return "\n".join(parts)
+
+
+def quoted_numbers_missing(section: str, outputs: str) -> list[str]:
+    """Numbers written as code spans in ``section`` that ``outputs`` does not show."""
+    return [
+        number
+        for number in NUMBER_SPAN.findall(section)
+        if not re.search(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", outputs)
+    ]
+
+
+def test_the_numbers_instructors_md_quotes_for_lesson_01_are_the_executed_notebooks():
+    section = instructors_section("01")
+    outputs = output_text(NOTEBOOKS / "01_event_flow.ipynb")
+    outputs += output_text(SOLUTIONS / "01_event_flow_solutions.ipynb")
+    assert len(NUMBER_SPAN.findall(section)) >= 10  # it quotes the run's numbers ...
+    assert quoted_numbers_missing(section, outputs) == []  # ... as the run shows them
+
+
+def test_a_number_the_run_does_not_show_is_reported():
+    outputs = "p95 0.2374 s; 14884 payments; 2.45"
+    assert quoted_numbers_missing("`0.2374`, `2.45` and `14884`", outputs) == []
+    assert quoted_numbers_missing("`0.237`, `2.4` and `1488`", outputs) == ["0.237", "2.4", "1488"]
+
+
+def test_the_readme_lessons_section_links_the_instructors_guide():
+    readme = (ROOT / "README.md").read_text()
+    lessons = readme.split("## Lessons", 1)[1].split("\n## ", 1)[0]
+    outside_table = re.sub(
+        r"<!-- lessons:start -->.*?<!-- lessons:end -->", "", lessons, flags=re.S
+    )
+    assert "(notebooks/INSTRUCTORS.md)" in outside_table
