@@ -349,3 +349,28 @@ def test_standard_charts_of_a_summary_mode_run(order_flow, tmp_path):
     result = order_flow(until=10, record="summary")
     names = {p.stem for p in plot.standard_charts(result, tmp_path)}
     assert names == {"topology", "percentiles"}
+
+
+def test_partition_lag_shows_the_hot_partition_as_the_tallest_bar():
+    sim = ev.Simulation(seed=3)
+    topic = sim.topic("t", partitions=4)
+    sim.producer("p", "t", ev.Poisson(rate=30), keys=ev.ZipfKeys(100, s=2.0))
+    sim.consumer_group("g", "t", consumers=4, service_time=ev.Exponential(0.05))
+    result = sim.run(until=120, warmup=20)
+    ax = ev.plot.partition_lag(result)
+    heights = [bar.get_height() for bar in ax.patches]
+    hot = topic.partition_for("key-0")  # the hottest key's partition
+    assert len(heights) == 4 and max(heights) == heights[hot]
+    assert "p95 latency" in ax.get_title()
+
+
+def test_partition_lag_asks_which_group_when_there_are_several():
+    sim = ev.Simulation(seed=3)
+    sim.topic("t", partitions=2)
+    sim.producer("p", "t", ev.Poisson(rate=5))
+    sim.consumer_group("a", "t")
+    sim.consumer_group("b", "t")
+    result = sim.run(until=10)
+    with pytest.raises(ev.ConfigError, match="group: the run has several topic groups"):
+        ev.plot.partition_lag(result)
+    assert len(ev.plot.partition_lag(result, group="b").patches) == 2

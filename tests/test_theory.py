@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -261,3 +262,43 @@ def test_wrong_types_raise_config_type_errors(call, message):
 def test_erlang_c_refuses_an_overloaded_system():
     with pytest.raises(ev.ConfigError, match=r"rho: the queue is unstable \(rho = 2 >= 1\)"):
         theory.erlang_c(offered_load=4.0, servers=2)
+
+
+# --- utilisation ----------------------------------------------------------------------
+
+
+def test_utilisation_is_offered_load_per_parallel_slot():
+    assert theory.utilisation(50, 0.02, consumers=3, partitions=6) == pytest.approx(1 / 3)
+    assert theory.utilisation(50, 0.08, consumers=3, partitions=6) == pytest.approx(4 / 3)
+    assert theory.utilisation(50, ev.Exponential(mean=0.08), 5, 6) == pytest.approx(0.8)
+    # consumers beyond the partitions idle; concurrency multiplies the slots
+    assert theory.utilisation(50, 0.08, consumers=7, partitions=6) == pytest.approx(4 / 6)
+    assert theory.utilisation(50, 0.08, consumers=2, partitions=6, concurrency=2) == 1.0
+    assert theory.utilisation(50, 0.08, consumers=8) == pytest.approx(0.5)  # a queue
+
+
+def test_utilisation_agrees_with_the_models_and_with_a_run():
+    assert theory.utilisation(2.0, 1 / 3.0, consumers=3) == pytest.approx(
+        theory.mmc(2.0, 3.0, 3).rho
+    )
+    sim = ev.Simulation(seed=3)
+    sim.topic("t", partitions=4)
+    sim.producer("p", "t", ev.Poisson(rate=40), "E", keys=ev.UniformKeys(1000))
+    sim.consumer_group("g", "t", consumers=6, service_time=ev.Exponential(mean=0.05))
+    measured = sim.run(until=300).summary().loc["g", "utilisation"]
+    assert measured == pytest.approx(theory.utilisation(40, 0.05, 6, partitions=4), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: theory.utilisation(-1, 0.1), "arrival_rate: must be >= 0, got -1"),
+        (lambda: theory.utilisation(1, 0), "service_time: its mean must be > 0, got 0"),
+        (lambda: theory.utilisation(1, 0.1, consumers=0), "consumers: must be >= 1, got 0"),
+        (lambda: theory.utilisation(1, 0.1, 2, partitions=0), "partitions: must be >= 1, got 0"),
+        (lambda: theory.utilisation(1, 0.1, 2, concurrency=0), "concurrency: must be >= 1"),
+    ],
+)
+def test_utilisation_rejects_bad_input(call, message):
+    with pytest.raises(ev.ConfigError, match=re.escape(message)):
+        call()

@@ -10,7 +10,10 @@ events. Every model here is a single stage in steady state with Poisson arrivals
 - :func:`mg1` — one server, any service distribution (M/G/1, Pollaczek–Khinchine);
 - :func:`partitioned_mm1` — P independent M/M/1 queues fed by shares of one stream
   (a keyed Kafka topic, one consumer per partition);
-- :func:`little` — Little's law, L = λW, for any stable system.
+- :func:`little` — Little's law, L = λW, for any stable system;
+- :func:`utilisation` — ρ = λ·E[S] / min(consumers × concurrency, partitions) for a
+  consumer group, from its parameters, before a run (any ρ: it does not need a steady
+  state).
 
 Each model returns a frozen :class:`QueueMetrics` with ``rho`` (utilisation), ``wq`` (mean
 wait in the queue, s), ``w`` (mean time in the system, s), ``lq`` and ``l`` (mean numbers
@@ -46,6 +49,7 @@ __all__ = [
     "mm1",
     "mmc",
     "partitioned_mm1",
+    "utilisation",
 ]
 
 
@@ -360,3 +364,41 @@ def little(
     if w is None:
         return _check.non_negative("l", l) / _check.positive("arrival_rate", arrival_rate)
     return _check.non_negative("l", l) / _check.positive("w", w)
+
+
+# --- utilisation ----------------------------------------------------------------------
+
+
+def utilisation(
+    arrival_rate: float,
+    service_time: Distribution | float,
+    consumers: int = 1,
+    partitions: int | None = None,
+    concurrency: int = 1,
+) -> float:
+    """A consumer group's utilisation predicted from its parameters: ρ = λ·E[S] / c.
+
+    ``arrival_rate`` (λ, events per second reaching the group), ``service_time`` (an evsim
+    distribution or a plain number of seconds; E[S] is its mean) and the parallel slots
+    c = min(``consumers`` × ``concurrency``, ``partitions``): in a Kafka group a partition
+    has one owner and is read one record at a time, so consumers beyond the partitions
+    idle. ``partitions=None`` (a queue) leaves c = consumers × concurrency. The same
+    formula as the measured ``result.summary()["utilisation"]`` (:mod:`evsim.utilisation`),
+    here from the parameters instead of the run.
+
+    Unlike the models above it returns any ρ, 1 or more included: ρ < 1 keeps up, at 1 or
+    more the backlog grows for as long as a run lasts. It is the group's average: with
+    uneven partition shares one consumer can be overloaded while ρ < 1.
+    ``utilisation(50, 0.08, consumers=3, partitions=6) == 4 / 3``. Raises ConfigError if
+    ``arrival_rate`` is < 0, the service mean is not > 0, or a count is not a whole
+    number >= 1.
+    """
+    arrival_rate = _check.non_negative("arrival_rate", arrival_rate)
+    mean = as_distribution(service_time, "service_time").mean
+    if mean <= 0:
+        raise ConfigError(f"service_time: its mean must be > 0, got {service_time!r}")
+    slots = _check.integer("consumers", consumers, minimum=1)
+    slots *= _check.integer("concurrency", concurrency, minimum=1)
+    if partitions is not None:
+        slots = min(slots, _check.integer("partitions", partitions, minimum=1))
+    return arrival_rate * mean / slots

@@ -215,6 +215,26 @@ def lag(
     return ax
 
 
+def partition_lag(result: Result, ax: Axes | None = None, group: str | None = None) -> Axes:
+    """Mean lag (events) of each partition after the warm-up, a bar each: a hot partition
+    (skewed keys) or an orphaned one (a crashed owner) stands out. ``group`` defaults to
+    the run's only topic group; the title gives the group's p95 latency."""
+    ax = new_axes(ax)
+    data = lag_data(result, group, per_partition=True)
+    data = data.loc[data.index >= result.warmup]
+    owners = {column.split("/", 1)[0] for column in data.columns}
+    if group is None and len(owners) > 1:
+        raise ConfigError(f"group: the run has several topic groups ({', '.join(sorted(owners))})")
+    name = group or next(iter(owners), "")
+    ax.bar([column.split("/", 1)[1] for column in data.columns], data.mean().to_numpy())
+    ax.set_xlabel("partition")
+    ax.set_ylabel("mean lag (events)")
+    p95 = result.summary()["latency_p95"].get(name, np.nan)
+    ax.set_title(f"Lag per partition of {name}: p95 latency {p95:.2f} s")
+    ax.tick_params(axis="x", labelrotation=45 if len(data.columns) > 8 else 0)
+    return ax
+
+
 def depth_data(result: Result) -> pd.DataFrame:
     """Messages held over time: index time (s), a column per queue and one per dead-letter
     target (``"<name> (DLQ)"``; a DLQ that is also a queue appears once, as a DLQ)."""
