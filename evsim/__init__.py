@@ -16,6 +16,8 @@ Times are in seconds, rates per second.
 
 from evsim._version import __version__
 from evsim.actors.faults import (
+    ConflictError,
+    Contention,
     Crashes,
     Outage,
     PoisonEventError,
@@ -53,7 +55,15 @@ from evsim.views.topology import topology
 from evsim.views.topology_draw import draw_topology
 from evsim.views.topology_mermaid import to_mermaid
 from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
-from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
+from evsim.workload.dist import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    FoldedNormal,
+    LogNormal,
+    Uniform,
+)
 from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys
 
 __all__ = [
@@ -63,7 +73,9 @@ __all__ = [
     "ConfidenceInterval",
     "ConfigError",
     "ConfigTypeError",
+    "ConflictError",
     "Constant",
+    "Contention",
     "Crashes",
     "Distribution",
     "Empirical",
@@ -71,6 +83,7 @@ __all__ = [
     "EvsimError",
     "Exponential",
     "Fanout",
+    "FoldedNormal",
     "GroupConfig",
     "HandlerContext",
     "HandlerError",
