@@ -31,6 +31,12 @@ from evsim.actors.handler import HandlerContext
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Backoff, Retry
 from evsim.analysis import theory
+from evsim.analysis.backoff import (
+    backoff_comparison,
+    backoff_contention,
+    backoff_summary,
+    contention_simulation,
+)
 from evsim.analysis.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.partitioner import murmur2, partition_for_key
@@ -50,6 +56,7 @@ from evsim.scenario.aws import from_aws
 from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
 from evsim.views import plot
+from evsim.views.backoff_charts import backoff_chart
 from evsim.views.prometheus import to_prometheus
 from evsim.views.topology import topology
 from evsim.views.topology_draw import draw_topology
@@ -112,7 +119,12 @@ __all__ = [
     "UnknownNameError",
     "ZipfKeys",
     "__version__",
+    "backoff_chart",
+    "backoff_comparison",
+    "backoff_contention",
+    "backoff_summary",
     "confidence_interval",
+    "contention_simulation",
     "draw_topology",
     "from_aws",
     "load_scenario",
