@@ -230,6 +230,10 @@ def test_the_summary_has_a_mean_and_interval_per_metric_jitter_and_clients():
     [
         (lambda: ev.backoff_comparison(clients=(0,)), ev.ConfigError, "clients", "must be >= 1"),
         (
+            lambda: ev.backoff_contention(3, horizon=50_000),
+            ev.ConfigError, "horizon", "must be <= 43200 s",
+        ),
+        (
             lambda: ev.backoff_comparison(jitters=("fast",)),
             ev.ConfigError, "jitters", "expected one of 'none', 'full'",
         ),

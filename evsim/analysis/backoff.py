@@ -55,7 +55,8 @@ ARTICLE_BASE = 0.005  # seconds: the simulator's Backoff(5, 2000) in millisecond
 ARTICLE_CAP = 2.0  # seconds
 ARTICLE_LATENCY = FoldedNormal(0.010, 0.002)  # seconds: Net(10, 2), abs(normal) ms
 ARTICLE_CLIENTS = (10, 20, 30, 40, 50)  # the simulator's client counts
-HORIZON = 86_400.0  # seconds a run may last before a client still trying is an error
+VISIBILITY_TIMEOUT = 43_200  # seconds: SQS's most, so no client's message is seen twice
+HORIZON = float(VISIBILITY_TIMEOUT)  # seconds a run may last: a client still trying errs
 MAX_ATTEMPTS = 1_000_000  # "until it succeeds": far more than any run here needs
 METRICS = ("calls", "completion_time")
 
@@ -79,7 +80,7 @@ def contention_simulation(
     """
     clients = _check.integer("clients", clients, minimum=1)
     sim = Simulation(seed=seed, sample_interval=HORIZON)  # gauges: nothing to see here
-    sim.queue("requests", visibility_timeout=43_200)  # SQS's most: never seen again mid-try
+    sim.queue("requests", visibility_timeout=VISIBILITY_TIMEOUT)  # never received twice
     sim.producer("callers", target="requests", arrivals=Replay([0.0] * clients))
     sim.consumer_group(
         "clients",
@@ -104,8 +105,12 @@ def backoff_contention(
     all clients) and ``completion_time`` (seconds until the last client succeeded).
 
     Raises :class:`~evsim.errors.SimulationStateError` if a client is still trying after
-    ``horizon`` seconds.
+    ``horizon`` seconds (at most 43,200, the queue's visibility timeout: past it a
+    client's message would be received again, a second client for one event).
     """
+    horizon = _check.positive("horizon", horizon)
+    if horizon > HORIZON:
+        raise ConfigError(f"horizon: must be <= {HORIZON:g} s (12 hours), got {horizon!r}")
     sim = contention_simulation(clients, jitter, base, cap, latency, seed)
     result = sim.run(until=horizon)
     result.check()
