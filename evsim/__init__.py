@@ -55,7 +55,7 @@ from evsim.result import AccountingError, Result
 from evsim.scenario.aws import from_aws
 from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
-from evsim.views import plot
+from evsim.views import plot, widgets
 from evsim.views.backoff_charts import backoff_chart
 from evsim.views.prometheus import to_prometheus
 from evsim.views.topology import topology
@@ -137,4 +137,5 @@ __all__ = [
     "to_mermaid",
     "to_prometheus",
     "topology",
+    "widgets",
 ]
