@@ -16,6 +16,8 @@ Times are in seconds, rates per second.
 
 from evsim._version import __version__
 from evsim.actors.faults import (
+    ConflictError,
+    Contention,
     Crashes,
     Outage,
     PoisonEventError,
@@ -29,6 +31,12 @@ from evsim.actors.handler import HandlerContext
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Backoff, Retry
 from evsim.analysis import theory
+from evsim.analysis.backoff import (
+    backoff_comparison,
+    backoff_contention,
+    backoff_summary,
+    contention_simulation,
+)
 from evsim.analysis.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.partitioner import murmur2, partition_for_key
@@ -48,12 +56,21 @@ from evsim.scenario.aws import from_aws
 from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
 from evsim.views import plot, widgets
+from evsim.views.backoff_charts import backoff_chart
 from evsim.views.prometheus import to_prometheus
 from evsim.views.topology import topology
 from evsim.views.topology_draw import draw_topology
 from evsim.views.topology_mermaid import to_mermaid
 from evsim.workload.arrivals import Arrivals, Periodic, Poisson, Replay, Schedule
-from evsim.workload.dist import Constant, Distribution, Empirical, Exponential, LogNormal, Uniform
+from evsim.workload.dist import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    FoldedNormal,
+    LogNormal,
+    Uniform,
+)
 from evsim.workload.keys import KeyChooser, UniformKeys, ZipfKeys
 
 __all__ = [
@@ -63,7 +80,9 @@ __all__ = [
     "ConfidenceInterval",
     "ConfigError",
     "ConfigTypeError",
+    "ConflictError",
     "Constant",
+    "Contention",
     "Crashes",
     "Distribution",
     "Empirical",
@@ -71,6 +90,7 @@ __all__ = [
     "EvsimError",
     "Exponential",
     "Fanout",
+    "FoldedNormal",
     "GroupConfig",
     "HandlerContext",
     "HandlerError",
@@ -99,7 +119,12 @@ __all__ = [
     "UnknownNameError",
     "ZipfKeys",
     "__version__",
+    "backoff_chart",
+    "backoff_comparison",
+    "backoff_contention",
+    "backoff_summary",
     "confidence_interval",
+    "contention_simulation",
     "draw_topology",
     "from_aws",
     "load_scenario",

@@ -19,6 +19,7 @@ from evsim.workload.dist import (
     Distribution,
     Empirical,
     Exponential,
+    FoldedNormal,
     LogNormal,
     Uniform,
     as_distribution,
@@ -35,6 +36,11 @@ CASES = [
     (LogNormal(mean=0.02, sigma=0.5), 0.02, math.expm1(0.25) * 0.02**2),
     (LogNormal(mean=3.0, sigma=0.0), 3.0, 0.0),
     (Empirical([0.5, 1.0, 1.0, 4.0]), 1.625, np.var([0.5, 1.0, 1.0, 4.0])),
+    # |normal|: scipy's folded normal gives the moments (c = loc / scale)
+    (FoldedNormal(0.010, 0.002), *map(float, scipy.stats.foldnorm(5.0, scale=0.002).stats("mv"))),
+    (FoldedNormal(0.001, 0.002), *map(float, scipy.stats.foldnorm(0.5, scale=0.002).stats("mv"))),
+    (FoldedNormal(0.0, 1.0), math.sqrt(2 / math.pi), 1 - 2 / math.pi),  # the half-normal
+    (FoldedNormal(0.5, 0.0), 0.5, 0.0),
 ]
 DISTRIBUTIONS = [case[0] for case in CASES]
 
@@ -158,6 +164,11 @@ def test_spec_round_trips_and_is_json_safe(dist: Distribution) -> None:
             "LogNormal(mean=0.02, sigma=0.5)",
         ),
         (Empirical([1, 2]), {"empirical": {"values": [1.0, 2.0]}}, "Empirical(values=[1.0, 2.0])"),
+        (
+            FoldedNormal(0.01, 0.002),
+            {"folded_normal": {"loc": 0.01, "scale": 0.002}},
+            "FoldedNormal(loc=0.01, scale=0.002)",
+        ),
     ],
 )
 def test_spec_and_repr(dist: Distribution, spec: dict[str, object], text: str) -> None:
@@ -240,6 +251,9 @@ def test_as_distribution_rejects_bad_values_naming_the_argument(
         (lambda: Uniform(2, 1), ConfigError, "high", "must be >= low (2.0), got 1"),
         (lambda: LogNormal(0, 1), ConfigError, "mean", "must be > 0, got 0"),
         (lambda: LogNormal(1, -1), ConfigError, "sigma", "must be >= 0, got -1"),
+        (lambda: FoldedNormal(-0.01, 0.002), ConfigError, "loc", "must be >= 0, got -0.01"),
+        (lambda: FoldedNormal(0.01, -1), ConfigError, "scale", "must be >= 0, got -1"),
+        (lambda: FoldedNormal(0.01, "2"), ConfigTypeError, "scale", "expected a number"),
         (lambda: Empirical([]), ConfigError, "values", "expected at least one value"),
         (lambda: Empirical("abc"), ConfigTypeError, "values", "expected a sequence of numbers"),
         (lambda: Empirical(3), ConfigTypeError, "values", "expected a sequence of numbers"),

@@ -5,16 +5,20 @@ Rules modelled: a transient error fails an attempt with probability ``p``, drawn
 group's own random stream, so another group's faults do not shift it; a poison event
 fails every attempt (the same events for a given seed: the choice is a hash of the seed
 and the event); a ``Slowdown`` multiplies the service time of the attempts that start in
-its window; a retry waits the backoff's delay (with its jitter, drawn per worker, as each
-client of the AWS "Exponential Backoff and Jitter" article draws its own).
+its window; a ``Contention`` fault makes attempts race for one resource under optimistic
+concurrency (:mod:`evsim.actors.contention`); a retry waits the backoff's delay (with its
+jitter, drawn per worker, as each client of the AWS "Exponential Backoff and Jitter"
+article draws its own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from evsim.actors.contention import ContendedResource
 from evsim.actors.delivery import NO_FAILURE, Failure, failure
 from evsim.actors.faults import (
+    Contention,
     Fault,
     PoisonEventError,
     PoisonEvents,
@@ -23,6 +27,7 @@ from evsim.actors.faults import (
     TransientErrors,
 )
 from evsim.actors.retry import Retry
+from evsim.errors import ConfigError
 from evsim.records.event import Event
 from evsim.workload.rng import Streams
 
@@ -32,8 +37,8 @@ POISON = failure(PoisonEventError, "the event cannot be processed")
 class AttemptPolicy:
     """The faults, retries and backoff of one consumer group's attempts."""
 
-    __slots__ = ("_draw", "_event", "_poison", "_slowdowns", "_streams", "_transient", "group",
-                 "has_failures", "has_slowdowns", "retry")  # fmt: skip
+    __slots__ = ("_draw", "_event", "_poison", "_slowdowns", "_streams", "_transient",
+                 "contention", "group", "has_failures", "has_slowdowns", "retry")  # fmt: skip
 
     def __init__(
         self,
@@ -43,7 +48,9 @@ class AttemptPolicy:
         retry: Retry,
         event: Callable[[int], Event],
     ) -> None:
-        """``event(event_id)`` reads an event (a poison rule may look at it)."""
+        """``event(event_id)`` reads an event (a poison rule or a per-key contention may
+        look at it). ``contention`` is the group's contended resource (None without a
+        ``Contention`` fault; at most one is allowed)."""
         faults = list(faults)
         self.group = group
         self.retry = retry
@@ -55,6 +62,15 @@ class AttemptPolicy:
         self.has_slowdowns = bool(self._slowdowns)
         self.has_failures = bool(self._transient or self._poison)
         self._draw = streams.generator("group", group, "faults").random if self._transient else None
+        contended = [f for f in faults if isinstance(f, Contention)]
+        if len(contended) > 1:
+            raise ConfigError(
+                f"faults: at most one ev.Contention per consumer group, got {len(contended)}; "
+                "scope='key' gives each event key its own resource"
+            )
+        self.contention = (
+            ContendedResource(contended[0], streams, group, event) if contended else None
+        )
 
     def injected_failure(self, event_id: int, attempt: int) -> Failure:
         """The error an injected fault causes on this attempt (NO_FAILURE if none)."""

@@ -4,7 +4,9 @@ Rules modelled: a Kafka consumer runs a single-threaded poll loop, so it handles
 record at a time across all its partitions, taking them in turn; with ``concurrency=k``
 it has k workers (a worker pool behind the poll loop), never two records of one partition
 at once. An attempt costs the group's ``service_time`` (seconds, stretched by a
-``Slowdown``), may fail by an injected fault or a raising handler, and is retried in place
+``Slowdown``), may fail by an injected fault or a raising handler (or, under
+``Contention``, lose the race to write: read, service time, then the conditional write,
+with the fault's network legs around them), and is retried in place
 (blocking retries) or handed back for a retry topic (non-blocking retries). A crash stops
 every worker at once: an attempt in progress ends with status ``crashed`` and the delivery
 is abandoned to the feed's rules (lost if committed before processing, else delivered
@@ -247,10 +249,14 @@ class Consumer:
         code, group_code = self.code, group.code
         slowed = policy.slowdown if policy.has_slowdowns else None
         injected = policy.injected_failure if policy.has_failures else None
+        contended = policy.contention  # None, or the resource attempts race to write
+        leg = _no_leg if contended is None else contended.legs(self.name, worker)
         timeout, instant_work = env.timeout, env.instant_work
 
         def run(delivery: Delivery) -> Generator[Any, Any, Ending]:
             event_id, tally = delivery.event_id, delivery.tally
+            row: str | None = None  # the contended resource (a key, or None)
+            version = 0  # the version of it read
             while True:
                 if store is not None:  # an idempotent consumer
                     held = store.claim(event_id, env)
@@ -266,6 +272,12 @@ class Consumer:
                     return SKIPPED
                 current[worker] = (attempt, started)
                 delay = service() if slowed is None else service() * slowed(started)
+                if contended is not None:  # a remote read; the write after the service time
+                    row, to_resource = contended.row(event_id), leg()
+                    if to_resource > 0:
+                        yield timeout(to_resource)
+                    version = contended.read(row)
+                    delay += leg() + leg()  # the read's reply, the write's request
                 if delay > 0:
                     yield timeout(delay)
                 else:  # no yield: the clock's watchdog counts it (a loop at one instant)
@@ -275,6 +287,12 @@ class Consumer:
                     error_types, error = injected(event_id, attempt)
                 if error is None and handle is not None:
                     error_types, error = yield from handle(delivery.record_id)
+                if contended is not None:
+                    if error is None:
+                        error_types, error = contended.write(row, version)
+                    back = leg()  # the write's reply
+                    if back > 0:
+                        yield timeout(back)
                 current[worker] = None
                 if store is not None:
                     if error is None:
@@ -294,6 +312,11 @@ class Consumer:
                     yield timeout(pause)
 
         return run
+
+
+def _no_leg() -> float:
+    """No network between a consumer and its resource: a leg of 0 seconds."""
+    return 0.0
 
 
 def _started(action: Callable[[], None]) -> Generator[Any, Any, None]:

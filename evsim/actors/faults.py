@@ -8,6 +8,9 @@
   restarts after a repair time (mean ``mttr`` seconds), losing the work in hand.
 * :class:`Outage` — every consumer of the group is down from ``start`` to ``end``.
 * :class:`Slowdown` — service times are ``factor`` times longer from ``start`` to ``end``.
+* :class:`Contention` — attempts write one resource (or one per key) under optimistic
+  concurrency control: a write fails with :class:`ConflictError` when another attempt's
+  write landed since this one read (the AWS "Exponential Backoff and Jitter" model).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from evsim import _check
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.records.event import Event
-from evsim.workload.dist import Distribution, Exponential
+from evsim.workload.dist import Distribution, Exponential, as_distribution
 from evsim.workload.specs import Specified
 
 _MASK64 = (1 << 64) - 1
@@ -26,6 +29,15 @@ _MASK64 = (1 << 64) - 1
 
 class TransientError(Exception):
     """A simulated failure that may not happen again (a timeout, a throttled call)."""
+
+
+class ConflictError(TransientError):
+    """A conditional write refused: the resource changed since the attempt read it.
+
+    Optimistic concurrency control's lost race (DynamoDB's
+    ``ConditionalCheckFailedException``): a retry, with a fresh read, may win. A subclass
+    of :class:`TransientError`, so ``retry_on=["TransientError"]`` retries it too.
+    """
 
 
 class PoisonEventError(Exception):
@@ -152,8 +164,48 @@ class Slowdown(Fault):
         return {"start": self.start, "end": self.end, "factor": self.factor}
 
 
+CONTENTION_SCOPES = ("group", "key")
+
+
+class Contention(Fault):
+    """Attempts contend for a resource under optimistic concurrency control (OCC).
+
+    Each attempt reads the resource's version, does its work, and writes on condition that
+    the version is unchanged (DynamoDB's conditional write). The write fails with
+    :class:`ConflictError` when another attempt's write succeeded after this one's read:
+    of attempts racing over one version, the first to write wins, the others retry.
+
+    ``latency`` is the one-way network delay between a consumer and the resource, in
+    seconds (a distribution or a number; default 0). An attempt is then a remote call of
+    four legs, each drawn on its own: the read request (then the read), the read's reply
+    and, after the service time, the write request (then the write), and the write's
+    reply; ``service_time`` and a handler's waits count between the read and the write.
+    With ``latency=0`` the read is at the attempt's start and the write at its end.
+
+    ``scope`` says what is contended: ``"group"`` (the default) one resource for all the
+    group's events, as the one database row of the AWS article; ``"key"`` one resource per
+    event key (events without a key share one), so only events of a key race.
+
+    Source: Marc Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog (2015),
+    and its simulator (github.com/aws-samples/aws-arch-backoff-simulator): N clients each
+    read the row's version and write it once; a write with a stale version fails, and the
+    client backs off and reads again; network legs ``abs(normal(10 ms, 2 ms))``
+    (``ev.FoldedNormal(0.010, 0.002)``). A write refused by another fault (a transient
+    error, a poison event, a failing handler) is not made; a crash after a write keeps it.
+    """
+
+    kind = "contention"
+
+    def __init__(self, latency: Distribution | float = 0.0, scope: str = "group") -> None:
+        self.latency = as_distribution(latency, "latency")
+        self.scope = _check.choice("scope", scope, CONTENTION_SCOPES)
+
+    def _params(self) -> dict[str, Any]:
+        return {"latency": self.latency.spec(), "scope": self.scope}
+
+
 KINDS: dict[str, type[Fault]] = {
-    cls.kind: cls for cls in (TransientErrors, PoisonEvents, Crashes, Outage, Slowdown)
+    cls.kind: cls for cls in (TransientErrors, PoisonEvents, Crashes, Outage, Slowdown, Contention)
 }
 
 

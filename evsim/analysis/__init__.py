@@ -1,2 +1,2 @@
-"""Around the core: queueing theory in closed form, and experiments (replications, sweeps,
-confidence intervals) over runs."""
+"""Around the core: queueing theory in closed form, experiments (replications, sweeps,
+confidence intervals) over runs, and the AWS backoff-and-jitter comparison (``backoff``)."""

@@ -131,8 +131,12 @@ def key_chooser(value: Any, argument: str) -> keys.KeyChooser | None:
     return keys.from_spec(value, argument)
 
 
+_DURATIONS = {"crashes": ("mttf", "mttr"), "contention": ("latency",)}  # distributions
+
+
 def fault(value: Any, argument: str) -> faults.Fault:
-    """``{transient_errors: {p: 0.05}}``, ``{crashes: {mttf: 60, mttr: 5}}``, ..."""
+    """``{transient_errors: {p: 0.05}}``, ``{crashes: {mttf: 60, mttr: 5}}``,
+    ``{contention: {latency: {folded_normal: {loc: 0.01, scale: 0.002}}}}``, ..."""
     if isinstance(value, Mapping) and len(value) == 1:
         [(kind, params)] = value.items()
         if isinstance(params, Mapping):
@@ -142,10 +146,9 @@ def fault(value: Any, argument: str) -> faults.Fault:
                     f"{argument}.poison_events.match: a match function cannot come from a "
                     "scenario file; give p, the share of events that are poison"
                 )
-            if kind == "crashes":
-                for key in ("mttf", "mttr"):
-                    if isinstance(params.get(key), Mapping):
-                        params[key] = dist.from_spec(params[key], f"{argument}.crashes.{key}")
+            for key in _DURATIONS.get(kind, ()):
+                if isinstance(params.get(key), Mapping):
+                    params[key] = dist.from_spec(params[key], f"{argument}.{kind}.{key}")
             value = {kind: params}
     return build_from_spec(value, faults.KINDS, argument)
 
