@@ -4,7 +4,10 @@ Every ``interval`` seconds (from time 0) it records, for each consumer group tha
 joined, Kafka's consumer lag of each partition (log-end offset − committed offset), the
 consumers up and the events in the system; for each queue its depth (SQS's
 ApproximateNumberOfMessages + NotVisible + Delayed, after expiring old messages); and for
-each dead-letter target its depth.
+each dead-letter target its depth. For an autoscaled group it also records
+``desired_consumers``, its autoscaler's last recommendation (:mod:`evsim.actors.autoscale`):
+``consumers_up`` follows it up once new consumers have started, and down after the
+cooldown.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class Sampler:
             for group in groups
         ]
         self._queues = queues
+        scaled = [g for g in groups if g.autoscaler is not None]
+        # interned only if used: the codes of a run without autoscaling stay as they were
+        self._desired = code("desired_consumers") if scaled else -1
         self._dead_letters = dead_letter_targets(groups, queues)
         for target in self._dead_letters:
             if target.kind == "topic":
@@ -57,6 +63,8 @@ class Sampler:
             code = group.code
             add(now, up, code, group.consumers_up)
             add(now, in_system, code, group.in_system())
+            if self._desired >= 0 and group.autoscaler is not None:
+                add(now, self._desired, code, group.autoscaler.desired)
         depth = self._depth
         for queue in self._queues:
             queue.sweep(now)
