@@ -319,9 +319,9 @@ class Autoscaler(Generic[Consumer]):
         now = self.group.world.env.now
         self.desired = desired = self.recommend()
         history = self._history
-        history.append((now, desired))
-        while history[0][0] <= now - self.rule.cooldown:  # HPA: kept if after the cutoff
+        while history and history[0][0] <= now - self.rule.cooldown:  # kept: after the cutoff
             history.popleft()
+        history.append((now, desired))
         current = self.consumers
         if desired > current:
             for _ in range(desired - current):
