@@ -431,3 +431,12 @@ def test_every_event_ends_in_exactly_one_outcome_however_the_group_scales(s):
     up = result.timeseries.query("metric == 'consumers_up'")["value"]
     assert up.max() <= max(s["max"], s["consumers"])
     assert math.isfinite(result.summary().loc["g", "routed"])
+
+
+def test_prometheus_text_and_the_topology_show_the_autoscaler():
+    sim = backlog(1000, 20, ev.LagAutoscaler(100, max_consumers=12, startup=5))
+    assert ev.topology(sim).nodes["g"]["detail"] == "1 consumer, autoscaled 1–12"
+    text = ev.to_prometheus(sim.run(until=30))
+    assert "# TYPE evsim_desired_consumers gauge" in text
+    assert 'evsim_desired_consumers{group="g"} 10' in text
+    assert "evsim_desired_consumers" not in ev.to_prometheus(backlog(10, 2, None).run(until=20))

@@ -41,7 +41,8 @@ The control loop (:class:`Autoscaler`), every ``polling_interval`` seconds from 
    send a LeaveGroup: its partitions move when its session times out, as before.
 
 Not modelled: the HPA's 10 % tolerance (it skips changes within 10 % of the target), its
-scale-up rate limit (by default at most double, or 4 pods more, per 15 s), KEDA's
+scale-up rate limit (by default the larger of doubling and 4 pods more per period: 15 s in
+the HPA documentation's default behaviour, 60 s in the API reference's wording), KEDA's
 activation thresholds above 0, and the two loops of Kubernetes (KEDA polls its scalers
 every ``pollingInterval`` for 0 ↔ 1, the HPA reads the metric every 15 s for 1 ↔ N): here
 one loop decides every ``polling_interval`` (set 15 for the HPA's sync period).
@@ -53,7 +54,8 @@ partitions") and AWS SQS queue scaler (queueLength 5, scaleOnInFlight true,
 scaleOnDelayed false) pages, and kedacore/keda's ``pkg/scalers/kafka_scaler.go``
 (``getTotalLag``) and ``aws_sqs_queue_scaler.go``; the Kubernetes Horizontal Pod
 Autoscaler documentation (``desiredReplicas = ceil[currentReplicas × currentMetricValue /
-desiredMetricValue]``, scale-down stabilization window 300 s, minReplicas 1,
+desiredMetricValue]``; scale-down "with a 300 second stabilization window (i.e., the
+highest recommendation for the last 300sec is used)", scale-up with none; minReplicas 1,
 ``--horizontal-pod-autoscaler-initial-readiness-delay`` 30 s).
 """
 
