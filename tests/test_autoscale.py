@@ -440,3 +440,9 @@ def test_prometheus_text_and_the_topology_show_the_autoscaler():
     assert "# TYPE evsim_desired_consumers gauge" in text
     assert 'evsim_desired_consumers{group="g"} 10' in text
     assert "evsim_desired_consumers" not in ev.to_prometheus(backlog(10, 2, None).run(until=20))
+
+
+def test_initial_consumers_over_max_consumers_go_at_the_first_poll(series):
+    result = backlog(10, 8, ev.LagAutoscaler(100, max_consumers=2), consumers=5).run(until=20)
+    up = series(result, "consumers_up", "g")
+    assert at(up, 11) == 2  # clamped at the join's poll, without waiting for the cooldown

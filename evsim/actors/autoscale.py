@@ -27,11 +27,13 @@ The control loop (:class:`Autoscaler`), every ``polling_interval`` seconds from 
 4. Scale down to the highest recommendation of the polls in the last ``cooldown``
    seconds (the HPA's scale-down stabilization window, 300 s by default, as KEDA's
    ``cooldownPeriod``): so a group scales down only once ``cooldown`` seconds have passed
-   since a poll last recommended more, or since it started (its initial ``consumers``
-   count as a recommendation made at the join; an HPA with no history may scale down at
-   its first sync). With ``min_consumers=0`` a group goes to zero once no poll has seen a
-   backlog for ``cooldown`` seconds: KEDA's ``cooldownPeriod`` rule for scaling to zero
-   (its ``activationLagThreshold`` and ``activationQueueLength`` at their default, 0).
+   since a poll last recommended more, or since it started (its initial ``consumers``,
+   clamped to [``min_consumers``, ``max_consumers``], count as a recommendation made at
+   the join, so more than ``max_consumers`` go at the first poll; an HPA with no history
+   may scale down at its first sync). With ``min_consumers=0`` a group goes to zero
+   once no poll has seen a backlog for ``cooldown`` seconds: KEDA's ``cooldownPeriod``
+   rule for scaling to zero (its ``activationLagThreshold`` and ``activationQueueLength``
+   at their default, 0).
 5. Removing consumers, in the order a ReplicaSet deletes pods: those still starting
    (they never join), then those that are down (crashed), then the newest. A consumer
    that is up leaves gracefully: it finishes the events in its hands, a topic
