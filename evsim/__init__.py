@@ -15,6 +15,7 @@ Times are in seconds, rates per second.
 """
 
 from evsim._version import __version__
+from evsim.actors.autoscale import LagAutoscaler, QueueAutoscaler
 from evsim.actors.faults import (
     ConflictError,
     Contention,
@@ -95,6 +96,7 @@ __all__ = [
     "HandlerContext",
     "HandlerError",
     "KeyChooser",
+    "LagAutoscaler",
     "LogNormal",
     "Outage",
     "Periodic",
@@ -102,6 +104,7 @@ __all__ = [
     "PoisonEvents",
     "Poisson",
     "Queue",
+    "QueueAutoscaler",
     "Redrive",
     "Replay",
     "Result",

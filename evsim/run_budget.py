@@ -8,7 +8,8 @@ front (times in seconds, rates per second):
 * the gauge samples: ``until / sample_interval + 1`` ticks, each writing one row per gauge
   (a lag per partition and two more per group, a depth per queue and dead-letter target);
 * each crashing consumer's crashes and restarts: two per ``mean(mttf) + mean(mttr)``;
-* each at-least-once topic group's auto-commits: one per ``commit_interval``.
+* each at-least-once topic group's auto-commits: one per ``commit_interval``;
+* each autoscaled group's decisions: one per ``polling_interval``.
 
 A run estimated above ``max_events`` is refused, naming the largest parts; follow-up
 events of handlers, retries and redeliveries are not counted (they are seldom the bulk).
@@ -132,6 +133,13 @@ def _group_cycles(sim: Plan, until: float) -> list[Part]:
             count = until / interval
             what = f"group {group.name!r}: {count:.3g} auto-commits every {interval:g} s"
             parts.append((what, count))
+        autoscale = group.config.autoscale
+        if autoscale is not None:
+            polling = autoscale.polling_interval
+            count = until / polling
+            parts.append(
+                (f"group {group.name!r}: {count:.3g} autoscaler polls every {polling:g} s", count)
+            )
     return parts
 
 

@@ -11,7 +11,8 @@ Queueing theory's offered load per server, measured on the run:
 * c, the parallel slots: how many events the group can work on at once. In a Kafka group
   a partition has one owner and is read one record at a time, so a group reading topics
   has min(consumers × concurrency, partitions); one reading a queue, consumers ×
-  concurrency.
+  concurrency. An autoscaled group counts the most consumers it had at once: at ρ ≥ 1
+  it could not keep up even at its largest.
 
 Below 1 a group keeps up (its waits grow as ρ nears 1); at 1 or more it cannot: its
 backlog and latency grow for as long as the run lasts. ρ is the group's average: with
@@ -78,8 +79,9 @@ def group_load(group: GroupRun, until: float, attempts: int, seconds: float) -> 
 
 def slots(group: ConsumerGroup) -> int:
     """How many events ``group`` can work on at once: consumers × concurrency, and no more
-    than its source partitions (each read one record at a time by its one owner)."""
-    workers = len(group.members) * group.config.concurrency
+    than its source partitions (each read one record at a time by its one owner). An
+    autoscaled group counts the most consumers it had at once."""
+    workers = group.most_consumers * group.config.concurrency
     partitions = sum(topic.partitions for topic in getattr(group.feed, "topics", ()))
     return min(workers, partitions) if partitions else workers
 

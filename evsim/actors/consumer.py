@@ -143,6 +143,14 @@ class Consumer:
             back.succeed()
         self.feed.member_up(self)
 
+    def leave(self) -> None:
+        """Leave the group for good (it is scaled in): down from now on, whatever restarts
+        it, but without an interruption: the attempts in progress finish and end as usual.
+        The group tells the feed, which decides what it may still take."""
+        self._down_for.add("left")  # a reason to be down that never ends
+        self.up = False
+        self.reset_ready()
+
     def _work(self, worker: int) -> Generator[Any, Any, None]:
         feed = self.feed
         take_now, wait, complete = feed.take_now, feed.wait, feed.complete

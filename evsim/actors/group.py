@@ -11,7 +11,8 @@ written to the dead-letter target with the reason, its original coordinates, the
 count and the last error (Spring's ``DeadLetterPublishingRecoverer``); without one it is
 logged and skipped (Spring's default recoverer) and ends as ``lost``. An idempotent
 consumer keeps the ids it has processed (for ``idempotency_window`` seconds, or for ever)
-and skips them when they come again.
+and skips them when they come again. An autoscaled group (``autoscale=``) adds and
+removes consumers by KEDA's rules (:mod:`evsim.actors.autoscale`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from typing import Any
 
 from evsim.actors import headers
 from evsim.actors.attempts import AttemptPolicy
+from evsim.actors.autoscale import Autoscaler, LagAutoscaler, QueueAutoscaler
 from evsim.actors.consumer import Consumer
 from evsim.actors.delivery import Delivery, Tally
 from evsim.actors.faults import Crashes, Outage
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.idempotency import IdempotencyStore
 from evsim.actors.producer import send
-from evsim.actors.queue_feed import QueueFeed
+from evsim.actors.queue_feed import QueueFeed, ScaledQueueFeed
 from evsim.actors.roles import Member, Unfinished
 from evsim.actors.topic_feed import TopicFeed
 from evsim.brokers.log import Topic
@@ -53,9 +55,9 @@ class ConsumerGroup:
     """
 
     kind = "consumer_group"
-    __slots__ = ("_env", "_nobody", "_open", "_outcomes", "_published_at", "code", "config",
-                 "dead_letter", "feed", "finished", "members", "name", "policy", "store",
-                 "world")  # fmt: skip
+    __slots__ = ("_env", "_nobody", "_open", "_outcomes", "_published_at", "autoscaler", "code",
+                 "config", "dead_letter", "feed", "finished", "left", "members", "name",
+                 "policy", "store", "world")  # fmt: skip
 
     def __init__(
         self, world: World, config: GroupConfig, retry_topics: list[list[Topic]] | None = None
@@ -87,6 +89,9 @@ class ConsumerGroup:
             Consumer(self, self.feed, self.policy, self.store, f"{config.name}-{i}")
             for i in range(config.consumers)
         )
+        self.left: list[Consumer] = []  # members that left (scaled in), for their last work
+        autoscale = config.autoscale
+        self.autoscaler = None if autoscale is None else Autoscaler(self, autoscale)
 
     def _make_feed(self, retry_topics: list[list[Topic]]) -> TopicFeed | QueueFeed:
         source = self.config.source
@@ -94,11 +99,23 @@ class ConsumerGroup:
         if not sources:
             raise ConfigError("source: expected a topic, a list of topics or a queue, got []")
         brokers = [self.world.broker(item, "source") for item in sources]
+        autoscale = self.config.autoscale
         if all(isinstance(b, Topic) for b in brokers):
             if len({b.name for b in brokers}) < len(brokers):
                 raise ConfigError("source: a topic is listed twice")
+            if isinstance(autoscale, QueueAutoscaler):
+                raise ConfigError(
+                    "autoscale: ev.QueueAutoscaler scales on a queue's messages; a group "
+                    "reading topics scales on its lag: ev.LagAutoscaler(lag_threshold=...)"
+                )
             return TopicFeed(self, brokers, retry_topics or [[] for _ in brokers])
         if len(brokers) == 1 and brokers[0].kind == "queue":
+            if isinstance(autoscale, LagAutoscaler):
+                raise ConfigError(
+                    f"autoscale: ev.LagAutoscaler scales on a topic's lag; queue "
+                    f"{brokers[0].name!r} has none: use ev.QueueAutoscaler(queue_length=5), "
+                    "KEDA's SQS rule (messages per consumer)"
+                )
             if self.config.event_types is not None:
                 raise ConfigError(
                     f"event_types: the consumers of queue {brokers[0].name!r} receive every "
@@ -110,7 +127,7 @@ class ConsumerGroup:
                     "retry: non-blocking retry topics are a Kafka pattern; a queue "
                     "redelivers after its visibility timeout (use blocking=True)"
                 )
-            return QueueFeed(self, brokers[0])
+            return (QueueFeed if autoscale is None else ScaledQueueFeed)(self, brokers[0])
         kinds = ", ".join(f"{b.name!r} ({b.kind})" for b in brokers)
         raise ConfigTypeError(
             f"source: expected topics or one queue, got {kinds}; a fanout delivers to "
@@ -145,6 +162,38 @@ class ConsumerGroup:
                         env.process(self._crash_loop(member, fault, reason))
             elif isinstance(fault, Outage):
                 env.process(self._outage(fault, reason))
+        if self.autoscaler is not None:
+            self.autoscaler.start()
+
+    # --- autoscaling (evsim.actors.autoscale) -------------------------------------------
+
+    def new_member(self, name: str) -> Consumer:
+        """A consumer called ``name`` for this group, not started yet."""
+        return Consumer(self, self.feed, self.policy, self.store, name)
+
+    def add_member(self, member: Consumer) -> None:
+        """Start ``member`` (its workers and its crash faults) and let it join: the feed
+        rebalances as for any member that comes up (Kafka's JoinGroup)."""
+        self.members.append(member)
+        member.launch()
+        for index, fault in enumerate(self.config.fault_list):
+            if isinstance(fault, Crashes) and fault.applies_to(member.name):
+                self._env.process(self._crash_loop(member, fault, f"{fault.kind}-{index}"))
+        self.feed.member_up(member)
+
+    def remove_member(self, member: Consumer) -> None:
+        """``member`` leaves the group for good. One that is up leaves gracefully: it
+        finishes what it holds, and the feed lets it go (a topic consumer commits and its
+        partitions are rebalanced now); one that is down (crashed) just stays down, and its
+        partitions move when its session times out."""
+        was_up = member.up
+        member.leave()
+        if was_up:
+            feed = self.feed
+            assert isinstance(feed, TopicFeed | ScaledQueueFeed)  # an autoscaled group's
+            feed.member_left(member)
+        self.members.remove(member)
+        self.left.append(member)
 
     def _crash_loop(self, member: Consumer, fault: Crashes, reason: str) -> Steps:
         stream = partial(self.world.streams.generator, "group", self.name, reason)
@@ -260,6 +309,11 @@ class ConsumerGroup:
         return sum(map(_is_up, self.members))
 
     @property
+    def most_consumers(self) -> int:
+        """The most consumers the group had at once: its consumers, unless autoscaled."""
+        return len(self.members) if self.autoscaler is None else self.autoscaler.peak
+
+    @property
     def active(self) -> bool:
         """Whether the group has joined."""
         return self.feed.active
@@ -279,7 +333,7 @@ class ConsumerGroup:
         """The event of each attempt in progress now that its event's recorded outcome
         counts (begun before the outcome was decided): a run stopping now leaves it
         without a row, so the outcome's count must not include it."""
-        for member in self.members:
+        for member in (*self.members, *self.left):
             for delivery, number, _started in member.running():
                 if number <= delivery.tally.counted:
                     yield delivery.event_id

@@ -13,6 +13,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from evsim import _check, limits
+from evsim.actors.autoscale import Autoscale
 from evsim.actors.faults import Fault, as_faults
 from evsim.actors.retry import NO_RETRY, Retry
 from evsim.component_config import ComponentConfig
@@ -121,6 +122,11 @@ class GroupConfig(ComponentConfig):
         *topics*: where a group with no committed offset starts when it joins:
         ``"latest"`` (the log end, the default, ``auto.offset.reset=latest``) or
         ``"earliest"`` (the oldest retained record).
+    ``autoscale``
+        ``ev.LagAutoscaler(lag_threshold, ...)`` for a group reading topics or
+        ``ev.QueueAutoscaler(queue_length=5, ...)`` for one reading a queue: add and remove
+        consumers on the backlog by KEDA's rules (:mod:`evsim.actors.autoscale`), starting
+        from ``consumers``. Default None: the group keeps its ``consumers``.
     """
 
     METHOD: ClassVar[str] = "consumer_group"
@@ -144,6 +150,7 @@ class GroupConfig(ComponentConfig):
     session_timeout: float = KAFKA_SESSION_TIMEOUT
     join_at: float = 0.0
     offset_reset: str = "latest"
+    autoscale: Autoscale | None = None
 
     def __post_init__(self) -> None:
         """Check every field, in the order of the signature, and keep its normal form
@@ -169,8 +176,11 @@ class GroupConfig(ComponentConfig):
             "session_timeout": _check.positive("session_timeout", self.session_timeout),
             "join_at": _check.non_negative("join_at", self.join_at),
             "offset_reset": _check.choice("offset_reset", self.offset_reset, OFFSET_RESETS),
+            "autoscale": _autoscale(self.autoscale),
         }
         limits.workers(checked["consumers"], checked["concurrency"])
+        if checked["autoscale"] is not None:
+            limits.workers(checked["autoscale"].max_replicas, checked["concurrency"])
         self._keep(checked)
 
     @property
@@ -232,6 +242,8 @@ class GroupConfig(ComponentConfig):
             "idempotent": self.idempotent,
             "idempotency_window": self.idempotency_window,
             "session_timeout": self.session_timeout,
+            # only when set, so that the config of a group without it reads as before
+            **({} if self.autoscale is None else {"autoscale": self.autoscale.spec()}),
         }
 
 
@@ -246,6 +258,15 @@ def _retry(value: Retry | None) -> Retry:
         return NO_RETRY
     if not isinstance(value, Retry):
         raise ConfigTypeError(f"retry: expected ev.Retry(max_attempts=...), got {value!r}")
+    return value
+
+
+def _autoscale(value: Autoscale | None) -> Autoscale | None:
+    if value is not None and not isinstance(value, Autoscale):
+        raise ConfigTypeError(
+            "autoscale: expected ev.LagAutoscaler(lag_threshold=...) (topics), "
+            f"ev.QueueAutoscaler(queue_length=...) (a queue) or None, got {value!r}"
+        )
     return value
 
 

@@ -185,6 +185,39 @@ class QueueFeed:
             yield message.event_id, EXPIRED if expired else PENDING, None
 
 
+class ScaledQueueFeed(QueueFeed):
+    """The feed of an autoscaled group reading a queue, whose consumers may leave.
+
+    A consumer that leaves (scaled in) receives no more messages: its pending long poll is
+    closed, and once it has handled what it holds (the message in hand, the rest of its
+    batch) it takes nothing more. A shutting-down SQS consumer stops polling and
+    finishes its work. The checks cost a set lookup per delivery, so only an autoscaled
+    group has them.
+    """
+
+    def __init__(self, group: GroupServices, queue: Queue) -> None:
+        super().__init__(group, queue)
+        self._left: set[Consumer] = set()
+
+    def member_left(self, consumer: Consumer) -> None:
+        """``consumer`` left the group: it receives no more."""
+        self._left.add(consumer)
+        for poll in self._polls.pop(consumer, set()):
+            self.queue.cancel(poll)
+
+    def take_now(self, consumer: Consumer) -> Delivery[QueueReceipt] | None:
+        """As :meth:`QueueFeed.take_now`; a consumer that left takes only what it holds."""
+        if consumer in self._left and not self._batches.get(consumer):
+            return None
+        return super().take_now(consumer)
+
+    def wait(self, consumer: Consumer) -> simpy.Event:
+        """As :meth:`QueueFeed.wait`; for a consumer that left, an event that never fires."""
+        if consumer in self._left:
+            return self.world.env.event()
+        return super().wait(consumer)
+
+
 def _competing(queue: Queue) -> Exception:
     return ConfigError(
         f"source: queue {queue.name!r} is already read by group {queue.reader!r}; "

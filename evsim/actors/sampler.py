@@ -4,7 +4,10 @@ Every ``interval`` seconds (from time 0) it records, for each consumer group tha
 joined, Kafka's consumer lag of each partition (log-end offset − committed offset), the
 consumers up and the events in the system; for each queue its depth (SQS's
 ApproximateNumberOfMessages + NotVisible + Delayed, after expiring old messages); and for
-each dead-letter target its depth.
+each dead-letter target its depth. For an autoscaled group it also records
+``desired_consumers``, its autoscaler's last recommendation (:mod:`evsim.actors.autoscale`):
+``consumers_up`` follows it up once new consumers have started, and down after the
+cooldown.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class Sampler:
             for group in groups
         ]
         self._queues = queues
+        self._scaled = [g for g in groups if g.autoscaler is not None]
+        # interned only if used: the codes of a run without autoscaling stay as they were
+        self._desired = code("desired_consumers") if self._scaled else -1
         self._dead_letters = dead_letter_targets(groups, queues)
         for target in self._dead_letters:
             if target.kind == "topic":
@@ -37,7 +43,8 @@ class Sampler:
 
     def start(self, env: Engine) -> None:
         """Sample now, then every interval (one Timer, restarted at each tick: no process)."""
-        interval, sample = self._interval, self._sample
+        interval = self._interval
+        sample = self._sample_scaled if self._scaled else self._sample
 
         def tick(_timer: object) -> None:
             sample(env.now)
@@ -63,6 +70,15 @@ class Sampler:
             add(now, depth, queue.code, queue.depth())
         for target in self._dead_letters:
             add(now, self._dlq_depth, target.code, target.depth())
+
+    def _sample_scaled(self, now: float) -> None:
+        """The gauges, then each autoscaled group's ``desired_consumers`` (a run without
+        autoscaling samples with :meth:`_sample` alone: nothing added per tick)."""
+        self._sample(now)
+        add, desired = self._gauges.add, self._desired
+        for group in self._scaled:
+            if group.active:
+                add(now, desired, group.code, group.autoscaler.desired)
 
     def _sample_lag(self, now: float, group: Any, entities: list[int]) -> None:
         """Kafka's consumer lag of each partition, and the group's total."""

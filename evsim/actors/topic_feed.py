@@ -14,7 +14,9 @@ Rules modelled (Apache Kafka and Spring for Apache Kafka):
 * Lag of a partition = log-end offset − committed offset.
 * A crashed consumer keeps its partitions until ``session_timeout`` passes
   (``session.timeout.ms``, 45 s since Kafka 3.0); then they are rebalanced to the
-  survivors, who resume from the committed offset, and again when it rejoins.
+  survivors, who resume from the committed offset, and again when it rejoins; a consumer
+  that leaves the group (scaled in) commits and is rebalanced away at once
+  (:mod:`evsim.actors.topic_membership`).
 * A group joining late starts at the log end (``auto.offset.reset=latest``) or the log
   start (``earliest``); a consumer behind the log start skips to it and the skipped
   events end as ``expired``.
@@ -32,17 +34,18 @@ from typing import Any
 import simpy
 
 from evsim.actors import headers
-from evsim.actors.assignors import assign
 from evsim.actors.delivery import FAILED, RETRY_LATER, Delivery, Ending, PartitionPlace, Tally
 from evsim.actors.roles import GroupServices, Unfinished
 from evsim.actors.roles import Member as Consumer
+from evsim.actors.topic_membership import Membership
 from evsim.brokers.log import Topic
 from evsim.engine import Steps
 from evsim.records import EXPIRED, LOST, PENDING, PROCESSED
 
 
-class TopicFeed:
-    """The partitions a consumer group reads, and how far it has got in each."""
+class TopicFeed(Membership):
+    """The partitions a consumer group reads, and how far it has got in each; who owns
+    which is :class:`~evsim.actors.topic_membership.Membership`'s business."""
 
     def __init__(
         self, group: GroupServices, topics: list[Topic], retry_topics: list[list[Topic]]
@@ -118,53 +121,6 @@ class TopicFeed:
         self.rebalance()
         if self._periodic:
             self.world.env.process(self._auto_commit())
-
-    def rebalance(self) -> None:
-        """Assign the partitions to the consumers that are up, with the group's assignor."""
-        group = self.group
-        live = [m for m in group.members if m.up]
-        if self._after:  # Kafka commits what is processed before revoking
-            for member in live:
-                for tp in member.owned:
-                    self.committed[tp] = self.done[tp]
-        labels = [(topic.name, p) for topic, p in self.partitions]
-        index = {label: tp for tp, label in enumerate(labels)}
-        previous = {m.name: [labels[tp] for tp in m.owned] for m in live}
-        counts = {topic.name: topic.partitions for topic, _ in self.partitions}
-        plan = assign(self.config.assignment, [m.name for m in live], counts, previous)
-        by_name = {m.name: m for m in live}
-        for member in group.members:
-            member.owned = []
-            member.reset_ready()
-        old_owner, self.owner = self.owner, [None] * len(self.partitions)
-        for name, owned in plan.items():
-            member = by_name[name]
-            member.owned = [index[label] for label in owned]
-            for tp in member.owned:
-                self.owner[tp] = member
-                if old_owner[tp] is not member and not self.busy[tp]:
-                    self.position[tp] = self.done[tp] = self.committed[tp]
-        for tp in range(len(self.partitions)):
-            self.release(tp)
-
-    def member_down(self, consumer: Consumer) -> None:
-        """A consumer crashed: its uncommitted progress is lost; rebalance after the
-        session timeout unless it is back by then."""
-        for tp in consumer.owned:
-            self.queued[tp] = False
-            self.position[tp] = self.done[tp] = self.committed[tp]
-        epoch = consumer.epoch
-        timeout = self.world.env.timeout(self.config.session_timeout)
-        timeout.callbacks.append(lambda _: self._session_expired(consumer, epoch))
-
-    def member_up(self, consumer: Consumer) -> None:
-        """A consumer (re)joined: rebalance now."""
-        if self.active:
-            self.rebalance()
-
-    def _session_expired(self, consumer: Consumer, epoch: int) -> None:
-        if not consumer.up and consumer.epoch == epoch:
-            self.rebalance()
 
     def _auto_commit(self) -> Steps:
         env = self.world.env

@@ -67,8 +67,8 @@ def utilisation(
     here from the parameters instead of the run.
 
     Unlike the models of :mod:`evsim.theory` it returns any ρ, 1 or more included: ρ < 1
-    keeps up, at 1 or more the backlog grows for as long as a run lasts. It is the group's average: with
-    uneven partition shares one consumer can be overloaded while ρ < 1.
+    keeps up, at 1 or more the backlog grows for as long as a run lasts. It is the group's
+    average: with uneven partition shares one consumer can be overloaded while ρ < 1.
     ``utilisation(50, 0.08, consumers=3, partitions=6) == 4 / 3``. Raises ConfigError if
     ``arrival_rate`` is < 0, the service mean is not > 0, or a count is not a whole
     number >= 1.

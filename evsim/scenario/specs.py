@@ -1,7 +1,8 @@
 """Scenario-file values ↔ evsim objects: distributions, arrivals, keys, faults, retries.
 
-In a file, a distribution, arrival process, key chooser or fault is a one-key mapping
-naming its kind (``{exponential: {mean: 0.02}}``); a distribution may also be a plain
+In a file, a distribution, arrival process, key chooser, fault or autoscaler is a one-key
+mapping naming its kind (``{exponential: {mean: 0.02}}``, ``{lag_autoscaler:
+{lag_threshold: 100}}``); a distribution may also be a plain
 number of seconds (a constant). A retry is a plain mapping of :class:`~evsim.Retry`'s
 arguments and its backoff a plain mapping of :class:`~evsim.Backoff`'s (or a number, a
 fixed delay); the one-key forms ``{retry: {...}}`` and ``{backoff: {...}}`` that
@@ -23,6 +24,7 @@ from typing import Any, TypeVar, cast
 
 from evsim import _check
 from evsim._check import did_you_mean
+from evsim.actors import autoscale as autoscalers
 from evsim.actors import faults
 from evsim.actors.retry import NO_RETRY, Backoff, Retry
 from evsim.errors import ConfigError, ConfigTypeError
@@ -188,12 +190,25 @@ def retry(value: Any, argument: str) -> Retry | None:
     return _renamed(argument, lambda: Retry(**kwargs))
 
 
+def autoscale(value: Any, argument: str) -> autoscalers.Autoscale | None:
+    """``{lag_autoscaler: {lag_threshold: 100, ...}}``, ``{queue_autoscaler: {...}}`` or
+    null; ``startup`` may be a distribution's mapping or a number of seconds."""
+    if value is None or isinstance(value, autoscalers.Autoscale):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        [(kind, params)] = value.items()
+        if isinstance(params, Mapping) and isinstance(params.get("startup"), Mapping):
+            startup = dist.from_spec(params["startup"], f"{argument}.{kind}.startup")
+            value = {kind: {**params, "startup": startup}}
+    return build_from_spec(value, autoscalers.KINDS, argument)
+
+
 CONVERTERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "topics": {"latency": distribution},
     "queues": {"latency": distribution},
     "fanouts": {"latency": distribution},
     "producers": {"arrivals": arrivals, "keys": key_chooser},
-    "consumer_groups": {"service_time": distribution, "retry": retry},
+    "consumer_groups": {"service_time": distribution, "retry": retry, "autoscale": autoscale},
     "redrives": {},
 }
 """Per section, the fields holding a spec and the function that builds it (faults, a
@@ -229,6 +244,21 @@ def _plain_retry(spec: Any) -> Any:
     return {k: v for k, v in params.items() if v != defaults[k].default}
 
 
+def _plain_autoscale(spec: Any) -> Any:
+    """An autoscaler's spec without its defaults, a constant ``startup`` as its number."""
+    [(kind, params)] = spec.items()
+    defaults = parameters(autoscalers.KINDS[kind])
+    plain = {**params, "startup": _plain_distribution(params["startup"])}
+    return {kind: {k: v for k, v in plain.items() if k not in defaults or _differs(v, defaults[k])}}
+
+
+def _differs(value: Any, parameter: inspect.Parameter) -> bool:
+    default = parameter.default
+    if default is inspect.Parameter.empty:
+        return True
+    return isinstance(value, bool) != isinstance(default, bool) or value != default
+
+
 def _plain_fault(spec: Any) -> Any:
     [(kind, params)] = spec.items()
     return {kind: {k: v for k, v in params.items() if v is not None}}
@@ -244,6 +274,8 @@ def tidy(entry: Mapping[str, Any], defaults: Mapping[str, inspect.Parameter]) ->
             value = _plain_retry(value)
         elif key == "faults":
             value = [_plain_fault(item) for item in value] or None
+        elif key == "autoscale" and value is not None:
+            value = _plain_autoscale(value)
         elif key == "subscriptions":
             value = [{k: v for k, v in s.items() if v is not None} for s in value]
         parameter = defaults.get(key)

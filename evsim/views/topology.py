@@ -53,9 +53,11 @@ def topology(sim_or_result: Any) -> nx.DiGraph[str]:
     for queue in sim.queues.values():
         graph.add_node(queue.name, kind="queue", detail="FIFO queue" if queue.fifo else "queue")
     for group in sim.groups.values():
-        graph.add_node(
-            group.name, kind="consumer_group", detail=_plural(len(group.members), "consumer")
-        )
+        detail = _plural(len(group.members), "consumer")
+        if group.config.autoscale is not None:
+            scale = group.config.autoscale
+            detail = f"{detail}, autoscaled {scale.min_consumers}–{scale.max_replicas}"
+        graph.add_node(group.name, kind="consumer_group", detail=detail)
     for producer in sim.producers.values():
         _link(graph, producer.name, producer.target.name, "publish", [producer.event_type])
     _add_services(graph, sim)
