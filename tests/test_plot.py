@@ -374,3 +374,53 @@ def test_partition_lag_asks_which_group_when_there_are_several():
     with pytest.raises(ev.ConfigError, match="group: the run has several topic groups"):
         ev.plot.partition_lag(result)
     assert len(ev.plot.partition_lag(result, group="b").patches) == 2
+
+
+# --- order per key ------------------------------------------------------------------------
+
+
+def retried_run(blocking: bool) -> ev.Result:
+    sim = ev.Simulation(seed=3)
+    sim.topic("orders", partitions=3)
+    sim.producer("shop", "orders", ev.Poisson(rate=20), "OrderPlaced", ev.UniformKeys(20))
+    sim.consumer_group(
+        "billing", "orders", consumers=3, service_time=ev.Exponential(0.01),
+        faults=[ev.TransientErrors(0.2)],
+        retry=ev.Retry(3, ev.Backoff(0.2), blocking=blocking),
+    )  # fmt: skip
+    return sim.run(until=30)
+
+
+def out_of_order_by_hand(result: ev.Result, group: str) -> dict:
+    """The same count, one event at a time: processed after a later-published one."""
+    events = result.events.set_index("event_id")
+    done = result.deliveries.query("group == @group and outcome == 'processed'")
+    done = done.sort_values(["completed_at", "event_id"])
+    latest: dict = {}
+    counts: dict = {}
+    for event_id in done["event_id"]:
+        key, published = events.at[event_id, "key"], events.at[event_id, "published_at"]
+        counts[key] = counts.get(key, 0) + (published < latest.get(key, -np.inf))
+        latest[key] = max(published, latest.get(key, -np.inf))
+    return counts
+
+
+def test_blocking_retries_keep_the_order_of_each_key():
+    result = retried_run(blocking=True)
+    table = plot.out_of_order_data(result, "billing")
+    assert table["out_of_order"].sum() == 0
+    assert table["processed"].sum() == result.summary().loc["billing", "processed"]
+
+
+def test_retry_topics_reorder_keys_and_the_count_matches_one_done_by_hand():
+    result = retried_run(blocking=False)
+    table = plot.out_of_order_data(result, "billing")
+    assert table["out_of_order"].sum() > 0
+    assert table["out_of_order"].to_dict() == out_of_order_by_hand(result, "billing")
+    assert table["processed"].sum() == result.summary().loc["billing", "processed"]
+    assert list(table.columns) == ["processed", "out_of_order"]
+
+
+def test_out_of_order_data_names_an_unknown_group(result):
+    with pytest.raises(ev.ConfigError, match="no consumer group named 'nobody'"):
+        plot.out_of_order_data(result, "nobody")

@@ -5,7 +5,8 @@ labels carry units (seconds, events, events per second, messages). Lines get dis
 colours and a legend (:mod:`evsim.views.chart_style`). Each chart's data comes from a small pure
 function returning a DataFrame (``latency_data``, ``percentiles_data``, ``throughput_data``,
 ``lag_data``, ``depth_data``, ``consumers_up_data``, ``sweep_data``), so what a chart shows
-can be checked, or plotted another way, without drawing it. The sweep charts live in
+can be checked, or plotted another way, without drawing it; ``out_of_order_data`` counts,
+per key, the events a group processed out of publish order. The sweep charts live in
 :mod:`evsim.views.sweep_charts` and are part of this namespace.
 """
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNITS", "consumers_up", "consumers_up_changes", "consumers_up_data", "depth", "depth_data",
-    "lag", "lag_data", "latency", "latency_data", "percentiles", "percentiles_data",
+    "lag", "lag_data", "latency", "latency_data", "out_of_order_data", "percentiles",
+    "percentiles_data",
     "standard_charts", "sweep_comparison", "sweep_data", "throughput", "throughput_data",
 ]  # fmt: skip
 
@@ -233,6 +235,36 @@ def partition_lag(result: Result, ax: Axes | None = None, group: str | None = No
     ax.set_title(f"Lag per partition of {name}: p95 latency {p95:.2f} s")
     ax.tick_params(axis="x", labelrotation=45 if len(data.columns) > 8 else 0)
     return ax
+
+
+def out_of_order_data(result: Result, group: str) -> pd.DataFrame:
+    """Order per key in ``group``: index key, columns ``processed`` (the key's events the
+    group processed) and ``out_of_order`` (those processed after an event of the same key
+    that was published later). Events are taken in the order the group finished them
+    (``completed_at``) and compared by when they were first published; a retried event
+    counts once, as itself (a copy in a retry topic is the event it copies). Keyless
+    events, and events not processed (dead-lettered, pending), are left out."""
+    if group not in result.groups:
+        raise ConfigError(f"group: no consumer group named {group!r} (have {result.groups})")
+    deliveries = result.deliveries
+    done = deliveries[(deliveries["group"] == group) & (deliveries["outcome"] == "processed")]
+    events = result.events.set_index("event_id")
+    keyed = pd.DataFrame(
+        {
+            "key": events["key"].reindex(done["event_id"]).to_numpy(),
+            "published_at": events["published_at"].reindex(done["event_id"]).to_numpy(),
+            "completed_at": done["completed_at"].to_numpy(),
+            "event_id": done["event_id"].to_numpy(),
+        }
+    ).dropna(subset=["key"])
+    keyed = keyed.sort_values(["completed_at", "event_id"], kind="stable")
+    latest = keyed.groupby("key", sort=False)["published_at"].cummax()
+    earlier = latest.groupby(keyed["key"], sort=False).shift(1)
+    keyed["out_of_order"] = keyed["published_at"] < earlier
+    table = keyed.groupby("key").agg(
+        processed=("event_id", "size"), out_of_order=("out_of_order", "sum")
+    )
+    return table.astype(int)
 
 
 def depth_data(result: Result) -> pd.DataFrame:
