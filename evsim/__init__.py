@@ -32,6 +32,7 @@ from evsim.actors.handler import HandlerContext
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Backoff, Retry
 from evsim.analysis import theory
+from evsim.analysis.alerts import alert_firing
 from evsim.analysis.backoff import (
     backoff_comparison,
     backoff_contention,
@@ -122,6 +123,7 @@ __all__ = [
     "UnknownNameError",
     "ZipfKeys",
     "__version__",
+    "alert_firing",
     "backoff_chart",
     "backoff_comparison",
     "backoff_contention",

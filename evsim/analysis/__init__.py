@@ -1,2 +1,3 @@
 """Around the core: queueing theory in closed form, experiments (replications, sweeps,
-confidence intervals) over runs, and the AWS backoff-and-jitter comparison (``backoff``)."""
+confidence intervals) over runs, alerting rules evaluated on a run's gauges (``alerts``),
+and the AWS backoff-and-jitter comparison (``backoff``)."""
