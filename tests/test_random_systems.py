@@ -201,3 +201,25 @@ def test_random_systems_keep_every_invariant_in_both_recording_modes(shard, s):
         again = build(s, "full").run(until=s["until"])
         for table in ("events", "deliveries", "attempts", "timeseries"):
             pd.testing.assert_frame_equal(getattr(again, table), getattr(full, table))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug found by the property test (present since before the restructuring, at "
+    "dc81c1d): a record read again after crashes and rebalances, with commit_interval=0, "
+    "numbers its attempt like an earlier crashed one of the same event in the group",
+)
+def test_a_record_read_again_after_crashes_numbers_its_attempts_on():
+    s = {
+        "seed": 249, "source": "topic", "partitions": 1, "latency": 0.0, "retention": 604800.0,
+        "visibility": 0.3, "max_receive_count": None, "receive_batch": 1, "rate": 2.0,
+        "keys": None, "redrive_at": None, "until": 8.0,
+        "groups": [{
+            "consumers": 3, "concurrency": 1, "mean_service": 0.3, "handler": None,
+            "faults": [ev.Slowdown(start=2.0, end=6.0, factor=3.0), ev.TransientErrors(p=0.2),
+                       ev.Crashes(mttf=ev.Exponential(6.0), mttr=ev.Exponential(2.0))],
+            "retry": None, "dead_letter": False, "commit": "after", "commit_interval": 0.0,
+            "idempotent": False, "join_at": 0.0, "offset_reset": "latest", "session_timeout": 1.0,
+        }],
+    }  # fmt: skip
+    assert_consistent(build(s, "full").run(until=s["until"]))
