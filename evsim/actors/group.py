@@ -222,15 +222,12 @@ class ConsumerGroup:
 
     # --- outcomes -----------------------------------------------------------------------
 
-    def tally(self, event_id: int, settles: bool = True) -> Tally:
+    def tally(self, event_id: int) -> Tally:
         """The attempts tally every delivery of ``event_id`` shares until its outcome is
-        recorded (created at its first delivery). A delivery that ``settles`` nothing of
-        an event already settled gets a tally of its own: a new delivery, counted from 1."""
+        recorded (created at its first delivery)."""
         tally = self._open.get(event_id)
         if tally is None:
-            tally = Tally(self._published_at[event_id])
-            if settles:
-                self._open[event_id] = tally
+            tally = self._open[event_id] = Tally(self._published_at[event_id])
         return tally
 
     def settle(self, delivery: Delivery[object], outcome: Outcome, consumer: Member | None) -> None:

@@ -93,7 +93,7 @@ class GroupServices(Protocol):
     config: GroupConfig
     members: list[Any]  # the group's consumers (Member)
 
-    def tally(self, event_id: int, settles: bool = True) -> Tally:
+    def tally(self, event_id: int) -> Tally:
         """The attempts tally the deliveries of ``event_id`` share."""
 
     def settle(self, delivery: Delivery[object], outcome: Outcome, consumer: Member | None) -> None:

@@ -218,9 +218,8 @@ class TopicFeed(Membership):
         offset = position - 1
         settles = offset >= self.high_water[tp]  # below it: read again after a crash
         stage = self.stage[tp]
-        tally = self._uncommitted.get((tp, offset)) if not settles else None
-        if tally is None:
-            tally = self.group.tally(event_id, settles)
+        # read again (after a crash, before its commit): its attempts number on
+        tally = self.group.tally(event_id) if settles else self._uncommitted[tp, offset]
         self._hold(record_id)  # the consumer has the record (see evsim.records)
         delivery = Delivery(event_id, record_id, PartitionPlace(tp, offset), tally, settles, stage)
         if settles:

@@ -9,7 +9,8 @@ Rules modelled (Apache Kafka):
 * A member that joins (or is back from a crash) triggers a rebalance at once.
 * A member that crashes keeps its partitions until ``session_timeout`` passes without
   heartbeats (``session.timeout.ms``, 45 s since Kafka 3.0); its uncommitted progress is
-  lost. Then the group rebalances, unless it is back by then.
+  lost (not a record a previous owner is still finishing: that one is committed when
+  done). Then the group rebalances, unless it is back by then.
 * A member that leaves (a consumer closed when its group is scaled in) commits what it
   has processed and sends a LeaveGroup request: the group rebalances at once, without
   waiting for the session timeout. A record it is still handling finishes in its hands;
@@ -80,7 +81,10 @@ class Membership:
         session timeout unless it is back by then."""
         for tp in consumer.owned:
             self.queued[tp] = False
-            self.position[tp] = self.done[tp] = self.committed[tp]
+            # a busy partition is either in this consumer's hands (its abandon resets the
+            # offsets) or still in its previous owner's, who commits that record when done
+            if not self.busy[tp]:
+                self.position[tp] = self.done[tp] = self.committed[tp]
         epoch = consumer.epoch
         timeout = self.world.env.timeout(self.group.config.session_timeout)
         timeout.callbacks.append(lambda _: self._session_expired(consumer, epoch))
