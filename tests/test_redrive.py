@@ -4,7 +4,8 @@ Rules checked: SQS's DLQ redrive (StartMessageMoveTask) moves a DLQ's messages b
 their source queue as *new* messages and empties the DLQ; a Kafka dead-letter topic keeps
 its records and a redrive republishes them to their original topic (same key, so the same
 partition), remembering how far it got, so a later redrive sends only what came since;
-``rate`` paces the copies (MaxNumberOfMessagesPerSecond). A DLQ fed by several queues has
+``rate`` paces the copies (MaxNumberOfMessagesPerSecond, at most 500), and an SQS DLQ's
+depth falls as the move task sends them. A DLQ fed by several queues has
 no single source: the destination must be named.
 """
 
@@ -85,7 +86,13 @@ def test_an_sqs_redrive_sends_the_dlq_back_to_its_source_as_new_messages(rate, s
     depth = series(result, "dlq_depth", "orders-dlq")
     assert (depth[(depth.index > deliveries.loc[dead, "completed_at"].max())
                   & (depth.index < 200)] == len(dead)).all()  # fmt: skip
-    assert (depth[depth.index > 200] == 0).all()
+    # the move task takes each message out of the DLQ as it sends its copy
+    moving = depth[depth.index >= 200]
+    at = moving.index.to_numpy()  # a sample at a send's instant may come before or after it
+    before, by = np.searchsorted(sent, at, side="left"), np.searchsorted(sent, at, side="right")
+    assert ((len(dead) - by <= moving) & (moving <= len(dead) - before)).all()
+    if rate is not None:
+        assert moving.iloc[0] == len(dead) - 1 and moving.iloc[-1] == 0  # gradual
     assert sim.queues["orders-dlq"].depth() == 0 and sim.queues["orders"].depth() == 0
 
 
@@ -199,3 +206,38 @@ def test_a_dlq_fed_by_two_queues_needs_to():
     assert (mine["group"] == "eu-orders-billing").all()
     assert (mine["outcome"] == "processed").all()
     assert sim.queues["dlq"].depth() == 0
+
+
+def test_an_sqs_move_task_moves_at_most_500_messages_a_second():
+    sim = ev.Simulation(seed=1)
+    sim.queue("orders", dead_letter="orders-dlq", max_receive_count=3)
+    message = r"^rate: an SQS message move task moves at most 500 messages a second"
+    with pytest.raises(ev.ConfigError, match=message):
+        sim.redrive("orders-dlq", at=10, rate=501)
+    assert sim.redrives == []
+    sim.redrive("orders-dlq", at=10, rate=500)  # the limit itself is allowed
+
+
+def test_an_sqs_move_task_moves_what_the_dlq_held_when_it_started():
+    """ApproximateNumberOfMessagesToMove is counted at the start: a message dead-lettered
+    while the task works waits in the DLQ for the next task."""
+    sim = ev.Simulation(seed=5)
+    sim.queue("orders", visibility_timeout=5, dead_letter="orders-dlq", max_receive_count=3)
+    sim.producer("shop", "orders", ev.Poisson(rate=2), payload=coupon, stop=150)
+    sim.consumer_group(
+        "billing", source="orders", consumers=2, service_time=0.05,
+        faults=[ev.PoisonEvents(match=lambda event: event.payload["coupon"])],
+    )  # fmt: skip
+    move = sim.redrive("orders-dlq", at=80, rate=0.5)
+    result = sim.run(until=400)
+    result.check()
+    deliveries = result.deliveries
+    originals = deliveries[
+        deliveries["event_id"].isin(result.events.query("producer == 'shop'").event_id)
+    ]
+    dead_at = originals.loc[originals["outcome"] == "dead_lettered", "completed_at"]
+    held_at_start = int((dead_at < 80).sum())
+    assert 0 < held_at_start < len(dead_at)
+    assert move.moved == held_at_start
+    # the copies fail again (the bug is not fixed) and go back to the DLQ, as do later ones
+    assert sim.queues["orders-dlq"].depth() == len(dead_at) - held_at_start + move.moved

@@ -2,7 +2,10 @@
 
 Rules modelled: Amazon SQS's dead-letter queue redrive (``StartMessageMoveTask``) moves
 the messages of a DLQ back to their source queue, or to a queue you name, as *new*
-messages (new message ids), optionally at ``MaxNumberOfMessagesPerSecond``. A Kafka
+messages (new message ids), optionally at ``MaxNumberOfMessagesPerSecond`` (at most 500).
+The task counts the DLQ's messages when it starts (``ApproximateNumberOfMessagesToMove``)
+and moves that many, each received from the DLQ, sent on and deleted: the DLQ's depth
+falls as the task goes, and what is dead-lettered meanwhile stays for a later task. A Kafka
 dead-letter topic keeps its records; redriving it republishes them to their original
 topic (the ``original_topic`` the dead-letter record carries) and remembers how far it
 got, so a second redrive does not send them twice. Use it to fix a bug, then replay.
@@ -18,6 +21,9 @@ from evsim.actors.producer import send
 from evsim.brokers.world import World
 from evsim.engine import Steps
 from evsim.errors import ConfigError
+
+MAX_SQS_MOVE_RATE = 500
+"""Messages a second, the most StartMessageMoveTask's MaxNumberOfMessagesPerSecond takes."""
 
 
 class Redrive:
@@ -39,8 +45,14 @@ class Redrive:
         self.at = _check.non_negative("at", at)
         self.to = None if to is None else world.broker(to, "to")
         self.rate = None if rate is None else _check.positive("rate", rate)
-        if self.to is None and self.dead_letter.kind == "queue":
-            self.to = _source_queue(self.dead_letter, sources or [])
+        if self.dead_letter.kind == "queue":
+            if self.rate is not None and self.rate > MAX_SQS_MOVE_RATE:
+                raise ConfigError(
+                    f"rate: an SQS message move task moves at most {MAX_SQS_MOVE_RATE} "
+                    f"messages a second (MaxNumberOfMessagesPerSecond); got {rate!r}"
+                )
+            if self.to is None:
+                self.to = _source_queue(self.dead_letter, sources or [])
         self.code = world.records.names.code(f"redrive:{self.dead_letter.name}")
         self.moved = 0
         if self.dead_letter.kind == "topic":  # it reads the records not redriven yet
@@ -65,21 +77,36 @@ class Redrive:
     def _run(self) -> Steps:
         env = self.world.env
         yield env.timeout(max(0.0, self.at - env.now))
+        if self.dead_letter.kind == "queue":
+            yield from self._move_messages()
+            return
         gap = 0.0 if self.rate is None else 1.0 / self.rate
-        queue = self.dead_letter.kind == "queue"
-        events = self.world.records.events
-        for record_id in self._take():
+        for record_id in self._records():
             self._resend(record_id)
-            if queue:  # drained from the DLQ: the queue no longer holds it
-                events.release(record_id)
             if gap:
                 yield env.timeout(gap)
 
-    def _take(self) -> list[int]:
-        """Ids of the dead-letter records to send back, in their order."""
+    def _move_messages(self) -> Steps:
+        """The SQS move task: the messages in the DLQ now, one per ``1 / rate`` seconds
+        (all at once without a rate), each taken out of the DLQ as it is sent on."""
+        env, dead_letter = self.world.env, self.dead_letter
+        events = self.world.records.events
+        left = dead_letter.visible_count()
+        while left:
+            dead_letter.sweep(env.now)  # a message past the DLQ's retention is not moved
+            taken = dead_letter.drain(None if self.rate is None else 1)
+            if not taken:
+                return
+            for message in taken:
+                self._resend(message.event_id)
+                events.release(message.event_id)  # the DLQ no longer holds it
+            left = max(0, left - len(taken))
+            if left and self.rate is not None:
+                yield env.timeout(1.0 / self.rate)
+
+    def _records(self) -> list[int]:
+        """Ids of the dead-letter topic's records to send back, in their order."""
         dead_letter = self.dead_letter
-        if dead_letter.kind == "queue":
-            return [message.event_id for message in dead_letter.drain()]
         now = self.world.env.now
         # shared by every redrive of this topic, so a later one sends only what came since
         cursor = self._cursor

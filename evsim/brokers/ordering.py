@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from heapq import nsmallest
+from itertools import islice
 
 from evsim.brokers.message import Message
 
@@ -55,6 +57,10 @@ class StandardOrder:
                 if len(taken) == n:
                     break
         return taken
+
+    def front(self, n: int) -> list[Message]:
+        """The first ``n`` visible messages (fewer if there are fewer), left in place."""
+        return list(islice(self._line, n))
 
     def remove(self, message: Message) -> None:
         """Take a visible message out of the line."""
@@ -135,6 +141,10 @@ class FifoOrder:
     def __len__(self) -> int:
         """How many messages are visible."""
         return sum(map(len, self._groups.values()))
+
+    def front(self, n: int) -> list[Message]:
+        """The ``n`` visible messages sent first, over all groups, left in place."""
+        return nsmallest(n, self, key=lambda m: m._seq)
 
     def remove(self, message: Message) -> None:
         """Take a visible message out of its group."""

@@ -105,10 +105,16 @@ class QueueStore:
         """A snapshot of every message still in the queue, oldest first."""
         return [m.snapshot() for m in self._stored.values()]
 
-    def drain(self) -> list[Message]:
-        """Remove and return every visible message, in queue order, for a redrive (the
-        caller moves them on, so listeners are not told)."""
-        drained = self._order.clear()
+    def drain(self, limit: int | None = None) -> list[Message]:
+        """Remove and return the visible messages (the first ``limit`` of them; all if
+        None), in queue order, for a redrive (the caller moves them on, so listeners are
+        not told)."""
+        if limit is None:
+            drained = self._order.clear()
+        else:
+            drained = self._order.front(limit)
+            for message in drained:
+                self._order.remove(message)
         for message in drained:
             self._stored.pop(message.message_id, None)
             message._state = GONE
