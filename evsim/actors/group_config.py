@@ -83,7 +83,9 @@ class GroupConfig(ComponentConfig):
         per-consumer filter): filter with a fanout subscription's ``filter_policy``.
     ``faults``
         failures to inject: ``ev.TransientErrors``, ``ev.PoisonEvents``, ``ev.Crashes``,
-        ``ev.Outage``, ``ev.Slowdown`` (one or a list; default none).
+        ``ev.Outage``, ``ev.Slowdown``, and ``ev.Contention`` (attempts racing over one
+        resource with optimistic concurrency, whose losers fail with a conflict) (one or a
+        list; default none).
     ``retry``
         ``ev.Retry(max_attempts, backoff, blocking=True)``; default None: one attempt,
         then the dead-letter target (or ``lost``). Spring's ``DefaultErrorHandler``
