@@ -84,8 +84,8 @@ class GroupConfig(ComponentConfig):
     ``faults``
         failures to inject: ``ev.TransientErrors``, ``ev.PoisonEvents``, ``ev.Crashes``,
         ``ev.Outage``, ``ev.Slowdown``, and ``ev.Contention`` (attempts racing over one
-        resource with optimistic concurrency, whose losers fail with a conflict) (one or a
-        list; default none).
+        resource under optimistic concurrency; the losers fail with a conflict). One or a
+        list; default none.
     ``retry``
         ``ev.Retry(max_attempts, backoff, blocking=True)``; default None: one attempt,
         then the dead-letter target (or ``lost``). Spring's ``DefaultErrorHandler``
