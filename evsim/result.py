@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evsim import tables, utilisation
+from evsim import request_accounting, request_tables, tables, utilisation
 from evsim.errors import EvsimError, SimulationStateError
-from evsim.records import OK, OUTCOMES
+from evsim.records import CALL_STATUSES, OK, OUTCOMES
 from evsim.run_record import RunRecord
 
 SUMMARY_COLUMNS = [
@@ -29,7 +29,8 @@ SUMMARY_COLUMNS = [
 
 
 class AccountingError(EvsimError, AssertionError):
-    """An event routed to a group did not end in exactly one outcome."""
+    """An event routed to a group, or a request a client sent, did not end in exactly one
+    outcome."""
 
 
 class Result:
@@ -46,6 +47,7 @@ class Result:
         self._unfinished = record.unfinished
         self._codes = {group.name: group.code for group in record.groups}
         self._routed = {group.name: group.routed for group in record.groups}
+        self.clients = [client.name for client in record.clients]
 
     # --- the four tables ----------------------------------------------------------------
 
@@ -80,6 +82,18 @@ class Result:
         dlq_depth)."""
         self._need_rows("timeseries")
         return tables.timeseries(self._records.full_logs())
+
+    @cached_property
+    def requests(self) -> pd.DataFrame:
+        """One row per client request (:mod:`evsim.request_tables`)."""
+        self._need_rows("requests")
+        return request_tables.requests(self.record)
+
+    @cached_property
+    def calls(self) -> pd.DataFrame:
+        """One row per call attempt on every edge (:mod:`evsim.request_tables`)."""
+        self._need_rows("calls")
+        return request_tables.calls(self._records.full_logs())
 
     # --- summaries ----------------------------------------------------------------------
 
@@ -143,15 +157,30 @@ class Result:
         return summary[SUMMARY_COLUMNS]
 
     def accounting(self) -> pd.DataFrame:
-        """Per group: events routed to it against the sum of their outcomes."""
+        """Per group: events routed to it against the sum of their outcomes. A run with
+        clients has a row per client too: its requests sent (``routed``) against their
+        outcomes (``ok`` ... ``pending``), and the table is indexed by ``name``."""
         counts = self._outcome_counts(self.deliveries) if self._records.full else self._tallied()
         table = pd.DataFrame(index=pd.Index(self.groups, name="group"))
         table["routed"] = [len(self._routed[g]) for g in self.groups]
         for outcome in OUTCOMES:
             table[outcome] = counts[outcome]
         table["outcomes"] = counts.sum(axis=1)
+        if self.clients:
+            table = self._with_clients(table)
         table["balanced"] = table["routed"] == table["outcomes"]
         return table
+
+    def _with_clients(self, groups: pd.DataFrame) -> pd.DataFrame:
+        """The accounting's group rows, then a row per client (absent columns: 0)."""
+        requests = request_accounting.counts(self.record)
+        clients = requests[list(CALL_STATUSES)].copy()
+        clients.insert(0, "routed", requests["sent"])
+        clients["outcomes"] = requests[list(CALL_STATUSES)].sum(axis=1)
+        columns = ["routed", *dict.fromkeys([*OUTCOMES, *CALL_STATUSES]), "outcomes"]
+        table = pd.concat([groups, clients]).reindex(columns=columns).fillna(0)
+        table.index.name = "name"
+        return table.astype(np.int64)
 
     def check(self) -> None:
         """Raise :class:`AccountingError` unless every routed event has exactly one outcome.
@@ -165,7 +194,7 @@ class Result:
                 raise AccountingError(f"accounting does not balance for {unbalanced}")
             return
         deliveries = self.deliveries
-        problems = []
+        problems = request_accounting.problems(self.record, self.requests) if self.clients else []
         for name in self.groups:
             routed = np.sort(self._routed[name])
             got = np.sort(deliveries.loc[deliveries["group"] == name, "event_id"].to_numpy())

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from evsim.actors.client import Client
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.producer import Producer
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
-from evsim.records import EXPIRED, Records
+from evsim.records import EXPIRED, NAN, CallStatus, Records
+from evsim.records.calls import RequestLog
 from evsim.records.full import OutcomeLog
 
 
@@ -77,6 +79,15 @@ class GroupRun:
 
 
 @dataclass(frozen=True)
+class ClientRun:
+    """One client's part of a run: its requests sent (each must end in one outcome)."""
+
+    name: str
+    code: int
+    sent: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A finished run: ``until`` seconds, statistics after ``warmup`` seconds."""
 
@@ -88,6 +99,8 @@ class RunRecord:
     until: float
     warmup: float
     components: Components
+    clients: tuple[ClientRun, ...] = ()  # in the order the clients were added
+    pending_requests: RequestLog | None = None  # a row per request in flight at the stop
 
     @classmethod
     def capture(
@@ -98,9 +111,12 @@ class RunRecord:
         until: float,
         warmup: float,
         slots: dict[str, int],
+        clients: Iterable[Client] = (),
     ) -> RunRecord:
-        """Freeze what ``system`` leaves at the end of a run (``slots``: each group's)."""
+        """Freeze what ``system`` leaves at the end of a run (``slots``: each group's;
+        ``clients``: the request-response side's load generators)."""
         groups = list(system.groups.values())
+        clients = list(clients)
         return cls(
             records=records,
             groups=tuple(_group_run(group, slots[group.name]) for group in groups),
@@ -112,6 +128,8 @@ class RunRecord:
             until=until,
             warmup=warmup,
             components=Components.of(system),
+            clients=tuple(ClientRun(c.name, c.code, c.sent) for c in clients),
+            pending_requests=_pending_requests(clients, until),
         )
 
     def group(self, name: str) -> GroupRun:
@@ -132,6 +150,17 @@ def _group_run(group: ConsumerGroup, slots: int) -> GroupRun:
         mean_service_time=group.config.service_distribution.mean,
         slots=slots,
     )
+
+
+def _pending_requests(clients: Iterable[Client], until: float) -> RequestLog:
+    """A row per request still in flight when the run stopped (``pending``; its attempts
+    so far are read from the calls when a table is built)."""
+    rows = RequestLog()
+    for client in clients:
+        target = client.target.code if client.target is not None else -1
+        for request, (key, sent_at) in client.in_flight.items():
+            rows.add(request, client.code, target, key, sent_at, NAN, CallStatus.PENDING, 0)
+    return rows
 
 
 def _unfinished_rows(groups: Iterable[ConsumerGroup], records: Records, until: float) -> OutcomeLog:

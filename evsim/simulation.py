@@ -19,13 +19,18 @@ from typing import Any
 
 from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
+from evsim.actors.client import Client
+from evsim.actors.client_config import ClientConfig
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.producer import Producer
 from evsim.actors.producer_config import ProducerConfig
 from evsim.actors.redrive import Redrive
+from evsim.actors.request import Callee
 from evsim.actors.retry import Retry
 from evsim.actors.sampler import Sampler
+from evsim.actors.service import Service
+from evsim.actors.service_config import ServiceConfig
 from evsim.broker_builders import BrokerBuilders
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
@@ -33,7 +38,7 @@ from evsim.brokers.queue import Queue
 from evsim.brokers.world import World
 from evsim.component_config import describe
 from evsim.engine import Clock
-from evsim.errors import ConfigError, SimulationStateError
+from evsim.errors import ConfigError, SimulationStateError, UnknownNameError
 from evsim.plain_engine import Engine, PlainClock
 from evsim.records import RECORD_MODES, Records
 from evsim.records.summary import OutcomeTally
@@ -81,6 +86,8 @@ class Simulation(BrokerBuilders):
         self.producers: dict[str, Producer] = {}
         self.groups: dict[str, ConsumerGroup] = {}
         self.redrives: list[Redrive] = []
+        self.services: dict[str, Service] = {}
+        self.clients: dict[str, Client] = {}
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
         self._failed: str | None = None  # what stopped a run that raised
@@ -140,6 +147,42 @@ class Simulation(BrokerBuilders):
         self._claim(config.name, "consumer group")
         self.groups[config.name] = group
         return group
+
+    def service(self, *args: Any, **options: Any) -> Service:
+        """Add a request-response service.
+
+        Takes the fields of :class:`~evsim.actors.service_config.ServiceConfig` (``name``,
+        ``workers`` and ``service_time`` by position or keyword, the rest by keyword);
+        each is described there, with its unit and the real system's rule.
+        """
+        config = ServiceConfig.build(*args, **options)
+        self._free(config.name)
+        service = Service(self.world, config)
+        self._claim(config.name, "service")
+        self.services[config.name] = service
+        return service
+
+    def client(self, *args: Any, **options: Any) -> Client:
+        """Add a client sending requests to a service, open-loop (``arrivals``) or
+        closed-loop (``users`` and ``think_time``).
+
+        Takes the fields of :class:`~evsim.actors.client_config.ClientConfig` (``name``,
+        ``target`` and ``arrivals`` by position or keyword, the rest by keyword).
+        """
+        config = ClientConfig.build(*args, **options)
+        self._free(config.name)
+        client = Client(self.world, config)
+        self._claim(config.name, "client")
+        self.clients[config.name] = client
+        return client
+
+    def _callee(self, name: str, argument: str) -> Callee:
+        """The service called ``name`` (what a client or a call targets)."""
+        callee = self.services.get(name)
+        if callee is None:
+            known = ", ".join(repr(n) for n in self.services) or "none defined"
+            raise UnknownNameError(f"{argument}: no service named {name!r} (known: {known})")
+        return callee
 
     def _source_topics(self, source: Any) -> list[Topic]:
         """The topics among ``source`` (none for a queue); bad names raise here."""
@@ -235,6 +278,10 @@ class Simulation(BrokerBuilders):
 
     def _run(self, until: float, warmup: float) -> Result:
         env = self.world.env
+        for service in self.services.values():
+            service.launch(self._callee)
+        for client in self.clients.values():
+            client.launch(self._callee)
         for group in self.groups.values():
             group.launch()
         for producer in self.producers.values():
@@ -252,7 +299,9 @@ class Simulation(BrokerBuilders):
         sampler.start(env)
         env.run(until=until)
         slots = {name: utilisation.slots(group) for name, group in self.groups.items()}
-        record = RunRecord.capture(self, self.records, self.config, until, warmup, slots)
+        record = RunRecord.capture(
+            self, self.records, self.config, until, warmup, slots, self.clients.values()
+        )
         self._result = Result(record)
         return self._result
 
@@ -272,8 +321,18 @@ class Simulation(BrokerBuilders):
                 "producers": [p.spec() for p in self.producers.values()],
                 "consumer_groups": [g.spec() for g in self.groups.values()],
                 "redrives": [r.spec() for r in self.redrives],
+                **self._request_response_config(),
             },
             "not_simulated": list(self.not_simulated),
+        }
+
+    def _request_response_config(self) -> dict[str, Any]:
+        """The services and clients, when there are any (older configs stay as they were)."""
+        if not self.services and not self.clients:
+            return {}
+        return {
+            "services": [s.spec() for s in self.services.values()],
+            "clients": [c.spec() for c in self.clients.values()],
         }
 
     def _free(self, name: Any) -> None:
@@ -290,3 +349,5 @@ class Simulation(BrokerBuilders):
 
 describe(Simulation.producer, ProducerConfig, "Producer")
 describe(Simulation.consumer_group, GroupConfig, "ConsumerGroup")
+describe(Simulation.service, ServiceConfig, "Service")
+describe(Simulation.client, ClientConfig, "Client")

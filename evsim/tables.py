@@ -39,10 +39,10 @@ def events(records: FullLogs) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": np.arange(len(log), dtype=np.int64),
-            "event_type": _names(records, log.numpy("event_type")),
+            "event_type": names(records, log.numpy("event_type")),
             "key": log.numpy("key"),
-            "producer": _names(records, log.numpy("producer")),
-            "target": _names(records, log.numpy("target")),
+            "producer": names(records, log.numpy("producer")),
+            "target": names(records, log.numpy("target")),
             "partition": _nullable(partition, placed),
             "offset": _nullable(log.numpy("offset"), placed),
             "published_at": log.numpy("published_at"),
@@ -62,12 +62,12 @@ def attempts(records: FullLogs, groups: list[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "event_id": log.numpy("event"),
-            "group": _names(records, log.numpy("group"), groups),
-            "consumer": _names(records, log.numpy("consumer")),
+            "group": names(records, log.numpy("group"), groups),
+            "consumer": names(records, log.numpy("consumer")),
             "attempt": log.numpy("attempt"),
             "started_at": log.numpy("started_at"),
             "finished_at": log.numpy("finished_at"),
-            "status": _coded(log.numpy("status"), STATUSES),
+            "status": coded(log.numpy("status"), STATUSES),
             "error": log.numpy("error"),
         }
     )
@@ -97,14 +97,14 @@ def timeseries(records: FullLogs) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "time": log.numpy("time"),
-            "metric": _names(records, log.numpy("metric")),
-            "entity": _names(records, log.numpy("entity")),
+            "metric": names(records, log.numpy("metric")),
+            "entity": names(records, log.numpy("entity")),
             "value": log.numpy("value"),
         }
     )
 
 
-def _names(
+def names(
     records: FullLogs, codes: np.ndarray, categories: list[str] | None = None
 ) -> pd.Categorical[str]:
     """Interned codes as a Categorical of names (code -1 reads as ""); without
@@ -117,10 +117,10 @@ def _names(
         categories = sorted({interned[code] for code in np.unique(codes)})
     position = {name: i for i, name in enumerate(categories)}
     lookup = np.array([position.get(name, -1) for name in interned], dtype=np.int64)
-    return _coded(lookup[codes], categories)
+    return coded(lookup[codes], categories)
 
 
-def _coded(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
+def coded(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
     """A Categorical from integer codes into ``categories`` (-1: missing)."""
     return pd.Categorical.from_codes(
         codes.astype(np.int64, copy=False), categories=pd.Index(list(categories))
@@ -141,9 +141,9 @@ def _outcome_frame(records: FullLogs, log: OutcomeLog, groups: list[str]) -> pd.
     return pd.DataFrame(
         {
             "event_id": log.numpy("event"),
-            "group": _names(records, log.numpy("group"), groups),
-            "consumer": _names(records, log.numpy("consumer")),
-            "outcome": _coded(log.numpy("outcome"), OUTCOMES),
+            "group": names(records, log.numpy("group"), groups),
+            "consumer": names(records, log.numpy("consumer")),
+            "outcome": coded(log.numpy("outcome"), OUTCOMES),
             "attempts": log.numpy("attempts").astype(np.int64),
             "first_attempt_at": log.numpy("first_attempt_at"),
             "completed_at": log.numpy("completed_at"),

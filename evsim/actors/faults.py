@@ -164,6 +164,21 @@ class Slowdown(Fault):
         return {"start": self.start, "end": self.end, "factor": self.factor}
 
 
+class CapacityLoss(Fault):
+    """A service has ``workers`` fewer workers from ``start`` to ``end`` (seconds): hosts
+    lost or a pool shrunk. Requests already in progress finish; no new one starts while
+    the busy workers are at the reduced count."""
+
+    kind = "capacity_loss"
+
+    def __init__(self, start: float, end: float, workers: int) -> None:
+        self.start, self.end = _window(start, end)
+        self.workers = _check.integer("workers", workers, minimum=1)
+
+    def _params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "workers": self.workers}
+
+
 CONTENTION_SCOPES = ("group", "key")
 
 

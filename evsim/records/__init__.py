@@ -12,8 +12,9 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from evsim.records import full, summary
+from evsim.records import calls, full, summary
 from evsim.records.codes import (
+    CALL_STATUSES,
     CRASHED,
     DEAD_LETTERED,
     DUPLICATE,
@@ -27,6 +28,7 @@ from evsim.records.codes import (
     PENDING,
     PROCESSED,
     STATUSES,
+    CallStatus,
     Interner,
     Outcome,
     Status,
@@ -34,9 +36,27 @@ from evsim.records.codes import (
 from evsim.records.event import Event
 
 __all__ = [
-    "CRASHED", "DEAD_LETTERED", "DUPLICATE", "ERROR", "EXPIRED", "LOST", "NAN", "NOT_YET",
-    "OK", "OUTCOMES", "PENDING", "PROCESSED", "RECORD_MODES", "STATUSES", "Interner",
-    "Outcome", "Recorder", "Records", "Status",
+    "CALL_STATUSES",
+    "CRASHED",
+    "DEAD_LETTERED",
+    "DUPLICATE",
+    "ERROR",
+    "EXPIRED",
+    "LOST",
+    "NAN",
+    "NOT_YET",
+    "OK",
+    "OUTCOMES",
+    "PENDING",
+    "PROCESSED",
+    "RECORD_MODES",
+    "STATUSES",
+    "CallStatus",
+    "Interner",
+    "Outcome",
+    "Recorder",
+    "Records",
+    "Status",
 ]  # fmt: skip
 
 RECORD_MODES = ("full", "summary")
@@ -137,8 +157,30 @@ class RoutedLog(Protocol):
     def __len__(self) -> int: ...
 
 
+class RequestRecorder(Protocol):
+    """Client requests: a row each (full) or counts and latencies per client."""
+
+    @property
+    def next_id(self) -> Callable[[], int]:
+        """A new request id (0, 1, ...), taken when the request is sent."""
+
+    @property
+    def add(self) -> Callable[..., None]:
+        """``add(request, client, target, key, sent_at, completed_at, outcome, attempts)``:
+        one ended request (see :class:`~evsim.records.calls.RequestLog`)."""
+
+
+class CallRecorder(Protocol):
+    """Call attempts on every edge: a row each (full) or counts per callee and edge."""
+
+    @property
+    def add(self) -> Callable[..., None]:
+        """``add(request, caller, callee, attempt, started_at, finished_at, status,
+        queue_wait)``: one call attempt (see :class:`~evsim.records.calls.CallLog`)."""
+
+
 class Recorder(Protocol):
-    """What components write through: one name interner and four logs (read-only here:
+    """What components write through: one name interner and six logs (read-only here:
     :class:`Records` chooses them)."""
 
     @property
@@ -153,6 +195,10 @@ class Recorder(Protocol):
     def outcomes(self) -> OutcomeRecorder: ...
     @property
     def gauges(self) -> GaugeRecorder: ...
+    @property
+    def requests(self) -> RequestRecorder: ...
+    @property
+    def calls(self) -> CallRecorder: ...
 
     def routed_log(self) -> RoutedLog:
         """Where a group notes the events routed to it."""
@@ -172,16 +218,22 @@ class Records:
         self.attempts: full.AttemptLog | summary.AttemptTally
         self.outcomes: full.OutcomeLog | summary.OutcomeTally
         self.gauges: full.GaugeLog | summary.GaugeTally
+        self.requests: calls.RequestLog | calls.RequestTally
+        self.calls: calls.CallLog | calls.CallTally
         if self.full:
             self.events = full.EventLog(self.names)
             self.attempts = full.AttemptLog()
             self.outcomes = full.OutcomeLog()
             self.gauges = full.GaugeLog()
+            self.requests = calls.RequestLog()
+            self.calls = calls.CallLog()
         else:
             self.events = summary.SparseEventLog(self.names)
             self.attempts = summary.AttemptTally()
             self.outcomes = summary.OutcomeTally()
             self.gauges = summary.GaugeTally()
+            self.requests = calls.RequestTally()
+            self.calls = calls.CallTally()
 
     def routed_log(self) -> array[int] | summary.Counter:
         """Where a group notes the events routed to it: their ids, or just a count."""
@@ -193,7 +245,9 @@ class Records:
         assert isinstance(events, full.EventLog), "full_logs() needs record='full'"
         assert isinstance(attempts, full.AttemptLog) and isinstance(outcomes, full.OutcomeLog)
         assert isinstance(gauges, full.GaugeLog)
-        return FullLogs(self.names, events, attempts, outcomes, gauges)
+        requests, call_log = self.requests, self.calls
+        assert isinstance(requests, calls.RequestLog) and isinstance(call_log, calls.CallLog)
+        return FullLogs(self.names, events, attempts, outcomes, gauges, requests, call_log)
 
     def summary_logs(self) -> SummaryLogs:
         """The aggregates of ``record="summary"``, as their own types."""
@@ -202,7 +256,10 @@ class Records:
         assert isinstance(attempts, summary.AttemptTally)
         assert isinstance(outcomes, summary.OutcomeTally)
         assert isinstance(gauges, summary.GaugeTally)
-        return SummaryLogs(self.names, events, attempts, outcomes, gauges)
+        requests, call_tally = self.requests, self.calls
+        assert isinstance(requests, calls.RequestTally)
+        assert isinstance(call_tally, calls.CallTally)
+        return SummaryLogs(self.names, events, attempts, outcomes, gauges, requests, call_tally)
 
 
 class FullLogs(NamedTuple):
@@ -213,6 +270,8 @@ class FullLogs(NamedTuple):
     attempts: full.AttemptLog
     outcomes: full.OutcomeLog
     gauges: full.GaugeLog
+    requests: calls.RequestLog
+    calls: calls.CallLog
 
 
 class SummaryLogs(NamedTuple):
@@ -223,3 +282,5 @@ class SummaryLogs(NamedTuple):
     attempts: summary.AttemptTally
     outcomes: summary.OutcomeTally
     gauges: summary.GaugeTally
+    requests: calls.RequestTally
+    calls: calls.CallTally

@@ -32,10 +32,24 @@ class Status(IntEnum):
     DUPLICATE = 3  # skipped by an idempotent consumer
 
 
+class CallStatus(IntEnum):
+    """How a request or one call attempt ended (``result.requests.outcome``,
+    ``result.calls.status``)."""
+
+    OK = 0  # the callee answered with success
+    ERROR = 1  # the callee answered with a failure (HTTP 5xx), or failed while working
+    TIMEOUT = 2  # the caller stopped waiting (its timeout); the callee may still work on
+    REJECTED = 3  # refused at once: the callee is down, its queue is full, or it sheds
+    SHORT_CIRCUITED = 4  # not sent: the caller's circuit breaker is open
+    PENDING = 5  # still in flight when the run stopped
+
+
 OUTCOMES = tuple(o.name.lower() for o in Outcome)
 PROCESSED, DEAD_LETTERED, EXPIRED, LOST, PENDING = Outcome
 STATUSES = tuple(s.name.lower() for s in Status)
 OK, ERROR, CRASHED, DUPLICATE = Status
+
+CALL_STATUSES = tuple(s.name.lower() for s in CallStatus)
 
 NOT_YET = -1  # partition/offset of an event still travelling to its broker
 NAN = float("nan")

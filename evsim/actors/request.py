@@ -1,0 +1,104 @@
+"""What travels on a request-response edge: an exchange, the call that makes it, and the
+error a failed call raises.
+
+Rules modelled (HTTP/gRPC servers and clients): a caller sends a request and waits for
+the answer, up to its timeout. A callee answers with success or failure, or refuses at
+once (down, queue full: HTTP 503). When the caller's timeout fires it stops waiting,
+but the callee's work goes on and its answer is discarded (what servers do unless the
+deadline is propagated: gRPC's ``cancel_on_timeout``, which drops a request still queued
+and stops one in progress before its next downstream call).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import simpy
+
+from evsim import _check
+from evsim.actors.retry import Retry
+from evsim.errors import ConfigTypeError
+from evsim.records.codes import NAN, CallStatus
+from evsim.workload.specs import Specified
+
+
+class CallFailed(Exception):
+    """A call did not succeed: ``reason`` is ``"error"``, ``"timeout"``, ``"rejected"`` or
+    ``"short_circuited"``; ``callee`` the service called. A handler may catch it (a
+    fallback) or let it fail its own request."""
+
+    def __init__(self, callee: str, status: CallStatus) -> None:
+        self.callee = callee
+        self.status = status
+        self.reason = status.name.lower()
+        super().__init__(f"call to {callee!r} failed: {self.reason}")
+
+
+class Exchange:
+    """One call attempt in the callee's hands: its request (the client request it serves),
+    key, when it arrived and when a worker took it (seconds, NaN until then), and the
+    ``reply`` event the callee succeeds with a :class:`CallStatus`. ``abandoned``: the
+    caller stopped waiting; ``cancelled``: and told the callee (deadline propagation)."""
+
+    __slots__ = ("abandoned", "arrived_at", "cancelled", "key", "reply", "request", "started_at")
+
+    def __init__(self, env: simpy.Environment, request: int, key: str | None) -> None:
+        self.request = request
+        self.key = key
+        self.arrived_at = env.now
+        self.started_at = NAN
+        self.reply = env.event()
+        self.abandoned = False
+        self.cancelled = False
+
+    def answer(self, status: CallStatus) -> None:
+        """Send the answer, unless one was sent already."""
+        if not self.reply.triggered:
+            self.reply.succeed(status)
+
+
+class Callee(Protocol):
+    """Anything a call can reach: a service (later: a load balancer or a cache)."""
+
+    name: str
+    code: int
+
+    def accept(self, exchange: Exchange) -> None:
+        """Take an exchange: answer it now (refused) or later."""
+
+
+class Call(Specified):
+    """A call to ``target`` (a service's name) that a service makes after its own work.
+
+    ``timeout`` is how long the caller waits for each attempt, in seconds (None: for as
+    long as it takes); ``retry`` an ``ev.Retry`` (attempts in all and the backoff between
+    them; ``retry_on`` may name the reasons ``"error"``, ``"timeout"``, ``"rejected"``;
+    default: one attempt). ``cancel_on_timeout=True`` propagates the deadline (gRPC): the
+    callee drops the attempt if still queued when the caller gives up.
+    """
+
+    kind = "call"
+
+    def __init__(
+        self,
+        target: str,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> None:
+        self.target = _check.name("target", target)
+        self.timeout = None if timeout is None else _check.positive("timeout", timeout)
+        if retry is not None and not isinstance(retry, Retry):
+            raise ConfigTypeError(
+                f"retry: expected an ev.Retry(max_attempts, backoff) or None, got {retry!r}"
+            )
+        self.retry = retry
+        self.cancel_on_timeout = _check.flag("cancel_on_timeout", cancel_on_timeout)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "timeout": self.timeout,
+            "retry": None if self.retry is None else self.retry.spec(),
+            "cancel_on_timeout": self.cancel_on_timeout,
+        }

@@ -1,0 +1,207 @@
+"""A request-response service: workers, a waiting line, faults, and its own calls.
+
+Rules modelled (a thread-per-request HTTP/gRPC server):
+
+* ``workers`` requests are served at once; a request arriving while all are busy waits
+  in the service's queue, served in ``queue_order`` ("fifo", or "lifo": newest first);
+  one arriving when ``queue_limit`` are already waiting is refused at once (HTTP 503).
+* A request's own work takes its ``service_time`` × the load factor at its start
+  (:class:`~evsim.actors.load_latency.LoadLatency`) × any ``Slowdown`` in force; then the
+  worker makes the service's ``calls``, waiting for each (in order, or all at once with
+  ``parallel``), and answers: ``ok``, or ``error`` if its work failed (``TransientErrors``)
+  or a call did.
+* A service that is down (``Crashes``, ``Outage``) refuses new requests at once; those
+  it was serving or holding in its queue fail (``error``: connections reset). It comes
+  back empty. ``CapacityLoss`` removes workers for a while: requests in progress finish,
+  new ones start only while fewer than the remaining workers are busy.
+* A caller that gives up does not stop the work (its answer is discarded), unless it
+  cancelled (deadline propagation): then a queued request is dropped and one in
+  progress makes no further calls.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any
+
+from evsim.actors.caller import Caller
+from evsim.actors.faults import CapacityLoss, Crashes, Outage, Slowdown, TransientErrors
+from evsim.actors.request import Callee, Exchange
+from evsim.actors.service_config import ServiceConfig
+from evsim.brokers.world import World
+from evsim.engine import Steps
+from evsim.records.codes import CallStatus
+
+
+class Service:
+    """A service built from ``config`` on ``world`` (see the module's rules)."""
+
+    kind = "service"
+
+    def __init__(self, world: World, config: ServiceConfig) -> None:
+        self.world = world
+        self.config = config
+        self.name = config.name
+        self.code = world.records.names.code(config.name)
+        self.busy = 0
+        self.capacity = config.workers
+        self.up = True
+        self.waiting: deque[Exchange] = deque()
+        self._working: dict[Exchange, None] = {}  # in start order (determinism)
+        self._epoch = 0  # times it went down: work begun before the last one is void
+        self._callers: list[Caller] = []
+        self._service_time = world.sampler(config.service_distribution, "service", self.name)
+        faults = config.fault_list
+        self._slowdowns = [f for f in faults if isinstance(f, Slowdown)]
+        self._error_p = [f.p for f in faults if isinstance(f, TransientErrors)]
+        self._errors = world.streams.generator("service", self.name, "errors").random
+        self._take = self.waiting.popleft if config.queue_order == "fifo" else self.waiting.pop
+
+    def spec(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this service."""
+        config = self.config
+        return {
+            "name": self.name,
+            "workers": config.workers,
+            "service_time": config.service_distribution.spec(),
+            "queue_limit": config.queue_limit,
+            "queue_order": config.queue_order,
+            "load_latency": None if config.load_latency is None else config.load_latency.spec(),
+            "calls": [call.spec() for call in config.call_list],
+            "parallel": config.parallel,
+            "faults": [fault.spec() for fault in config.fault_list],
+        }
+
+    def launch(self, find: Callable[[str, str], Callee]) -> None:
+        """Find the services it calls (``find(name, argument)``) and start its faults."""
+        for index, call in enumerate(self.config.call_list):
+            callee = find(call.target, f"{self.name}: calls[{index}].target")
+            path = ("service", self.name, "calls", str(index))
+            self._callers.append(
+                Caller(self.world, self.code, callee, call.timeout, call.retry,
+                       call.cancel_on_timeout, path)
+            )  # fmt: skip
+        env = self.world.env
+        for index, fault in enumerate(self.config.fault_list):
+            if isinstance(fault, Outage):
+                env.process(self._outage(fault))
+            elif isinstance(fault, Crashes):
+                env.process(self._crashes(fault, index))
+            elif isinstance(fault, CapacityLoss):
+                env.process(self._capacity_loss(fault))
+
+    # --- requests -----------------------------------------------------------------------
+
+    def accept(self, exchange: Exchange) -> None:
+        """A request arrives: start it, queue it, or refuse it at once."""
+        if not self.up:
+            exchange.answer(CallStatus.REJECTED)
+        elif self.busy < self.capacity:
+            self._start(exchange)
+        elif self.config.queue_limit is not None and len(self.waiting) >= self.config.queue_limit:
+            exchange.answer(CallStatus.REJECTED)
+        else:
+            self.waiting.append(exchange)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in the service: being served or waiting."""
+        return self.busy + len(self.waiting)
+
+    def _start(self, exchange: Exchange) -> None:
+        self.busy += 1
+        exchange.started_at = self.world.env.now
+        self._working[exchange] = None
+        self.world.env.process(self._serve(exchange, self._epoch))
+
+    def _serve(self, exchange: Exchange, epoch: int) -> Steps:
+        env = self.world.env
+        yield env.timeout(self._work_time())
+        status = CallStatus.OK
+        if any(self._errors() < p for p in self._error_p):
+            status = CallStatus.ERROR
+        elif self._callers and not exchange.cancelled and epoch == self._epoch:
+            status = yield from self._call_dependencies(exchange, epoch)
+        if epoch != self._epoch:  # the service went down meanwhile: answered already
+            return
+        del self._working[exchange]
+        exchange.answer(status)
+        self.busy -= 1
+        self._start_waiting()
+
+    def _work_time(self) -> float:
+        """Seconds of the starting request's own work (busy already counts it)."""
+        seconds = self._service_time()
+        load = self.config.load_latency
+        if load is not None:
+            seconds *= load.scale(min(1.0, self.busy / self.config.workers))
+        now = self.world.env.now
+        for slowdown in self._slowdowns:
+            if slowdown.start <= now < slowdown.end:
+                seconds *= slowdown.factor
+        return seconds
+
+    def _call_dependencies(
+        self, exchange: Exchange, epoch: int
+    ) -> Generator[Any, Any, CallStatus]:
+        request, key = exchange.request, exchange.key
+        if self.config.parallel:
+            env = self.world.env
+            calls = [env.process(caller.call(request, key)) for caller in self._callers]
+            yield env.all_of(calls)
+            ok = all(call.value[0] == CallStatus.OK for call in calls)
+            return CallStatus.OK if ok else CallStatus.ERROR
+        for caller in self._callers:
+            # the deadline passed, or the service went down: no further calls
+            if exchange.cancelled or epoch != self._epoch:
+                return CallStatus.ERROR
+            status, _attempts = yield from caller.call(request, key)
+            if status != CallStatus.OK:
+                return CallStatus.ERROR
+        return CallStatus.OK
+
+    def _start_waiting(self) -> None:
+        while self.waiting and self.busy < self.capacity:
+            exchange = self._take()
+            if not exchange.cancelled:
+                self._start(exchange)
+
+    # --- faults -------------------------------------------------------------------------
+
+    def _down(self) -> None:
+        self.up = False
+        self._epoch += 1
+        for exchange in (*self.waiting, *self._working):  # connections reset
+            exchange.answer(CallStatus.ERROR)
+        self.waiting.clear()
+        self._working.clear()
+        self.busy = 0
+
+    def _back(self) -> None:
+        self.up = True
+
+    def _outage(self, fault: Outage) -> Steps:
+        env = self.world.env
+        yield env.timeout(fault.start)
+        self._down()
+        yield env.timeout(fault.end - fault.start)
+        self._back()
+
+    def _crashes(self, fault: Crashes, index: int) -> Steps:
+        env = self.world.env
+        up_time = self.world.sampler(fault.mttf, "service", self.name, "crashes", str(index))
+        repair = self.world.sampler(fault.mttr, "service", self.name, "repairs", str(index))
+        while True:
+            yield env.timeout(up_time())
+            self._down()
+            yield env.timeout(repair())
+            self._back()
+
+    def _capacity_loss(self, fault: CapacityLoss) -> Steps:
+        env = self.world.env
+        yield env.timeout(fault.start)
+        self.capacity -= fault.workers
+        yield env.timeout(fault.end - fault.start)
+        self.capacity += fault.workers
+        self._start_waiting()
