@@ -17,6 +17,7 @@ Times are in seconds, rates per second.
 from evsim._version import __version__
 from evsim.actors.autoscale import LagAutoscaler, QueueAutoscaler
 from evsim.actors.faults import (
+    CapacityLoss,
     ConflictError,
     Contention,
     Crashes,
@@ -29,6 +30,8 @@ from evsim.actors.faults import (
 )
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.handler import HandlerContext
+from evsim.actors.load_latency import LoadLatency
+from evsim.actors.request import Call, CallFailed
 from evsim.actors.redrive import Redrive
 from evsim.actors.retry import Backoff, Retry
 from evsim.analysis import theory
@@ -79,6 +82,9 @@ __all__ = [
     "AccountingError",
     "Arrivals",
     "Backoff",
+    "Call",
+    "CallFailed",
+    "CapacityLoss",
     "ConfidenceInterval",
     "ConfigError",
     "ConfigTypeError",
@@ -98,6 +104,7 @@ __all__ = [
     "HandlerError",
     "KeyChooser",
     "LagAutoscaler",
+    "LoadLatency",
     "LogNormal",
     "Outage",
     "Periodic",

@@ -113,11 +113,11 @@ class Service:
         self.busy += 1
         exchange.started_at = self.world.env.now
         self._working[exchange] = None
-        self.world.env.process(self._serve(exchange, self._epoch))
+        self.world.env.process(self._serve(exchange, self._epoch, self._work_time()))
 
-    def _serve(self, exchange: Exchange, epoch: int) -> Steps:
+    def _serve(self, exchange: Exchange, epoch: int, work_time: float) -> Steps:
         env = self.world.env
-        yield env.timeout(self._work_time())
+        yield env.timeout(work_time)
         status = CallStatus.OK
         if any(self._errors() < p for p in self._error_p):
             status = CallStatus.ERROR

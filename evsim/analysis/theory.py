@@ -6,6 +6,8 @@ events. Every model here is a single stage in steady state with Poisson arrivals
 
 - :func:`mm1` — one server, exponential service (M/M/1);
 - :func:`mmc` — ``c`` servers sharing one queue, exponential service (M/M/c, Erlang C);
+- :func:`mmck` — the same with room for ``K`` in all, arrivals beyond it refused
+  (M/M/c/K: a service with ``queue_limit`` = K − c);
 - :func:`md1` — one server, constant service (M/D/1);
 - :func:`mg1` — one server, any service distribution (M/G/1, Pollaczek–Khinchine);
 - :func:`partitioned_mm1` — P independent M/M/1 queues fed by shares of one stream
@@ -32,12 +34,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from evsim import _check
 from evsim.analysis.laws import little, utilisation
 from evsim.errors import ConfigError
 from evsim.workload.dist import Constant, Distribution, as_distribution
 
 __all__ = [
+    "MMcKMetrics",
     "MMcMetrics",
     "PartitionedMetrics",
     "QueueMetrics",
@@ -48,6 +53,7 @@ __all__ = [
     "mg1",
     "mm1",
     "mmc",
+    "mmck",
     "partitioned_mm1",
     "utilisation",
 ]
@@ -237,6 +243,66 @@ def mmc(arrival_rate: float, service_rate: float, servers: int) -> MMcMetrics:
     values = {f.name: getattr(base, f.name) for f in fields(base)}
     values.update(rho=offered_load / servers, servers=servers, p_wait=p_wait)
     return MMcMetrics(**values)
+
+
+MAX_MMCK_CAPACITY = 1_000_000  # states summed: K + 1 numbers
+
+
+@dataclass(frozen=True, repr=False)
+class MMcKMetrics(MMcMetrics):
+    """M/M/c/K results: :class:`MMcMetrics` (``p_wait``: the share of *admitted* arrivals
+    that wait) plus ``capacity`` (K), ``p_block`` (the share refused) and ``throughput``
+    (admitted arrivals per second, λ(1 − p_block)). ``rho`` is the share of time a server
+    is busy (throughput·E[S]/c); ``wq`` and ``w`` are for admitted arrivals."""
+
+    capacity: int
+    p_block: float
+    throughput: float
+
+    def _repr_parts(self) -> list[str]:
+        parts = super()._repr_parts()
+        return [f"capacity={self.capacity}", f"p_block={self.p_block:.4g}", *parts]
+
+
+def mmck(arrival_rate: float, service_rate: float, servers: int, capacity: int) -> MMcKMetrics:
+    """M/M/c/K: as :func:`mmc`, but at most ``capacity`` (K >= c) in the system, being
+    served or waiting; an arrival finding K there is refused (blocked). Stable at any load.
+
+    With a = λ/μ, the state probabilities are p_n ∝ aⁿ/n! for n < c and
+    aⁿ/(c!·cⁿ⁻ᶜ) for c <= n <= K; p_block = p_K, throughput λ(1 − p_K), L = Σ n·p_n,
+    Lq = Σ (n − c)·p_n, and W, Wq by Little's law over the admitted arrivals (Gross et al.
+    2008, §2.5). ``capacity = servers`` is Erlang's loss system (p_block = Erlang B).
+    """
+    arrival_rate = _check.positive("arrival_rate", arrival_rate)
+    service_rate = _check.positive("service_rate", service_rate)
+    servers = _check.integer("servers", servers, minimum=1)
+    capacity = _check.integer("capacity", capacity, minimum=servers)
+    if capacity > MAX_MMCK_CAPACITY:
+        raise ConfigError(
+            f"capacity: at most {MAX_MMCK_CAPACITY:,} (one probability per state), got "
+            f"{capacity:,}; for a queue that long use mmc"
+        )
+    a = arrival_rate / service_rate
+    n = np.arange(capacity + 1)
+    # logarithms of the unnormalised p_n: no aⁿ or n! overflows
+    log_terms = np.where(
+        n < servers,
+        n * math.log(a) - np.array([math.lgamma(k + 1) for k in n]),
+        n * math.log(a) - math.lgamma(servers + 1) - (n - servers) * math.log(servers),
+    )
+    p = np.exp(log_terms - log_terms.max())
+    p /= p.sum()
+    p_block = float(p[-1])
+    throughput = arrival_rate * (1 - p_block)
+    lq = float(((n - servers).clip(min=0) * p).sum())
+    in_system = float((n * p).sum())
+    admitted_waiting = float(p[servers:capacity].sum()) / (1 - p_block)
+    return MMcKMetrics(
+        model="M/M/c/K", arrival_rate=arrival_rate, service_time=1 / service_rate,
+        rho=throughput / (servers * service_rate), wq=lq / throughput, w=in_system / throughput,
+        lq=lq, l=in_system, servers=servers, p_wait=admitted_waiting, capacity=capacity,
+        p_block=p_block, throughput=throughput,
+    )  # fmt: skip
 
 
 def md1(arrival_rate: float, service_time: float) -> QueueMetrics:
