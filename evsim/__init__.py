@@ -31,8 +31,8 @@ from evsim.actors.faults import (
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.handler import HandlerContext
 from evsim.actors.load_latency import LoadLatency
-from evsim.actors.request import Call, CallFailed
 from evsim.actors.redrive import Redrive
+from evsim.actors.request import Call, CallFailed
 from evsim.actors.retry import Backoff, Retry
 from evsim.analysis import theory
 from evsim.analysis.alerts import alert_firing

@@ -4,10 +4,13 @@ making progress in simulated time.
 Before a run, :func:`check` estimates the events it will schedule from what is known up
 front (times in seconds, rates per second):
 
-* each producer's arrivals in ``[start, min(stop, until))``;
+* each producer's arrivals in ``[start, min(stop, until))``, and each client's requests:
+  its arrivals, or for a closed loop users × the span / (mean think time + its target's
+  mean service time);
 * the gauge samples: ``until / sample_interval + 1`` ticks, each writing one row per gauge
   (a lag per partition and two more per group, a depth per queue and dead-letter target);
-* each crashing consumer's crashes and restarts: two per ``mean(mttf) + mean(mttr)``;
+* each crashing consumer's or service's crashes and restarts: two per
+  ``mean(mttf) + mean(mttr)``;
 * each at-least-once topic group's auto-commits: one per ``commit_interval``;
 * each autoscaled group's decisions: one per ``polling_interval``.
 
@@ -21,11 +24,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from evsim import _check, limits
+from evsim.actors.client import Client
 from evsim.actors.faults import Crashes
 from evsim.actors.sampler import dead_letter_targets
+from evsim.actors.service import Service
 from evsim.errors import ConfigError
 from evsim.records import Records
 from evsim.run_record import System
@@ -41,6 +47,10 @@ class Plan(System, Protocol):
     def records(self) -> Records: ...
     @property
     def sample_interval(self) -> float: ...
+    @property
+    def services(self) -> Mapping[str, Service]: ...
+    @property
+    def clients(self) -> Mapping[str, Client]: ...
 
 
 Part = tuple[str, float]
@@ -51,7 +61,8 @@ MANY_EVENTS = 100  # fewer published at that instant say nothing about the stall
 CAUSES = (
     "usual causes: a handler with zero service time publishing to a topic or queue its own "
     "group reads; Crashes whose up-times and repair times are (nearly) zero; retries in "
-    "place with zero backoff and zero service time"
+    "place with zero backoff and zero service time; a closed-loop client (users) whose think "
+    "time and target's service time are both zero"
 )
 
 
@@ -89,7 +100,10 @@ def check(sim: Plan, until: float, limit: float) -> None:
 
 def estimate(sim: Plan, until: float) -> list[Part]:
     """The parts of a run's estimated events (see the module's docstring)."""
-    return [*_arrivals(sim, until), _samples(sim, until), *_group_cycles(sim, until)]
+    return [
+        *_arrivals(sim, until), *_requests(sim, until), _samples(sim, until),
+        *_group_cycles(sim, until), *_service_cycles(sim, until),
+    ]  # fmt: skip
 
 
 def _arrivals(sim: Plan, until: float) -> list[Part]:
@@ -100,6 +114,38 @@ def _arrivals(sim: Plan, until: float) -> list[Part]:
         count = config.arrivals.expected_count(config.start, end) if end > config.start else 0
         rate = config.arrivals.rate
         parts.append((f"producer {producer.name!r}: {count:.3g} arrivals at {rate:.3g}/s", count))
+    return parts
+
+
+def _requests(sim: Plan, until: float) -> list[Part]:
+    parts = []
+    for client in sim.clients.values():
+        config = client.config
+        end = until if config.stop is None else min(until, config.stop)
+        span = max(0.0, end - config.start)
+        if config.arrivals is not None:
+            count = config.arrivals.expected_count(config.start, end) if span else 0.0
+            what = f"client {client.name!r}: {count:.3g} requests at {config.arrivals.rate:.3g}/s"
+        else:
+            target = sim.services.get(config.target)
+            service = target.config.service_distribution.mean if target is not None else 0.0
+            cycle = config.think_distribution.mean + service
+            users = config.users or 0
+            count = users * span / cycle if cycle > 0 else float(users)  # 0: the watchdog's
+            what = f"client {client.name!r}: {count:.3g} requests from {users} users"
+        parts.append((what, count))
+    return parts
+
+
+def _service_cycles(sim: Plan, until: float) -> list[Part]:
+    parts = []
+    for service in sim.services.values():
+        for fault in service.config.fault_list:
+            if isinstance(fault, Crashes):
+                cycle = fault.mttf.mean + fault.mttr.mean
+                count = 2 * until / cycle
+                what = f"service {service.name!r}: {count:.3g} crashes and restarts"
+                parts.append((what, count))
     return parts
 
 

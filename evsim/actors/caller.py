@@ -16,7 +16,7 @@ from typing import Any
 from evsim.actors.request import Callee, Exchange
 from evsim.actors.retry import Retry
 from evsim.brokers.world import World
-from evsim.records.codes import NAN, OK, CallStatus
+from evsim.records.codes import NAN, CallStatus
 
 CALL_FAILED = "CallFailed"  # the error type every failed call has, for Retry.retry_on
 
@@ -52,7 +52,7 @@ class Caller:
         while True:
             attempt += 1
             status = yield from self._attempt(request, key, attempt)
-            if status == OK or not self._retries(attempt, status):
+            if status == CallStatus.OK or not self._retries(attempt, status):
                 return status, attempt
             previous = self._delay(attempt - 1, previous)
             if previous > 0:
@@ -72,7 +72,8 @@ class Caller:
             else:
                 yield reply | env.timeout(self.timeout)
         if reply.triggered:
-            status: CallStatus = reply.value
+            status = reply.value
+            assert isinstance(status, CallStatus)
         else:
             status = CallStatus.TIMEOUT
             exchange.abandoned = True

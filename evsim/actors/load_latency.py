@@ -49,5 +49,5 @@ class LoadLatency(Specified):
         if self.mode == "linear":
             return 1.0 + self.factor * utilisation
         if self.mode == "polynomial":
-            return 1.0 + self.factor * utilisation**self.exponent
+            return 1.0 + self.factor * float(utilisation**self.exponent)
         return math.exp(self.factor * utilisation)

@@ -142,15 +142,18 @@ class Service:
                 seconds *= slowdown.factor
         return seconds
 
-    def _call_dependencies(
-        self, exchange: Exchange, epoch: int
-    ) -> Generator[Any, Any, CallStatus]:
+    def _call_dependencies(self, exchange: Exchange, epoch: int) -> Generator[Any, Any, CallStatus]:
         request, key = exchange.request, exchange.key
         if self.config.parallel:
             env = self.world.env
-            calls = [env.process(caller.call(request, key)) for caller in self._callers]
-            yield env.all_of(calls)
-            ok = all(call.value[0] == CallStatus.OK for call in calls)
+            statuses: list[CallStatus] = []
+
+            def one(caller: Caller) -> Steps:
+                status, _attempts = yield from caller.call(request, key)
+                statuses.append(status)
+
+            yield env.all_of([env.process(one(caller)) for caller in self._callers])
+            ok = all(status == CallStatus.OK for status in statuses)
             return CallStatus.OK if ok else CallStatus.ERROR
         for caller in self._callers:
             # the deadline passed, or the service went down: no further calls
