@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evsim import request_accounting, request_tables, tables, utilisation
+from evsim import request_accounting, request_summary, request_tables, tables, utilisation
 from evsim.errors import EvsimError, SimulationStateError
 from evsim.records import CALL_STATUSES, OK, OUTCOMES
 from evsim.run_record import RunRecord
@@ -133,7 +133,25 @@ class Result:
             events routed per second × measured mean attempt duration / the events the
             group can work on at once. At 1 or more the group cannot keep up (the run
             warns); NaN for a group that never joined.
+
+        A run with services or clients has a row for each after the groups', with the
+        columns of :mod:`evsim.request_summary` (``requests``, ``ok``, ``errors``, ...,
+        ``goodput``, ``amplification``) after these; a column that does not apply to a
+        row is NaN.
         """
+        summary = self._group_summary()
+        if not self.record.services and not self.record.clients:
+            return summary
+        full = (self.requests, self.calls) if self._records.full else None
+        rows = request_summary.rows(self.record, full)
+        joined = pd.concat([summary, rows.drop(columns="utilisation")], axis=0).astype(float)
+        joined.loc[rows.index, "utilisation"] = rows["utilisation"]
+        joined.index.name = "name"
+        return joined[list(dict.fromkeys([*SUMMARY_COLUMNS, *request_summary.REQUEST_COLUMNS]))]
+
+    def _group_summary(self) -> pd.DataFrame:
+        if not self.groups:  # a request-response system only
+            return pd.DataFrame(columns=SUMMARY_COLUMNS, index=pd.Index([], name="group"))
         if not self._records.full:
             return self._summary_from_tallies()
         deliveries = self.deliveries

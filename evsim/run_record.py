@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from evsim.actors.client import Client
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.producer import Producer
+from evsim.actors.service import Service
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
 from evsim.brokers.queue import Queue
@@ -80,11 +81,25 @@ class GroupRun:
 
 @dataclass(frozen=True)
 class ClientRun:
-    """One client's part of a run: its requests sent (each must end in one outcome)."""
+    """One client's part of a run: its requests sent (each must end in one outcome) and
+    its timeout (seconds, None: none), which the summary's goodput reads."""
 
     name: str
     code: int
     sent: int
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class ServiceRun:
+    """One service's part of a run, after the warmup: its workers, the requests whose
+    work ended (answered or discarded) and its busy worker-seconds."""
+
+    name: str
+    code: int
+    workers: int
+    finished: int
+    busy_seconds: float
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class RunRecord:
     warmup: float
     components: Components
     clients: tuple[ClientRun, ...] = ()  # in the order the clients were added
+    services: tuple[ServiceRun, ...] = ()
     pending_requests: RequestLog | None = None  # a row per request in flight at the stop
 
     @classmethod
@@ -112,6 +128,7 @@ class RunRecord:
         warmup: float,
         slots: dict[str, int],
         clients: Iterable[Client] = (),
+        services: Iterable[Service] = (),
     ) -> RunRecord:
         """Freeze what ``system`` leaves at the end of a run (``slots``: each group's;
         ``clients``: the request-response side's load generators)."""
@@ -128,7 +145,11 @@ class RunRecord:
             until=until,
             warmup=warmup,
             components=Components.of(system),
-            clients=tuple(ClientRun(c.name, c.code, c.sent) for c in clients),
+            clients=tuple(ClientRun(c.name, c.code, c.sent, c.config.timeout) for c in clients),
+            services=tuple(
+                ServiceRun(s.name, s.code, s.config.workers, s.finished, s.busy_until(until))
+                for s in services
+            ),
             pending_requests=_pending_requests(clients, until),
         )
 

@@ -41,6 +41,7 @@ from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError, UnknownNameError
 from evsim.plain_engine import Engine, PlainClock
 from evsim.records import RECORD_MODES, Records
+from evsim.records.calls import CallTally, RequestTally
 from evsim.records.summary import OutcomeTally
 from evsim.result import Result
 from evsim.run_record import RunRecord
@@ -279,6 +280,7 @@ class Simulation(BrokerBuilders):
     def _run(self, until: float, warmup: float) -> Result:
         env = self.world.env
         for service in self.services.values():
+            service.measure_from = warmup
             service.launch(self._callee)
         for client in self.clients.values():
             client.launch(self._callee)
@@ -291,6 +293,12 @@ class Simulation(BrokerBuilders):
         outcomes = self.records.outcomes
         if isinstance(outcomes, OutcomeTally):  # summary mode measures latency as it goes
             outcomes.warmup = warmup
+        requests, calls = self.records.requests, self.records.calls
+        if isinstance(requests, RequestTally) and isinstance(calls, CallTally):
+            requests.warmup = calls.warmup = warmup
+            requests.timeouts = {
+                c.code: c.config.timeout for c in self.clients.values() if c.config.timeout
+            }
 
         sampler = Sampler(
             self.records, list(self.groups.values()), list(self.queues.values()),
@@ -300,8 +308,9 @@ class Simulation(BrokerBuilders):
         env.run(until=until)
         slots = {name: utilisation.slots(group) for name, group in self.groups.items()}
         record = RunRecord.capture(
-            self, self.records, self.config, until, warmup, slots, self.clients.values()
-        )
+            self, self.records, self.config, until, warmup, slots, self.clients.values(),
+            self.services.values(),
+        )  # fmt: skip
         self._result = Result(record)
         return self._result
 

@@ -45,6 +45,10 @@ class Service:
         self.name = config.name
         self.code = world.records.names.code(config.name)
         self.busy = 0
+        self.measure_from = 0.0  # seconds: the run's warmup, set when it starts
+        self.finished = 0  # requests whose work ended after measure_from (answered or not)
+        self.busy_seconds = 0.0  # worker-seconds busy after measure_from
+        self._busy_since = 0.0
         self.capacity = config.workers
         self.up = True
         self.waiting: deque[Exchange] = deque()
@@ -110,6 +114,7 @@ class Service:
         return self.busy + len(self.waiting)
 
     def _start(self, exchange: Exchange) -> None:
+        self._busy_changes()
         self.busy += 1
         exchange.started_at = self.world.env.now
         self._working[exchange] = None
@@ -127,7 +132,10 @@ class Service:
             return
         del self._working[exchange]
         exchange.answer(status)
+        self._busy_changes()
         self.busy -= 1
+        if env.now >= self.measure_from:
+            self.finished += 1
         self._start_waiting()
 
     def _work_time(self) -> float:
@@ -164,6 +172,19 @@ class Service:
                 return CallStatus.ERROR
         return CallStatus.OK
 
+    def _busy_changes(self) -> None:
+        """Add the busy worker-seconds since the last change (those after measure_from)."""
+        now = self.world.env.now
+        since = max(self._busy_since, self.measure_from)
+        if now > since:
+            self.busy_seconds += self.busy * (now - since)
+        self._busy_since = now
+
+    def busy_until(self, until: float) -> float:
+        """Busy worker-seconds from measure_from to ``until`` (the run's end)."""
+        since = max(self._busy_since, self.measure_from)
+        return self.busy_seconds + self.busy * max(0.0, until - since)
+
     def _start_waiting(self) -> None:
         while self.waiting and self.busy < self.capacity:
             exchange = self._take()
@@ -179,6 +200,7 @@ class Service:
             exchange.answer(CallStatus.ERROR)
         self.waiting.clear()
         self._working.clear()
+        self._busy_changes()
         self.busy = 0
 
     def _back(self) -> None:

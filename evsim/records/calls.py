@@ -22,6 +22,8 @@ from evsim.records.codes import OK
 from evsim.records.columns import PackedRows, SparseColumn
 from evsim.records.summary import LatencyHistogram
 
+INF = float("inf")
+
 
 class RequestLog(PackedRows):
     """One row per client request that ended (or was pending at the stop).
@@ -96,13 +98,19 @@ class CallLog(PackedRows):
 
 
 class RequestTally:
-    """Requests counted per (client, outcome), with each client's latency histogram of
-    its successful requests and its attempts in all."""
+    """Requests counted per (client, outcome), for the accounting; and, of those sent
+    after ``warmup`` (seconds), the same counts, each client's retries, its successful
+    requests' latency histogram and how many of them came within its timeout
+    (``timeouts``: seconds per client code, set when the run starts)."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[int, int]] = Counter()
+        self.measured: Counter[tuple[int, int]] = Counter()
+        self.retries: Counter[int] = Counter()
+        self.in_time: Counter[int] = Counter()
         self.latency: dict[int, LatencyHistogram] = {}
-        self.attempts: Counter[int] = Counter()
+        self.warmup = 0.0
+        self.timeouts: dict[int, float] = {}
         self.next_id: Callable[[], int] = itertools.count().__next__
 
     def add(
@@ -110,30 +118,52 @@ class RequestTally:
         completed_at: float, outcome: int, attempts: int,
     ) -> None:  # fmt: skip
         self.counts[client, outcome] += 1
-        self.attempts[client] += attempts
+        if sent_at < self.warmup:
+            return
+        self.measured[client, outcome] += 1
+        self.retries[client] += max(0, attempts - 1)
         if outcome == OK:
+            latency = completed_at - sent_at
             histogram = self.latency.get(client)
             if histogram is None:
                 histogram = self.latency[client] = LatencyHistogram()
-            histogram.add(completed_at - sent_at)
+            histogram.add(latency)
+            if latency <= self.timeouts.get(client, INF):
+                self.in_time[client] += 1
 
     def __len__(self) -> int:
         return sum(self.counts.values())
 
 
 class CallTally:
-    """Call attempts counted per (callee, status) and per (caller, callee) edge."""
+    """Of the call attempts started after ``warmup`` (seconds): counts per (callee,
+    status), retries per callee, attempts per caller, and each callee's latency histogram
+    of its successful answers."""
 
     def __init__(self) -> None:
-        self.counts: Counter[tuple[int, int]] = Counter()
-        self.edges: Counter[tuple[int, int]] = Counter()
+        self.measured: Counter[tuple[int, int]] = Counter()
+        self.retries: Counter[int] = Counter()
+        self.made: Counter[int] = Counter()
+        self.latency: dict[int, LatencyHistogram] = {}
+        self.warmup = 0.0
+        self.total = 0
 
     def add(
         self, request: int, caller: int, callee: int, attempt: int, started_at: float,
         finished_at: float, status: int, queue_wait: float,
     ) -> None:  # fmt: skip
-        self.counts[callee, status] += 1
-        self.edges[caller, callee] += 1
+        self.total += 1
+        if started_at < self.warmup:
+            return
+        self.measured[callee, status] += 1
+        self.made[caller] += 1
+        if attempt > 1:
+            self.retries[callee] += 1
+        if status == OK:
+            histogram = self.latency.get(callee)
+            if histogram is None:
+                histogram = self.latency[callee] = LatencyHistogram()
+            histogram.add(finished_at - started_at)
 
     def __len__(self) -> int:
-        return sum(self.counts.values())
+        return self.total
