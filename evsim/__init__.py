@@ -15,6 +15,7 @@ Times are in seconds, rates per second.
 """
 
 from evsim._version import __version__
+from evsim.actors.admission import Throttle
 from evsim.actors.autoscale import LagAutoscaler, QueueAutoscaler
 from evsim.actors.faults import (
     CapacityLoss,
@@ -123,6 +124,7 @@ __all__ = [
     "Simulation",
     "SimulationStateError",
     "Slowdown",
+    "Throttle",
     "TransientError",
     "TransientErrors",
     "Uniform",

@@ -183,3 +183,26 @@ def test_deadline_propagation_drops_a_queued_call_its_caller_gave_up_on(cancel):
         assert db.loc[2, "queue_wait"] == 0
     else:
         assert math.isnan(db.loc[2, "queue_wait"])
+
+
+def test_shed_after_drops_a_request_that_waited_too_long_instead_of_serving_it():
+    result = burst(1.0, at=[0.0, 0.0, 0.0, 0.0], workers=1, shed_after=1.5)
+    requests = result.requests
+    # the 2nd waited 1 s (served), the 3rd and 4th 2 s by the time a worker is free: shed
+    assert requests["outcome"].tolist() == ["ok", "ok", "rejected", "rejected"]
+    assert requests["completed_at"].tolist() == [1.0, 2.0, 2.0, 2.0]
+
+
+def test_max_in_flight_caps_what_the_service_holds():
+    result = burst(1.0, workers=2, max_in_flight=3)
+    assert result.requests["outcome"].tolist() == ["ok", "ok", "ok", "rejected", "rejected"]
+
+
+def test_a_throttle_admits_its_rate_and_bursts():
+    sim = ev.Simulation(seed=1)
+    sim.service("api", workers=100, service_time=0.001, throttle=ev.Throttle(rate=10, burst=5))
+    sim.client("web", "api", ev.Periodic(interval=0.02))  # 50 a second
+    requests = sim.run(until=20.0).requests
+    ok = requests[requests["outcome"] == "ok"]
+    assert len(ok) == pytest.approx(5 + 10 * 20, abs=2)  # the burst, then 10 a second
+    assert set(requests["outcome"]) == {"ok", "rejected"}

@@ -61,6 +61,7 @@ class Service:
         self._error_p = [f.p for f in faults if isinstance(f, TransientErrors)]
         self._errors = world.streams.generator("service", self.name, "errors").random
         self._take = self.waiting.popleft if config.queue_order == "fifo" else self.waiting.pop
+        self._throttle = None if config.throttle is None else config.throttle.state()
 
     def spec(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this service."""
@@ -74,6 +75,9 @@ class Service:
             "load_latency": None if config.load_latency is None else config.load_latency.spec(),
             "calls": [call.spec() for call in config.call_list],
             "parallel": config.parallel,
+            "shed_after": config.shed_after,
+            "max_in_flight": config.max_in_flight,
+            "throttle": None if config.throttle is None else config.throttle.spec(),
             "faults": [fault.spec() for fault in config.fault_list],
         }
 
@@ -99,7 +103,7 @@ class Service:
 
     def accept(self, exchange: Exchange) -> None:
         """A request arrives: start it, queue it, or refuse it at once."""
-        if not self.up:
+        if not self._admits():
             exchange.answer(CallStatus.REJECTED)
         elif self.busy < self.capacity:
             self._start(exchange)
@@ -107,6 +111,13 @@ class Service:
             exchange.answer(CallStatus.REJECTED)
         else:
             self.waiting.append(exchange)
+
+    def _admits(self) -> bool:
+        """Up, under max_in_flight, and a throttle token (taken) if it has a throttle."""
+        most = self.config.max_in_flight
+        if not self.up or (most is not None and self.in_flight >= most):
+            return False
+        return self._throttle is None or self._throttle.admit(self.world.env.now)
 
     @property
     def in_flight(self) -> int:
@@ -186,9 +197,13 @@ class Service:
         return self.busy_seconds + self.busy * max(0.0, until - since)
 
     def _start_waiting(self) -> None:
+        shed_after = self.config.shed_after
+        now = self.world.env.now
         while self.waiting and self.busy < self.capacity:
             exchange = self._take()
-            if not exchange.cancelled:
+            if shed_after is not None and now - exchange.arrived_at > shed_after:
+                exchange.answer(CallStatus.REJECTED)  # waited too long: shed, not served
+            elif not exchange.cancelled:
                 self._start(exchange)
 
     # --- faults -------------------------------------------------------------------------

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from evsim import _check, limits
+from evsim.actors.admission import Throttle
 from evsim.actors.faults import (
     CapacityLoss,
     Crashes,
@@ -56,6 +57,15 @@ class ServiceConfig(ComponentConfig):
         ``ev.Call``s to other services, made in order after the service's own work,
         while the worker waits for each (a thread-per-request server); a failed call
         fails the request (status ``error``). ``parallel=True``: all at once.
+    ``shed_after``
+        seconds: a queued request that has waited longer when a worker would take it is
+        dropped (``rejected``) instead of served late. None (the default): never.
+    ``max_in_flight``
+        requests the service holds at most, served and waiting; one more is refused
+        (``rejected``). None: no cap (``queue_limit`` still applies).
+    ``throttle``
+        an ``ev.Throttle(rate, burst=None)``: admission at most ``rate`` a second,
+        the excess refused at once (HTTP 429, ``rejected``). None: no rate limit.
     ``faults``
         ``ev.TransientErrors(p)`` (a request fails after its work, with probability
         ``p``), ``ev.Crashes(mttf, mttr)`` and ``ev.Outage(start, end)`` (a down service
@@ -75,6 +85,9 @@ class ServiceConfig(ComponentConfig):
     load_latency: LoadLatency | None = None
     calls: Iterable[Call] = ()
     parallel: bool = False
+    shed_after: float | None = None
+    max_in_flight: int | None = None
+    throttle: Throttle | None = None
     faults: Iterable[Fault] | Fault | None = None
 
     def __post_init__(self) -> None:
@@ -95,6 +108,9 @@ class ServiceConfig(ComponentConfig):
                 "load_latency": _load_latency(self.load_latency),
                 "calls": _calls(self.calls),
                 "parallel": _check.flag("parallel", self.parallel),
+                "shed_after": _optional(self.shed_after, "shed_after", _check.positive),
+                "max_in_flight": _optional(self.max_in_flight, "max_in_flight", _at_least_one),
+                "throttle": _throttle(self.throttle),
                 "faults": faults,
             }
         )
@@ -140,6 +156,22 @@ def _service_faults(faults: list[Fault], workers: int) -> list[Fault]:
                 f"service has {workers}"
             )
     return faults
+
+
+def _optional(value: Any, argument: str, check: Callable[[str, Any], Any]) -> Any:
+    return None if value is None else check(argument, value)
+
+
+def _at_least_one(argument: str, value: Any) -> int:
+    return _check.integer(argument, value, minimum=1)
+
+
+def _throttle(value: Any) -> Throttle | None:
+    if value is None or isinstance(value, Throttle):
+        return value
+    raise ConfigTypeError(
+        f"throttle: expected ev.Throttle(rate, burst=None) or None, got {value!r}"
+    )
 
 
 def _load_latency(value: Any) -> LoadLatency | None:
