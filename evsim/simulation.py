@@ -23,6 +23,7 @@ from evsim.actors.client import Client
 from evsim.actors.client_config import ClientConfig
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
+from evsim.actors.load_balancer import LoadBalancer
 from evsim.actors.producer import Producer
 from evsim.actors.producer_config import ProducerConfig
 from evsim.actors.redrive import Redrive
@@ -89,6 +90,7 @@ class Simulation(BrokerBuilders):
         self.redrives: list[Redrive] = []
         self.services: dict[str, Service] = {}
         self.clients: dict[str, Client] = {}
+        self.load_balancers: dict[str, LoadBalancer] = {}
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
         self._failed: str | None = None  # what stopped a run that raised
@@ -177,12 +179,27 @@ class Simulation(BrokerBuilders):
         self.clients[config.name] = client
         return client
 
+    def load_balancer(
+        self, name: str, targets: list[str], strategy: str = "round_robin"
+    ) -> LoadBalancer:
+        """Add a load balancer spreading calls over ``targets`` (services' names) by
+        ``strategy``: ``"round_robin"``, ``"random"``, ``"least_connections"`` or
+        ``"power_of_two"`` (see :class:`~evsim.actors.load_balancer.LoadBalancer`)."""
+        self._free(name)
+        balancer = LoadBalancer(self.world, name, targets, strategy)
+        self._claim(name, "load balancer")
+        self.load_balancers[name] = balancer
+        return balancer
+
     def _callee(self, name: str, argument: str) -> Callee:
-        """The service called ``name`` (what a client or a call targets)."""
-        callee = self.services.get(name)
+        """The service or load balancer called ``name`` (what a client or a call targets)."""
+        callee: Callee | None = self.services.get(name) or self.load_balancers.get(name)
         if callee is None:
-            known = ", ".join(repr(n) for n in self.services) or "none defined"
-            raise UnknownNameError(f"{argument}: no service named {name!r} (known: {known})")
+            known = ", ".join(repr(n) for n in [*self.services, *self.load_balancers])
+            raise UnknownNameError(
+                f"{argument}: no service or load balancer named {name!r} "
+                f"(known: {known or 'none defined'})"
+            )
         return callee
 
     def _source_topics(self, source: Any) -> list[Topic]:
@@ -282,6 +299,8 @@ class Simulation(BrokerBuilders):
         for service in self.services.values():
             service.measure_from = warmup
             service.launch(self._callee)
+        for balancer in self.load_balancers.values():
+            balancer.launch(self._callee)
         for client in self.clients.values():
             client.launch(self._callee)
         for group in self.groups.values():
@@ -337,10 +356,11 @@ class Simulation(BrokerBuilders):
 
     def _request_response_config(self) -> dict[str, Any]:
         """The services and clients, when there are any (older configs stay as they were)."""
-        if not self.services and not self.clients:
+        if not self.services and not self.clients and not self.load_balancers:
             return {}
         return {
             "services": [s.spec() for s in self.services.values()],
+            "load_balancers": [b.spec() for b in self.load_balancers.values()],
             "clients": [c.spec() for c in self.clients.values()],
         }
 

@@ -163,7 +163,9 @@ def test_a_service_refuses_a_fault_it_does_not_model():
 def test_an_unknown_call_target_is_named_when_the_run_starts():
     sim = ev.Simulation(seed=1)
     sim.service("a", calls=[ev.Call("payment")])
-    with pytest.raises(ev.UnknownNameError, match=r"^a: calls\[0\]\.target: no service named"):
+    with pytest.raises(
+        ev.UnknownNameError, match=r"^a: calls\[0\]\.target: no service or load balancer named"
+    ):
         sim.run(until=1)
 
 

@@ -38,18 +38,33 @@ class Exchange:
     """One call attempt in the callee's hands: its request (the client request it serves),
     key, when it arrived and when a worker took it (seconds, NaN until then), and the
     ``reply`` event the callee succeeds with a :class:`CallStatus`. ``abandoned``: the
-    caller stopped waiting; ``cancelled``: and told the callee (deadline propagation)."""
+    caller stopped waiting; ``cancelled``: and told the callee (deadline propagation), or
+    the ``parent`` exchange it was forwarded for (by a load balancer) was cancelled."""
 
-    __slots__ = ("abandoned", "arrived_at", "cancelled", "key", "reply", "request", "started_at")
+    __slots__ = (
+        "_cancelled", "abandoned", "arrived_at", "key", "parent", "reply", "request", "started_at",
+    )  # fmt: skip
 
-    def __init__(self, env: simpy.Environment, request: int, key: str | None) -> None:
+    def __init__(
+        self, env: simpy.Environment, request: int, key: str | None, parent: Exchange | None = None
+    ) -> None:
         self.request = request
         self.key = key
+        self.parent = parent
         self.arrived_at = env.now
         self.started_at = NAN
         self.reply = env.event()
         self.abandoned = False
-        self.cancelled = False
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the caller, or the caller of the exchange it was forwarded for, cancelled."""
+        return self._cancelled or (self.parent is not None and self.parent.cancelled)
+
+    @cancelled.setter
+    def cancelled(self, value: bool) -> None:
+        self._cancelled = value
 
     def answer(self, status: CallStatus) -> None:
         """Send the answer, unless one was sent already."""
@@ -58,7 +73,7 @@ class Exchange:
 
 
 class Callee(Protocol):
-    """Anything a call can reach: a service (later: a load balancer or a cache)."""
+    """Anything a call can reach: a service or a load balancer (later: a cache)."""
 
     name: str
     code: int
