@@ -17,6 +17,7 @@ Times are in seconds, rates per second.
 from evsim._version import __version__
 from evsim.actors.admission import Throttle
 from evsim.actors.autoscale import LagAutoscaler, QueueAutoscaler
+from evsim.actors.cache import CacheFlush
 from evsim.actors.faults import (
     CapacityLoss,
     ConflictError,
@@ -83,6 +84,7 @@ __all__ = [
     "AccountingError",
     "Arrivals",
     "Backoff",
+    "CacheFlush",
     "Call",
     "CallFailed",
     "CapacityLoss",

@@ -19,6 +19,7 @@ from typing import Any
 
 from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
+from evsim.actors.cache import Cache
 from evsim.actors.client import Client
 from evsim.actors.client_config import ClientConfig
 from evsim.actors.group import ConsumerGroup
@@ -91,6 +92,7 @@ class Simulation(BrokerBuilders):
         self.services: dict[str, Service] = {}
         self.clients: dict[str, Client] = {}
         self.load_balancers: dict[str, LoadBalancer] = {}
+        self.caches: dict[str, Cache] = {}
         self._names: dict[str, str] = {}  # every component name → its kind
         self._result: Result | None = None
         self._failed: str | None = None  # what stopped a run that raised
@@ -191,13 +193,26 @@ class Simulation(BrokerBuilders):
         self.load_balancers[name] = balancer
         return balancer
 
+    def cache(self, name: str, target: str, ttl: float, capacity: int, **options: Any) -> Cache:
+        """Add a read-through cache in front of ``target``: entries live ``ttl`` seconds,
+        at most ``capacity`` of them; options ``eviction`` ("lru" or "fifo"), ``hit_time``
+        (seconds, default 0.0005), ``timeout`` (of a miss's call, seconds) and ``faults``
+        (``ev.CacheFlush(at)``). See :class:`~evsim.actors.cache.Cache`."""
+        self._free(name)
+        cache = Cache(self.world, name, target, ttl, capacity, **options)
+        self._claim(name, "cache")
+        self.caches[name] = cache
+        return cache
+
     def _callee(self, name: str, argument: str) -> Callee:
-        """The service or load balancer called ``name`` (what a client or a call targets)."""
-        callee: Callee | None = self.services.get(name) or self.load_balancers.get(name)
+        """The service, load balancer or cache called ``name`` (a call's target)."""
+        callee: Callee | None = (
+            self.services.get(name) or self.load_balancers.get(name) or self.caches.get(name)
+        )
         if callee is None:
-            known = ", ".join(repr(n) for n in [*self.services, *self.load_balancers])
+            known = ", ".join(repr(n) for n in [*self.services, *self.load_balancers, *self.caches])
             raise UnknownNameError(
-                f"{argument}: no service or load balancer named {name!r} "
+                f"{argument}: no service, load balancer or cache named {name!r} "
                 f"(known: {known or 'none defined'})"
             )
         return callee
@@ -301,6 +316,8 @@ class Simulation(BrokerBuilders):
             service.launch(self._callee)
         for balancer in self.load_balancers.values():
             balancer.launch(self._callee)
+        for cache in self.caches.values():
+            cache.launch(self._callee)
         for client in self.clients.values():
             client.launch(self._callee)
         for group in self.groups.values():
@@ -356,11 +373,12 @@ class Simulation(BrokerBuilders):
 
     def _request_response_config(self) -> dict[str, Any]:
         """The services and clients, when there are any (older configs stay as they were)."""
-        if not self.services and not self.clients and not self.load_balancers:
+        if not (self.services or self.clients or self.load_balancers or self.caches):
             return {}
         return {
             "services": [s.spec() for s in self.services.values()],
             "load_balancers": [b.spec() for b in self.load_balancers.values()],
+            "caches": [c.spec() for c in self.caches.values()],
             "clients": [c.spec() for c in self.clients.values()],
         }
 

@@ -111,6 +111,6 @@ def test_an_unknown_target_is_named_when_the_run_starts():
     sim = ev.Simulation(seed=1)
     sim.service("payments")
     sim.client("web", "api", users=1)
-    message = r"^web: target: no service or load balancer named 'api' \(known: 'payments'\)"
+    message = r"^web: target: no service, load balancer or cache named 'api' \(known: 'payments'\)"
     with pytest.raises(ev.UnknownNameError, match=message):
         sim.run(until=1)

@@ -164,7 +164,8 @@ def test_an_unknown_call_target_is_named_when_the_run_starts():
     sim = ev.Simulation(seed=1)
     sim.service("a", calls=[ev.Call("payment")])
     with pytest.raises(
-        ev.UnknownNameError, match=r"^a: calls\[0\]\.target: no service or load balancer named"
+        ev.UnknownNameError,
+        match=r"^a: calls\[0\]\.target: no service, load balancer or cache named",
     ):
         sim.run(until=1)
 
