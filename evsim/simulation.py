@@ -40,7 +40,7 @@ from evsim.brokers.queue import Queue
 from evsim.brokers.world import World
 from evsim.component_config import describe
 from evsim.engine import Clock
-from evsim.errors import ConfigError, SimulationStateError, UnknownNameError
+from evsim.errors import ConfigError, SimulationStateError
 from evsim.plain_engine import Engine, PlainClock
 from evsim.records import RECORD_MODES, Records
 from evsim.records.calls import CallTally, RequestTally
@@ -164,6 +164,7 @@ class Simulation(BrokerBuilders):
         self._free(config.name)
         service = Service(self.world, config)
         self._claim(config.name, "service")
+        self.world.callees[config.name] = service
         self.services[config.name] = service
         return service
 
@@ -190,6 +191,7 @@ class Simulation(BrokerBuilders):
         self._free(name)
         balancer = LoadBalancer(self.world, name, targets, strategy)
         self._claim(name, "load balancer")
+        self.world.callees[name] = balancer
         self.load_balancers[name] = balancer
         return balancer
 
@@ -201,20 +203,13 @@ class Simulation(BrokerBuilders):
         self._free(name)
         cache = Cache(self.world, name, target, ttl, capacity, **options)
         self._claim(name, "cache")
+        self.world.callees[name] = cache
         self.caches[name] = cache
         return cache
 
     def _callee(self, name: str, argument: str) -> Callee:
         """The service, load balancer or cache called ``name`` (a call's target)."""
-        callee: Callee | None = (
-            self.services.get(name) or self.load_balancers.get(name) or self.caches.get(name)
-        )
-        if callee is None:
-            known = ", ".join(repr(n) for n in [*self.services, *self.load_balancers, *self.caches])
-            raise UnknownNameError(
-                f"{argument}: no service, load balancer or cache named {name!r} "
-                f"(known: {known or 'none defined'})"
-            )
+        callee: Callee = self.world.callee(name, argument)
         return callee
 
     def _source_topics(self, source: Any) -> list[Topic]:

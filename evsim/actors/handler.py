@@ -4,7 +4,10 @@ A handler is ``fn(event, ctx)``: a plain function, or one whose call returns a g
 (a generator function, decorated or not, or a callable object), recognised by what the
 call returns. A generator handler waits with ``yield ctx.timeout(seconds)``; any handler
 publishes with ``ctx.publish(target, event_type, key=..., payload=...)`` so services chain
-(OrderCreated → PaymentProcessed → a notification).
+(OrderCreated → PaymentProcessed → a notification), and a generator handler calls a
+request-response service with ``response = yield ctx.call("payment-api", timeout=0.5)``:
+a hybrid system. A failed call raises :class:`~evsim.actors.request.CallFailed` at that
+``yield`` (catch it for a fallback, or let it fail the attempt).
 
 Two kinds of trouble are told apart. An exception the handler's own logic raises is a
 failed attempt, retried or dead-lettered by the group's rules, as a real consumer sees
@@ -24,16 +27,20 @@ import numpy as np
 import simpy
 
 from evsim import _check
+from evsim.actors.caller import Caller
 from evsim.actors.delivery import NO_FAILURE, Failure, failure
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, send
+from evsim.actors.request import Call, CallFailed, CallResponse
+from evsim.actors.retry import Retry
 from evsim.brokers.world import World
 from evsim.errors import ConfigTypeError, EvsimError, HandlerError
+from evsim.records.codes import CallStatus
 
 
 class HandlerContext:
     """One worker's view of the simulation while it handles an event."""
 
-    __slots__ = ("_publisher", "_world", "consumer", "event_id", "group", "rng")
+    __slots__ = ("_callers", "_publisher", "_world", "consumer", "event_id", "group", "rng")
 
     def __init__(self, world: World, group: str, consumer: str, rng: np.random.Generator) -> None:
         self._world = world
@@ -42,6 +49,7 @@ class HandlerContext:
         self.consumer = consumer
         self.rng = rng
         self.event_id = -1
+        self._callers: dict[tuple[Any, ...], Caller] = {}
 
     @property
     def now(self) -> float:
@@ -51,6 +59,49 @@ class HandlerContext:
     def timeout(self, seconds: float) -> simpy.Timeout:
         """An event to ``yield`` that fires after ``seconds`` of simulated time."""
         return self._world.env.timeout(_check.non_negative("ctx.timeout(seconds)", seconds))
+
+    def call(
+        self,
+        target: str,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> simpy.Event:
+        """An event to ``yield`` that fires when a call to service ``target`` ends: its
+        value is a :class:`CallResponse`; a call that failed (after its ``retry``
+        attempts, each waited on up to ``timeout`` seconds) raises
+        :class:`~evsim.actors.request.CallFailed` at the ``yield``. Its rows in
+        ``result.calls`` have the group as caller and request_id -1 (no client request).
+        """
+        settings = Call(target, timeout, retry, cancel_on_timeout)  # checks the arguments
+        caller = self._caller(settings)
+        env = self._world.env
+        done = env.event()
+        done.defused = True  # a call nobody waits for fails quietly, as a dropped future
+
+        def run() -> Generator[Any, Any, None]:
+            status, attempts = yield from caller.call(-1, None)
+            if status == CallStatus.OK:
+                done.succeed(CallResponse(target, attempts))
+            else:
+                done.fail(CallFailed(target, status))
+
+        env.process(run())
+        return done
+
+    def _caller(self, call: Call) -> Caller:
+        """One caller per distinct call, so each keeps its own jitter stream."""
+        key = (call.target, call.timeout, call.retry, call.cancel_on_timeout)
+        caller = self._callers.get(key)
+        if caller is None:
+            world = self._world
+            callee = world.callee(call.target, "ctx.call(target)")
+            path = ("group", self.group, "calls", self.consumer, str(len(self._callers)))
+            caller = self._callers[key] = Caller(
+                world, self._publisher, callee, call.timeout, call.retry,
+                call.cancel_on_timeout, path,
+            )  # fmt: skip
+        return caller
 
     def publish(
         self,

@@ -11,6 +11,7 @@ and stops one in progress before its next downstream call).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import simpy
@@ -28,10 +29,23 @@ class CallFailed(Exception):
     fallback) or let it fail its own request."""
 
     def __init__(self, callee: str, status: CallStatus) -> None:
+        # args are the constructor's: SimPy rebuilds an exception from them to throw it
+        super().__init__(callee, status)
         self.callee = callee
-        self.status = status
-        self.reason = status.name.lower()
-        super().__init__(f"call to {callee!r} failed: {self.reason}")
+        self.status = CallStatus(status)
+        self.reason = self.status.name.lower()
+
+    def __str__(self) -> str:
+        return f"call to {self.callee!r} failed: {self.reason}"
+
+
+@dataclass(frozen=True)
+class CallResponse:
+    """A successful call's answer, as ``yield ctx.call(...)`` returns it: the service
+    called and the attempts it took."""
+
+    callee: str
+    attempts: int
 
 
 class Exchange:

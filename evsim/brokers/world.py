@@ -27,6 +27,18 @@ class World:
     """Queue message ids (SQS MessageId), unique within the simulation, from 0."""
     redrive_cursors: dict[str, list[int]] = field(default_factory=dict)
     """How far redrives have read each dead-letter topic: the next offset per partition."""
+    callees: dict[str, Any] = field(default_factory=dict)
+    """What calls can reach, by name: services, load balancers and caches."""
+
+    def callee(self, name: str, argument: str) -> Any:
+        """The service, load balancer or cache called ``name`` (a call's target)."""
+        callee = self.callees.get(name)
+        if callee is None:
+            known = ", ".join(repr(n) for n in self.callees) or "none defined"
+            raise UnknownNameError(
+                f"{argument}: no service, load balancer or cache named {name!r} (known: {known})"
+            )
+        return callee
 
     def broker(self, name: Any, argument: str) -> Any:
         """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""
