@@ -21,18 +21,15 @@ from evsim import _check, limits, run_budget, utilisation
 from evsim._version import __version__
 from evsim.actors.cache import Cache
 from evsim.actors.client import Client
-from evsim.actors.client_config import ClientConfig
 from evsim.actors.group import ConsumerGroup
 from evsim.actors.group_config import GroupConfig
 from evsim.actors.load_balancer import LoadBalancer
 from evsim.actors.producer import Producer
 from evsim.actors.producer_config import ProducerConfig
 from evsim.actors.redrive import Redrive
-from evsim.actors.request import Callee
 from evsim.actors.retry import Retry
 from evsim.actors.sampler import Sampler
 from evsim.actors.service import Service
-from evsim.actors.service_config import ServiceConfig
 from evsim.broker_builders import BrokerBuilders
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.log import Topic
@@ -43,8 +40,8 @@ from evsim.engine import Clock
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.plain_engine import Engine, PlainClock
 from evsim.records import RECORD_MODES, Records
-from evsim.records.calls import CallTally, RequestTally
 from evsim.records.summary import OutcomeTally
+from evsim.request_builders import RequestBuilders
 from evsim.result import Result
 from evsim.run_record import RunRecord
 from evsim.utilisation import warn_overloaded
@@ -54,7 +51,7 @@ ENGINES: dict[str, type[Engine]] = {"fast": Clock, "simpy": PlainClock}
 """The engines a simulation runs on, by name (see :class:`Simulation`)."""
 
 
-class Simulation(BrokerBuilders):
+class Simulation(BrokerBuilders, RequestBuilders):
     """One simulated system. Times are seconds, rates per second.
 
     ``seed`` fixes every random stream (the same seed gives identical tables);
@@ -153,65 +150,6 @@ class Simulation(BrokerBuilders):
         self.groups[config.name] = group
         return group
 
-    def service(self, *args: Any, **options: Any) -> Service:
-        """Add a request-response service.
-
-        Takes the fields of :class:`~evsim.actors.service_config.ServiceConfig` (``name``,
-        ``workers`` and ``service_time`` by position or keyword, the rest by keyword);
-        each is described there, with its unit and the real system's rule.
-        """
-        config = ServiceConfig.build(*args, **options)
-        self._free(config.name)
-        service = Service(self.world, config)
-        self._claim(config.name, "service")
-        self.world.callees[config.name] = service
-        self.services[config.name] = service
-        return service
-
-    def client(self, *args: Any, **options: Any) -> Client:
-        """Add a client sending requests to a service, open-loop (``arrivals``) or
-        closed-loop (``users`` and ``think_time``).
-
-        Takes the fields of :class:`~evsim.actors.client_config.ClientConfig` (``name``,
-        ``target`` and ``arrivals`` by position or keyword, the rest by keyword).
-        """
-        config = ClientConfig.build(*args, **options)
-        self._free(config.name)
-        client = Client(self.world, config)
-        self._claim(config.name, "client")
-        self.clients[config.name] = client
-        return client
-
-    def load_balancer(
-        self, name: str, targets: list[str], strategy: str = "round_robin"
-    ) -> LoadBalancer:
-        """Add a load balancer spreading calls over ``targets`` (services' names) by
-        ``strategy``: ``"round_robin"``, ``"random"``, ``"least_connections"`` or
-        ``"power_of_two"`` (see :class:`~evsim.actors.load_balancer.LoadBalancer`)."""
-        self._free(name)
-        balancer = LoadBalancer(self.world, name, targets, strategy)
-        self._claim(name, "load balancer")
-        self.world.callees[name] = balancer
-        self.load_balancers[name] = balancer
-        return balancer
-
-    def cache(self, name: str, target: str, ttl: float, capacity: int, **options: Any) -> Cache:
-        """Add a read-through cache in front of ``target``: entries live ``ttl`` seconds,
-        at most ``capacity`` of them; options ``eviction`` ("lru" or "fifo"), ``hit_time``
-        (seconds, default 0.0005), ``timeout`` (of a miss's call, seconds) and ``faults``
-        (``ev.CacheFlush(at)``). See :class:`~evsim.actors.cache.Cache`."""
-        self._free(name)
-        cache = Cache(self.world, name, target, ttl, capacity, **options)
-        self._claim(name, "cache")
-        self.world.callees[name] = cache
-        self.caches[name] = cache
-        return cache
-
-    def _callee(self, name: str, argument: str) -> Callee:
-        """The service, load balancer or cache called ``name`` (a call's target)."""
-        callee: Callee = self.world.callee(name, argument)
-        return callee
-
     def _source_topics(self, source: Any) -> list[Topic]:
         """The topics among ``source`` (none for a queue); bad names raise here."""
         items = source if isinstance(source, list | tuple) else [source]
@@ -306,15 +244,7 @@ class Simulation(BrokerBuilders):
 
     def _run(self, until: float, warmup: float) -> Result:
         env = self.world.env
-        for service in self.services.values():
-            service.measure_from = warmup
-            service.launch(self._callee)
-        for balancer in self.load_balancers.values():
-            balancer.launch(self._callee)
-        for cache in self.caches.values():
-            cache.launch(self._callee)
-        for client in self.clients.values():
-            client.launch(self._callee)
+        self._launch_request_side(warmup)
         for group in self.groups.values():
             group.launch()
         for producer in self.producers.values():
@@ -324,16 +254,10 @@ class Simulation(BrokerBuilders):
         outcomes = self.records.outcomes
         if isinstance(outcomes, OutcomeTally):  # summary mode measures latency as it goes
             outcomes.warmup = warmup
-        requests, calls = self.records.requests, self.records.calls
-        if isinstance(requests, RequestTally) and isinstance(calls, CallTally):
-            requests.warmup = calls.warmup = warmup
-            requests.timeouts = {
-                c.code: c.config.timeout for c in self.clients.values() if c.config.timeout
-            }
 
         sampler = Sampler(
             self.records, list(self.groups.values()), list(self.queues.values()),
-            self.sample_interval,
+            self.sample_interval, self._request_gauges(),
         )  # fmt: skip
         sampler.start(env)
         env.run(until=until)
@@ -366,17 +290,6 @@ class Simulation(BrokerBuilders):
             "not_simulated": list(self.not_simulated),
         }
 
-    def _request_response_config(self) -> dict[str, Any]:
-        """The services and clients, when there are any (older configs stay as they were)."""
-        if not (self.services or self.clients or self.load_balancers or self.caches):
-            return {}
-        return {
-            "services": [s.spec() for s in self.services.values()],
-            "load_balancers": [b.spec() for b in self.load_balancers.values()],
-            "caches": [c.spec() for c in self.caches.values()],
-            "clients": [c.spec() for c in self.clients.values()],
-        }
-
     def _free(self, name: Any) -> None:
         """Raise unless ``name`` is a valid name no component has taken."""
         _check.name("name", name)
@@ -391,5 +304,3 @@ class Simulation(BrokerBuilders):
 
 describe(Simulation.producer, ProducerConfig, "Producer")
 describe(Simulation.consumer_group, GroupConfig, "ConsumerGroup")
-describe(Simulation.service, ServiceConfig, "Service")
-describe(Simulation.client, ClientConfig, "Client")

@@ -27,6 +27,7 @@ LAYERS = {
     "evsim.actors": 4,
     "evsim.run_record": 5, "evsim.utilisation": 5, "evsim.tables": 5, "evsim.result": 5,
     "evsim.request_tables": 5, "evsim.request_accounting": 5, "evsim.request_summary": 5,
+    "evsim.request_builders": 5,
     "evsim.run_budget": 5, "evsim.broker_builders": 5, "evsim.simulation": 5,
     "evsim.analysis": 6, "evsim.scenario": 6, "evsim.views": 6,
     "evsim.cli_usage": 7, "evsim.cli_output": 7, "evsim.cli_run": 7, "evsim.cli_sweep": 7,

@@ -19,6 +19,7 @@ from evsim.actors.client_config import ClientConfig
 from evsim.actors.request import Callee
 from evsim.brokers.world import World
 from evsim.engine import Steps
+from evsim.records.codes import CallStatus
 
 
 class Client:
@@ -32,6 +33,7 @@ class Client:
         self.name = config.name
         self.code = world.records.names.code(config.name)
         self.sent = 0
+        self.useful = 0  # ok requests that came within the timeout (all ok without one)
         self.in_flight: dict[int, tuple[str | None, float]] = {}  # request → key, sent_at
         self.target: Callee | None = None
         self._caller: Caller | None = None
@@ -101,6 +103,9 @@ class Client:
         self.in_flight[request] = (key, sent_at)
         status, attempts = yield from self._caller.call(request, key)
         del self.in_flight[request]
+        timeout = self.config.timeout
+        if status == CallStatus.OK and (timeout is None or env.now - sent_at <= timeout):
+            self.useful += 1
         records.requests.add(
             request, self.code, self.target.code, key, sent_at, env.now, status, attempts
         )

@@ -4,7 +4,8 @@ Every ``interval`` seconds (from time 0) it records, for each consumer group tha
 joined, Kafka's consumer lag of each partition (log-end offset − committed offset), the
 consumers up and the events in the system; for each queue its depth (SQS's
 ApproximateNumberOfMessages + NotVisible + Delayed, after expiring old messages); and for
-each dead-letter target its depth. For an autoscaled group it also records
+each dead-letter target its depth (and, through ``also``, the request-response side's
+gauges: :mod:`evsim.actors.request_gauges`). For an autoscaled group it also records
 ``desired_consumers``, its autoscaler's last recommendation (:mod:`evsim.actors.autoscale`):
 ``consumers_up`` follows it up once new consumers have started, and down after the
 cooldown.
@@ -12,7 +13,7 @@ cooldown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from evsim.plain_engine import Engine
@@ -22,7 +23,14 @@ from evsim.records import Records
 class Sampler:
     """Samples the gauges of one simulation into its records."""
 
-    def __init__(self, records: Records, groups: list[Any], queues: list[Any], interval: float):
+    def __init__(
+        self,
+        records: Records,
+        groups: list[Any],
+        queues: list[Any],
+        interval: float,
+        also: Callable[[float], None] | None = None,
+    ) -> None:
         code = records.names.code
         self._gauges = records.gauges
         self._interval = interval
@@ -33,6 +41,7 @@ class Sampler:
             for group in groups
         ]
         self._queues = queues
+        self._also = also  # more gauges sampled at each tick (the request-response side's)
         self._scaled = [g for g in groups if g.autoscaler is not None]
         # interned only if used: the codes of a run without autoscaling stay as they were
         self._desired = code("desired_consumers") if self._scaled else -1
@@ -70,6 +79,8 @@ class Sampler:
             add(now, depth, queue.code, queue.depth())
         for target in self._dead_letters:
             add(now, self._dlq_depth, target.code, target.depth())
+        if self._also is not None:
+            self._also(now)
 
     def _sample_scaled(self, now: float) -> None:
         """The gauges, then each autoscaled group's ``desired_consumers`` (a run without
