@@ -17,6 +17,8 @@ Times are in seconds, rates per second.
 from evsim._version import __version__
 from evsim.actors.admission import Throttle
 from evsim.actors.autoscale import LagAutoscaler, QueueAutoscaler
+from evsim.actors.breaker import CircuitBreaker
+from evsim.actors.budgets import RetryThrottle, TokenBucket
 from evsim.actors.cache import CacheFlush
 from evsim.actors.faults import (
     CapacityLoss,
@@ -88,6 +90,7 @@ __all__ = [
     "Call",
     "CallFailed",
     "CapacityLoss",
+    "CircuitBreaker",
     "ConfidenceInterval",
     "ConfigError",
     "ConfigTypeError",
@@ -120,6 +123,7 @@ __all__ = [
     "Replay",
     "Result",
     "Retry",
+    "RetryThrottle",
     "ScenarioError",
     "Schedule",
     "SendRefusedError",
@@ -127,6 +131,7 @@ __all__ = [
     "SimulationStateError",
     "Slowdown",
     "Throttle",
+    "TokenBucket",
     "TransientError",
     "TransientErrors",
     "Uniform",

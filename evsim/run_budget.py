@@ -153,7 +153,7 @@ def _samples(sim: Plan, until: float) -> Part:
     groups, queues = sim.groups.values(), sim.queues.values()
     gauges = sum(len(group.partitions) + 2 for group in groups) + len(queues)
     gauges += len(dead_letter_targets(groups, queues))
-    gauges += 2 * len(sim.services) + len(sim.clients)  # (caches: one each, seldom the bulk)
+    gauges += 2 * len(sim.services) + len(sim.clients)  # (caches, breakers: seldom the bulk)
     ticks = until / sim.sample_interval  # inf past float64, which floor() refuses
     ticks = math.floor(ticks) + 1 if math.isfinite(ticks) else math.inf
     count = ticks * max(gauges, 1)

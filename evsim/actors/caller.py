@@ -6,6 +6,14 @@ and gRPC clients): each attempt is a new request to the callee; the caller waits
 answer up to ``timeout`` seconds, then gives up on it (the callee is not told unless
 ``cancel_on_timeout``); a failed attempt is retried while ``retry`` allows, after the
 backoff's delay (the AWS jitter formulas of :class:`~evsim.actors.retry.Backoff`).
+
+A ``breaker`` (:class:`~evsim.actors.breaker.CircuitBreaker`, Resilience4j's) is asked
+before each attempt: an open one fails the attempt at once, ``short_circuited``, without
+reaching the callee; every attempt that went out is recorded in it. A ``budget`` (the
+AWS SDKs' :class:`~evsim.actors.budgets.TokenBucket` or gRPC's
+:class:`~evsim.actors.budgets.RetryThrottle`) is told of each failed attempt and each
+success, and must allow each retry: with no tokens the call ends with its last failure.
+Both are states of this one edge (a caller toward a callee), shared by its workers.
 """
 
 from __future__ import annotations
@@ -13,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from evsim.actors.breaker import BreakerState, CircuitBreaker
+from evsim.actors.budgets import RetryThrottle, RetryThrottleState, TokenBucket, TokenBucketState
 from evsim.actors.request import Callee, Exchange
 from evsim.actors.retry import Retry
 from evsim.brokers.world import World
 from evsim.records.codes import NAN, CallStatus
 
 CALL_FAILED = "CallFailed"  # the error type every failed call has, for Retry.retry_on
+Budget = TokenBucket | RetryThrottle
 
 
 class Caller:
@@ -34,6 +45,8 @@ class Caller:
         retry: Retry | None,
         cancel_on_timeout: bool,
         path: tuple[str, ...],
+        breaker: CircuitBreaker | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.world = world
         self.caller = caller
@@ -41,6 +54,10 @@ class Caller:
         self.timeout = timeout
         self.retry = retry
         self.cancel_on_timeout = cancel_on_timeout
+        self.breaker: BreakerState | None = None if breaker is None else breaker.state()
+        self.budget: TokenBucketState | RetryThrottleState | None = (
+            None if budget is None else budget.state()
+        )
         self._uniform: Callable[[], float] | None = None
         if retry is not None and retry.backoff.jitter != "none":
             self._uniform = world.streams.generator(*path, "jitter").random
@@ -48,12 +65,23 @@ class Caller:
     def call(self, request: int, key: str | None) -> Generator[Any, Any, tuple[CallStatus, int]]:
         """Make the call for client request ``request``: its final status and attempts."""
         env = self.world.env
-        attempt, previous = 0, 0.0
+        attempt, previous, last_retry = 0, 0.0, None
+        budget = self.budget
         while True:
             attempt += 1
             status = yield from self._attempt(request, key, attempt)
-            if status == CallStatus.OK or not self._retries(attempt, status):
+            if status == CallStatus.OK:
+                if budget is not None:
+                    budget.on_success(last_retry)
                 return status, attempt
+            reason = status.name.lower()
+            if budget is not None:
+                budget.on_failure()
+            if not self._retries(attempt, status) or (
+                budget is not None and not budget.can_retry(reason)
+            ):
+                return status, attempt
+            last_retry = reason
             previous = self._delay(attempt - 1, previous)
             if previous > 0:
                 yield env.timeout(previous)
@@ -64,6 +92,10 @@ class Caller:
         env = self.world.env
         exchange = Exchange(env, request, key)
         started = env.now
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow(started):
+            self._record(request, attempt, started, CallStatus.SHORT_CIRCUITED, exchange)
+            return CallStatus.SHORT_CIRCUITED
         self.callee.accept(exchange)
         reply = exchange.reply
         if not reply.triggered:
@@ -78,6 +110,8 @@ class Caller:
             status = CallStatus.TIMEOUT
             exchange.abandoned = True
             exchange.cancelled = self.cancel_on_timeout
+        if breaker is not None:
+            breaker.record(env.now, env.now - started, failed=status != CallStatus.OK)
         self._record(request, attempt, started, status, exchange)
         return status
 

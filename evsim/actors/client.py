@@ -54,9 +54,16 @@ class Client:
             "keys": None if config.keys is None else config.keys.spec(),
             "timeout": config.timeout,
             "retry": None if config.retry is None else config.retry.spec(),
+            "breaker": None if config.breaker is None else config.breaker.spec(),
+            "budget": None if config.budget is None else config.budget.spec(),
             "start": config.start,
             "stop": config.stop,
         }
+
+    @property
+    def caller(self) -> Caller | None:
+        """Its caller toward the target (made when the run starts)."""
+        return self._caller
 
     def launch(self, find: Callable[[str, str], Callee]) -> None:
         """Find the target (``find(name, argument)``) and start sending."""
@@ -64,7 +71,7 @@ class Client:
         self.target = find(config.target, f"{self.name}: target")
         self._caller = Caller(
             self.world, self.code, self.target, config.timeout, config.retry, False,
-            ("client", self.name),
+            ("client", self.name), config.breaker, config.budget,
         )  # fmt: skip
         env = self.world.env
         if config.arrivals is not None:

@@ -11,6 +11,9 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 from evsim import _check, limits
+from evsim.actors.breaker import CircuitBreaker
+from evsim.actors.budgets import RetryThrottle, TokenBucket
+from evsim.actors.request import as_breaker, as_budget
 from evsim.actors.retry import Retry
 from evsim.component_config import ComponentConfig
 from evsim.errors import ConfigError, ConfigTypeError
@@ -44,6 +47,12 @@ class ClientConfig(ComponentConfig):
         an ``ev.Retry(max_attempts, backoff)``: attempts in all, and the backoff between
         them; ``retry_on`` may name the reasons ``"error"``, ``"timeout"``,
         ``"rejected"``. None: one attempt.
+    ``breaker``
+        an ``ev.CircuitBreaker()`` (Resilience4j's rules and defaults): while it is
+        open, requests fail at once as ``short_circuited``. None: no breaker.
+    ``budget``
+        a retry budget: ``ev.TokenBucket()`` (the AWS SDKs' retry quota) or
+        ``ev.RetryThrottle(max_tokens, token_ratio)`` (gRPC's). None: retries unbudgeted.
     ``start``, ``stop``
         seconds at which sending starts (default 0) and stops (None: the run's end).
     """
@@ -59,6 +68,8 @@ class ClientConfig(ComponentConfig):
     keys: KeyChooser | None = None
     timeout: float | None = None
     retry: Retry | None = None
+    breaker: CircuitBreaker | None = None
+    budget: TokenBucket | RetryThrottle | None = None
     start: float = 0.0
     stop: float | None = None
 
@@ -90,6 +101,8 @@ class ClientConfig(ComponentConfig):
                 "think_time": as_distribution(self.think_time, "think_time"),
                 "keys": as_keys(self.keys, "keys"),
                 "timeout": timeout,
+                "breaker": as_breaker(self.breaker),
+                "budget": as_budget(self.budget),
                 "start": start,
                 "stop": stop,
             }

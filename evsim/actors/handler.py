@@ -27,6 +27,8 @@ import numpy as np
 import simpy
 
 from evsim import _check
+from evsim.actors.breaker import CircuitBreaker
+from evsim.actors.budgets import RetryThrottle, TokenBucket
 from evsim.actors.caller import Caller
 from evsim.actors.delivery import NO_FAILURE, Failure, failure
 from evsim.actors.producer import DEFAULT_EVENT_BYTES, send
@@ -66,6 +68,8 @@ class HandlerContext:
         timeout: float | None = None,
         retry: Retry | None = None,
         cancel_on_timeout: bool = False,
+        breaker: CircuitBreaker | None = None,
+        budget: TokenBucket | RetryThrottle | None = None,
     ) -> simpy.Event:
         """An event to ``yield`` that fires when a call to service ``target`` ends: its
         value is a :class:`CallResponse`; a call that failed (after its ``retry``
@@ -73,7 +77,9 @@ class HandlerContext:
         :class:`~evsim.actors.request.CallFailed` at the ``yield``. Its rows in
         ``result.calls`` have the group as caller and request_id -1 (no client request).
         """
-        settings = Call(target, timeout, retry, cancel_on_timeout)  # checks the arguments
+        # checks the arguments; ``breaker`` and ``budget`` are per distinct call: the
+        # same objects given again share one state (one edge, as a client library's)
+        settings = Call(target, timeout, retry, cancel_on_timeout, breaker, budget)
         caller = self._caller(settings)
         env = self._world.env
         done = env.event()
@@ -91,7 +97,8 @@ class HandlerContext:
 
     def _caller(self, call: Call) -> Caller:
         """One caller per distinct call, so each keeps its own jitter stream."""
-        key = (call.target, call.timeout, call.retry, call.cancel_on_timeout)
+        key = (call.target, call.timeout, call.retry, call.cancel_on_timeout,
+               id(call.breaker), id(call.budget))  # fmt: skip
         caller = self._callers.get(key)
         if caller is None:
             world = self._world
@@ -99,7 +106,7 @@ class HandlerContext:
             path = ("group", self.group, "calls", self.consumer, str(len(self._callers)))
             caller = self._callers[key] = Caller(
                 world, self._publisher, callee, call.timeout, call.retry,
-                call.cancel_on_timeout, path,
+                call.cancel_on_timeout, path, call.breaker, call.budget,
             )  # fmt: skip
         return caller
 

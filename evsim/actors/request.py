@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import simpy
 
 from evsim import _check
+from evsim.actors.breaker import CircuitBreaker
+from evsim.actors.budgets import RetryThrottle, TokenBucket
 from evsim.actors.retry import Retry
 from evsim.errors import ConfigTypeError
 from evsim.records.codes import NAN, CallStatus
@@ -103,7 +105,10 @@ class Call(Specified):
     long as it takes); ``retry`` an ``ev.Retry`` (attempts in all and the backoff between
     them; ``retry_on`` may name the reasons ``"error"``, ``"timeout"``, ``"rejected"``;
     default: one attempt). ``cancel_on_timeout=True`` propagates the deadline (gRPC): the
-    callee drops the attempt if still queued when the caller gives up.
+    callee drops the attempt if still queued when the caller gives up. ``breaker`` an
+    ``ev.CircuitBreaker()`` (Resilience4j's), ``budget`` an ``ev.TokenBucket()`` (the AWS
+    SDKs' retry quota) or ``ev.RetryThrottle(max_tokens, token_ratio)`` (gRPC's): see
+    :mod:`evsim.actors.caller`.
     """
 
     kind = "call"
@@ -114,8 +119,12 @@ class Call(Specified):
         timeout: float | None = None,
         retry: Retry | None = None,
         cancel_on_timeout: bool = False,
+        breaker: CircuitBreaker | None = None,
+        budget: TokenBucket | RetryThrottle | None = None,
     ) -> None:
         self.target = _check.name("target", target)
+        self.breaker = as_breaker(breaker)
+        self.budget = as_budget(budget)
         self.timeout = None if timeout is None else _check.positive("timeout", timeout)
         if retry is not None and not isinstance(retry, Retry):
             raise ConfigTypeError(
@@ -130,4 +139,23 @@ class Call(Specified):
             "timeout": self.timeout,
             "retry": None if self.retry is None else self.retry.spec(),
             "cancel_on_timeout": self.cancel_on_timeout,
+            "breaker": None if self.breaker is None else self.breaker.spec(),
+            "budget": None if self.budget is None else self.budget.spec(),
         }
+
+
+def as_breaker(value: Any) -> CircuitBreaker | None:
+    """``value`` if it is a CircuitBreaker or None; else a ConfigTypeError naming it."""
+    if value is None or isinstance(value, CircuitBreaker):
+        return value
+    raise ConfigTypeError(f"breaker: expected ev.CircuitBreaker(...) or None, got {value!r}")
+
+
+def as_budget(value: Any) -> TokenBucket | RetryThrottle | None:
+    """``value`` if it is a retry budget or None; else a ConfigTypeError naming it."""
+    if value is None or isinstance(value, TokenBucket | RetryThrottle):
+        return value
+    raise ConfigTypeError(
+        "budget: expected ev.TokenBucket() or ev.RetryThrottle(max_tokens, token_ratio) or "
+        f"None, got {value!r}"
+    )

@@ -4,7 +4,9 @@ Every sample records, for each service, ``in_flight`` (requests it holds: served
 waiting) and ``service_queue`` (waiting for a worker); for each cache its
 ``cache_hit_ratio`` over the interval since the last sample (NaN without lookups); and
 for each client its ``goodput``: ok requests that came within its timeout, per second,
-over that interval. (Breakers' and retry budgets' gauges join them with those policies.)
+over that interval. Each call edge (``caller->callee``) with a circuit breaker records
+``breaker_state`` (0 closed, 1 open, 2 half-open), and one with a retry budget
+``retry_tokens``.
 """
 
 from __future__ import annotations
@@ -31,10 +33,20 @@ class RequestGauges:
         self._lookups = {cache.code: (0, 0) for cache in caches}  # hits, misses at last sample
         self._useful = {client.code: 0 for client in clients}
         self._last = 0.0
+        self._breaker, self._tokens = code("breaker_state"), code("retry_tokens")
+        callers = [c for s in services for c in s.callers] + [
+            c.caller for c in clients if c.caller is not None
+        ]
+        names = records.names.names
+        self._edges = [
+            (code(f"{names[c.caller]}->{c.callee.name}"), c)
+            for c in callers
+            if c.breaker is not None or c.budget is not None
+        ]
 
     def count(self) -> int:
         """Gauges written per sample."""
-        return 2 * len(self._services) + len(self._caches) + len(self._clients)
+        return 2 * len(self._services) + len(self._caches) + len(self._clients) + len(self._edges)
 
     def sample(self, now: float) -> None:
         """One sample of every gauge at ``now`` (seconds)."""
@@ -54,3 +66,9 @@ class RequestGauges:
             add(now, self._goodput, client.code, useful / span if span > 0 else NAN)
             self._useful[client.code] = client.useful
         self._last = now
+        for entity, caller in self._edges:
+            if caller.breaker is not None:
+                caller.breaker.advance(now)
+                add(now, self._breaker, entity, int(caller.breaker.state))
+            if caller.budget is not None:
+                add(now, self._tokens, entity, caller.budget.tokens)

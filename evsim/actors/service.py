@@ -81,6 +81,11 @@ class Service:
             "faults": [fault.spec() for fault in config.fault_list],
         }
 
+    @property
+    def callers(self) -> list[Caller]:
+        """Its calls' callers, one per ``calls`` entry (made when the run starts)."""
+        return self._callers
+
     def launch(self, find: Callable[[str, str], Callee]) -> None:
         """Find the services it calls (``find(name, argument)``) and start its faults."""
         for index, call in enumerate(self.config.call_list):
@@ -88,7 +93,7 @@ class Service:
             path = ("service", self.name, "calls", str(index))
             self._callers.append(
                 Caller(self.world, self.code, callee, call.timeout, call.retry,
-                       call.cancel_on_timeout, path)
+                       call.cancel_on_timeout, path, call.breaker, call.budget)
             )  # fmt: skip
         env = self.world.env
         for index, fault in enumerate(self.config.fault_list):
