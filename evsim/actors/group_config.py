@@ -16,6 +16,7 @@ from evsim import _check, limits
 from evsim.actors.autoscale import Autoscale
 from evsim.actors.faults import Fault, as_faults
 from evsim.actors.retry import NO_RETRY, Retry
+from evsim.actors.work_config import WorkFields
 from evsim.component_config import ComponentConfig
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.workload.dist import Distribution, as_distribution
@@ -28,7 +29,7 @@ KAFKA_SESSION_TIMEOUT = 45.0  # seconds, session.timeout.ms since Kafka 3.0
 
 
 @dataclass(frozen=True)
-class GroupConfig(ComponentConfig):
+class GroupConfig(WorkFields, ComponentConfig):
     """A consumer group reading ``source``: a topic, a list of topics, or a queue.
 
     Times are seconds. The real system's rule or default follows each field: Kafka (with
@@ -196,22 +197,8 @@ class GroupConfig(ComponentConfig):
         """The retry policy (:data:`~evsim.actors.retry.NO_RETRY` when none was given)."""
         return self.retry if isinstance(self.retry, Retry) else NO_RETRY
 
-    # The fields as __post_init__ left them, typed for the checker: a field's type is what
-    # a caller may give (a number for a constant, one fault for a list of one).
-
-    @property
-    def service_distribution(self) -> Distribution:
-        """``service_time`` as a Distribution (seconds)."""
-        service_time = self.service_time
-        assert isinstance(service_time, Distribution)
-        return service_time
-
-    @property
-    def fault_list(self) -> list[Fault]:
-        """``faults`` as a list (empty for none)."""
-        faults = self.faults
-        assert isinstance(faults, list)
-        return faults
+    # The fields as __post_init__ left them, typed for the checker (service_time and
+    # faults: WorkFields): a field's type is what a caller may give.
 
     @property
     def handled_types(self) -> tuple[str, ...] | None:

@@ -25,6 +25,7 @@ from evsim.actors.faults import (
 )
 from evsim.actors.load_latency import LoadLatency
 from evsim.actors.request import Call
+from evsim.actors.work_config import WorkFields
 from evsim.component_config import ComponentConfig
 from evsim.errors import ConfigError, ConfigTypeError
 from evsim.workload.dist import Distribution, as_distribution
@@ -34,7 +35,7 @@ SERVICE_FAULTS = (TransientErrors, Crashes, Outage, Slowdown, CapacityLoss)
 
 
 @dataclass(frozen=True)
-class ServiceConfig(ComponentConfig):
+class ServiceConfig(WorkFields, ComponentConfig):
     """A service answering requests with ``workers`` at once.
 
     ``name``
@@ -116,25 +117,11 @@ class ServiceConfig(ComponentConfig):
         )
 
     @property
-    def service_distribution(self) -> Distribution:
-        """``service_time`` as a Distribution (seconds)."""
-        service_time = self.service_time
-        assert isinstance(service_time, Distribution)
-        return service_time
-
-    @property
     def call_list(self) -> list[Call]:
         """``calls`` as a list."""
         calls = self.calls
         assert isinstance(calls, list)
         return calls
-
-    @property
-    def fault_list(self) -> list[Fault]:
-        """``faults`` as a list (empty for none)."""
-        faults = self.faults
-        assert isinstance(faults, list)
-        return faults
 
 
 def _service_faults(faults: list[Fault], workers: int) -> list[Fault]:
