@@ -219,6 +219,15 @@ def test_depth_shows_queues_and_dlqs_once_each(fanout):
     assert lines["NotificationDLQ (DLQ)"].get_linestyle() == "--"
     assert lines["AuditQueue"].get_linestyle() == "-"
     assert ax.get_ylabel() == "depth (messages)"
+    assert ax.get_title() == "Queue and dead-letter queue depth"
+
+
+def test_depth_names_dead_letter_queues_only_when_there_is_one():
+    sim = ev.Simulation(seed=1)
+    sim.queue("orders")
+    sim.producer("shop", "orders", ev.Poisson(rate=2))
+    sim.consumer_group("billing", "orders", service_time=0.1)
+    assert plot.depth(sim.run(until=10)).get_title() == "Queue depth"
 
 
 def test_consumers_up_changes_only_with_crashes_or_outages(result, fanout):

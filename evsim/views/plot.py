@@ -277,7 +277,8 @@ def depth_data(result: Result) -> pd.DataFrame:
 
 
 def depth(result: Result, ax: Axes | None = None) -> Axes:
-    """Queue depth and dead-letter depth over time (messages); DLQs dashed."""
+    """Queue depth and dead-letter depth over time (messages); DLQs dashed. The title
+    names dead-letter queues only when the run has one."""
     ax = new_axes(ax)
     data = depth_data(result)
     distinct_colours(ax, len(data.columns))
@@ -286,7 +287,8 @@ def depth(result: Result, ax: Axes | None = None) -> Axes:
         ax.plot(data.index, data[column], style, drawstyle="steps-post", label=column)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("depth (messages)")
-    ax.set_title("Queue and dead-letter queue depth")
+    has_dlq = any(str(column).endswith(" (DLQ)") for column in data.columns)
+    ax.set_title("Queue and dead-letter queue depth" if has_dlq else "Queue depth")
     add_legend(ax, len(data.columns))
     return ax
 
