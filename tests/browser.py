@@ -111,7 +111,11 @@ class LabPage:
         handles = self.driver.find_elements(By.CSS_SELECTOR, ".noUi-handle")  # type: ignore[attr-defined]
         assert len(handles) > index, f"{self.notebook}: {len(handles)} sliders, no {index}"
         handle = handles[index]
-        handle.click()
+        # focus it as a keyboard user would: a click can land on whatever is drawn over
+        # the handle at that moment (a code line while the page scrolls)
+        self.driver.execute_script(  # type: ignore[attr-defined]
+            "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", handle
+        )
         for _ in range(steps):
             handle.send_keys(Keys.ARROW_RIGHT)
 
