@@ -32,13 +32,7 @@ class World:
 
     def callee(self, name: str, argument: str) -> Any:
         """The service, load balancer or cache called ``name`` (a call's target)."""
-        callee = self.callees.get(name)
-        if callee is None:
-            known = ", ".join(repr(n) for n in self.callees) or "none defined"
-            raise UnknownNameError(
-                f"{argument}: no service, load balancer or cache named {name!r} (known: {known})"
-            )
-        return callee
+        return _named(self.callees, name, argument, "service, load balancer or cache", "")
 
     def broker(self, name: Any, argument: str) -> Any:
         """The topic, queue or fanout called ``name`` (or ``name`` itself if it is one)."""
@@ -49,15 +43,18 @@ class World:
             raise UnknownNameError(
                 f"{argument}: expected the name of a topic, queue or fanout, got {name!r}"
             )
-        broker = self.brokers.get(name)
-        if broker is None:
-            listed = ", ".join(repr(n) for n in self.brokers) or "none defined yet"
-            raise UnknownNameError(
-                f"{argument}: no topic, queue or fanout named {name!r} (known: {listed})"
-            )
-        return broker
+        return _named(self.brokers, name, argument, "topic, queue or fanout", " yet")
 
     def sampler(self, dist: Distribution, *path: str) -> Callable[[], float]:
         """A zero-argument function drawing from ``dist`` (seconds) on the random stream
         named ``path`` (a constant draws nothing from it)."""
         return dist.sampler(self.streams.generator(*path))
+
+
+def _named(directory: dict[str, Any], name: str, argument: str, kinds: str, yet: str) -> Any:
+    """``directory[name]``, or an UnknownNameError naming ``argument`` and what is known."""
+    found = directory.get(name)
+    if found is None:
+        known = ", ".join(repr(n) for n in directory) or f"none defined{yet}"
+        raise UnknownNameError(f"{argument}: no {kinds} named {name!r} (known: {known})")
+    return found
