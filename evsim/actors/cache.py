@@ -22,7 +22,6 @@ from evsim import _check, limits
 from evsim.actors.caller import Caller
 from evsim.actors.request import Callee, Exchange
 from evsim.brokers.world import World
-from evsim.engine import Steps
 from evsim.errors import ConfigTypeError
 from evsim.records.codes import CallStatus
 from evsim.workload.specs import Specified
@@ -106,15 +105,18 @@ class Cache:
                 exchange.answer(CallStatus.OK)
             return
         self.misses += 1
-        env.process(self._miss(exchange))
+        self._miss(exchange)
 
-    def _miss(self, exchange: Exchange) -> Steps:
+    def _miss(self, exchange: Exchange) -> None:
         assert self._caller is not None
         exchange.started_at = self.world.env.now
-        status, _attempts = yield from self._caller.call(exchange.request, exchange.key)
-        if status == CallStatus.OK and exchange.key is not None:
-            self._store(exchange.key)
-        exchange.answer(status)
+
+        def fetched(status: CallStatus, _attempts: int) -> None:
+            if status == CallStatus.OK and exchange.key is not None:
+                self._store(exchange.key)
+            exchange.answer(status)
+
+        self._caller.start(exchange.request, exchange.key, fetched)
 
     def _store(self, key: str) -> None:
         entries = self.entries

@@ -14,12 +14,18 @@ AWS SDKs' :class:`~evsim.actors.budgets.TokenBucket` or gRPC's
 :class:`~evsim.actors.budgets.RetryThrottle`) is told of each failed attempt and each
 success, and must allow each retry: with no tokens the call ends with its last failure.
 Both are states of this one edge (a caller toward a callee), shared by its workers.
+
+A call runs on callbacks, not as a SimPy process: an attempt is an :class:`Exchange`
+handed to the callee, which answers it through a callback; a timeout and a backoff delay
+are timers. A call costs no event of its own beyond those timers (the request side's
+hot path); :meth:`Caller.event` wraps one in an event for a handler to ``yield``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
+
+import simpy
 
 from evsim.actors.breaker import BreakerState, CircuitBreaker
 from evsim.actors.budgets import RetryThrottle, RetryThrottleState, TokenBucket, TokenBucketState
@@ -30,6 +36,11 @@ from evsim.records.codes import NAN, CallStatus
 
 CALL_FAILED = "CallFailed"  # the error type every failed call has, for Retry.retry_on
 Budget = TokenBucket | RetryThrottle
+Done = Callable[[CallStatus, int], None]
+"""What a call's starter is told when it ends: its final status and attempts made."""
+
+OK, TIMEOUT, SHORT_CIRCUITED = CallStatus.OK, CallStatus.TIMEOUT, CallStatus.SHORT_CIRCUITED
+REASONS = {status: status.name.lower() for status in CallStatus}
 
 
 class Caller:
@@ -62,76 +73,115 @@ class Caller:
         if retry is not None and retry.backoff.jitter != "none":
             self._uniform = world.streams.generator(*path, "jitter").random
 
-    def call(self, request: int, key: str | None) -> Generator[Any, Any, tuple[CallStatus, int]]:
-        """Make the call for client request ``request``: its final status and attempts."""
-        env = self.world.env
-        attempt, previous, last_retry = 0, 0.0, None
-        budget = self.budget
-        while True:
-            attempt += 1
-            status = yield from self._attempt(request, key, attempt)
-            if status == CallStatus.OK:
-                if budget is not None:
-                    budget.on_success(last_retry)
-                return status, attempt
-            reason = status.name.lower()
-            if budget is not None:
-                budget.on_failure()
-            if not self._retries(attempt, status) or (
-                budget is not None and not budget.can_retry(reason)
-            ):
-                return status, attempt
-            last_retry = reason
-            previous = self._delay(attempt - 1, previous)
-            if previous > 0:
-                yield env.timeout(previous)
+    def start(self, request: int, key: str | None, done: Done) -> None:
+        """Make the call for client request ``request``; ``done(status, attempts)`` when
+        it ends (perhaps at once: a refusal that is not retried)."""
+        _Call(self, request, key, done).send()
 
-    def _attempt(
-        self, request: int, key: str | None, attempt: int
-    ) -> Generator[Any, Any, CallStatus]:
-        env = self.world.env
-        exchange = Exchange(env, request, key)
-        started = env.now
-        breaker = self.breaker
-        if breaker is not None and not breaker.allow(started):
-            self._record(request, attempt, started, CallStatus.SHORT_CIRCUITED, exchange)
-            return CallStatus.SHORT_CIRCUITED
-        self.callee.accept(exchange)
-        reply = exchange.reply
-        if not reply.triggered:
-            if self.timeout is None:
-                yield reply
-            else:
-                yield reply | env.timeout(self.timeout)
-        if reply.triggered:
-            status = reply.value
-            assert isinstance(status, CallStatus)
-        else:
-            status = CallStatus.TIMEOUT
-            exchange.abandoned = True
-            exchange.cancelled = self.cancel_on_timeout
-        if breaker is not None:
-            breaker.record(env.now, env.now - started, failed=status != CallStatus.OK)
-        self._record(request, attempt, started, status, exchange)
-        return status
+    def event(self, request: int, key: str | None) -> simpy.Event:
+        """The call as an event to ``yield``, whose value is ``(status, attempts)``."""
+        ended = self.world.env.event()
 
-    def _record(
-        self, request: int, attempt: int, started: float, status: int, exchange: Exchange
-    ) -> None:
-        taken = exchange.started_at
-        wait = taken - exchange.arrived_at if taken == taken else NAN  # NaN: not taken
+        def done(status: CallStatus, attempts: int) -> None:
+            ended.succeed((status, attempts))
+
+        self.start(request, key, done)
+        return ended
+
+    def record(self, request: int, attempt: int, started: float, status: int, wait: float) -> None:
+        """The attempt's row in ``result.calls``."""
         self.world.records.calls.add(
             request, self.caller, self.callee.code, attempt, started, self.world.env.now,
             status, wait,
         )  # fmt: skip
 
-    def _retries(self, attempt: int, status: CallStatus) -> bool:
+    def retries(self, attempt: int, status: CallStatus) -> bool:
+        """Whether ``retry`` allows another attempt after ``attempt`` ended with ``status``."""
         retry = self.retry
-        return retry is not None and retry.retries(attempt, (status.name.lower(), CALL_FAILED))
+        return retry is not None and retry.retries(attempt, (REASONS[status], CALL_FAILED))
 
-    def _delay(self, retry: int, previous: float) -> float:
+    def delay(self, retry: int, previous: float) -> float:
         """Seconds before retry ``retry`` (0-based), given the delay before the last one."""
         assert self.retry is not None
         backoff = self.retry.backoff
         u = self._uniform() if self._uniform is not None else 0.0
         return backoff.delay(retry, previous if retry else backoff.base, u)
+
+
+class _Call:
+    """One call in progress: its attempts, one at a time, each an exchange."""
+
+    __slots__ = (
+        "attempt", "caller", "done", "exchange", "key", "last_retry", "previous", "request",
+        "started",
+    )  # fmt: skip
+
+    def __init__(self, caller: Caller, request: int, key: str | None, done: Done) -> None:
+        self.caller = caller
+        self.request = request
+        self.key = key
+        self.done = done
+        self.attempt = 0
+        self.previous = 0.0  # seconds: the last backoff delay
+        self.last_retry: str | None = None  # the reason the last retry was made for
+        self.exchange: Exchange | None = None
+        self.started = 0.0
+
+    def send(self, _timer: object = None) -> None:
+        """Make the next attempt: short-circuited by an open breaker, or to the callee."""
+        caller = self.caller
+        env = caller.world.env
+        self.attempt += 1
+        now = self.started = env.now
+        breaker = caller.breaker
+        if breaker is not None and not breaker.allow(now):
+            caller.record(self.request, self.attempt, now, SHORT_CIRCUITED, NAN)
+            self._ended(SHORT_CIRCUITED)
+            return
+        exchange = self.exchange = Exchange(now, self.request, self.key, self._answered)
+        caller.callee.accept(exchange)
+        if caller.timeout is not None and not exchange.answered:
+            env.call_later(caller.timeout, lambda _timer: self._timed_out(exchange))
+
+    def _answered(self, exchange: Exchange, status: CallStatus) -> None:
+        if exchange is self.exchange and not exchange.abandoned:  # else: given up on
+            self._attempt_ended(exchange, status)
+
+    def _timed_out(self, exchange: Exchange) -> None:
+        if exchange is self.exchange and not exchange.answered:
+            exchange.abandoned = True
+            exchange.cancelled = self.caller.cancel_on_timeout
+            self._attempt_ended(exchange, TIMEOUT)
+
+    def _attempt_ended(self, exchange: Exchange, status: CallStatus) -> None:
+        caller = self.caller
+        breaker = caller.breaker
+        now = caller.world.env.now
+        if breaker is not None:
+            breaker.record(now, now - self.started, failed=status != OK)
+        taken = exchange.started_at
+        wait = taken - exchange.arrived_at if taken == taken else NAN  # NaN: not taken
+        caller.record(self.request, self.attempt, self.started, status, wait)
+        self._ended(status)
+
+    def _ended(self, status: CallStatus) -> None:
+        """The attempt ended with ``status``: the call ends, or a retry is scheduled."""
+        caller = self.caller
+        budget = caller.budget
+        if status == OK:
+            if budget is not None:
+                budget.on_success(self.last_retry)
+            self.done(status, self.attempt)
+            return
+        reason = REASONS[status]
+        if budget is not None:
+            budget.on_failure()
+        if not caller.retries(self.attempt, status) or (
+            budget is not None and not budget.can_retry(reason)
+        ):
+            self.done(status, self.attempt)
+            return
+        self.last_retry = reason
+        self.previous = caller.delay(self.attempt - 1, self.previous)
+        # a timer even for no delay: a run of instant refusals does not recurse
+        caller.world.env.call_later(self.previous, self.send)

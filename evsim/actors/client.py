@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from evsim.actors.arrival_timer import start_arrivals
 from evsim.actors.caller import Caller
 from evsim.actors.client_config import ClientConfig
 from evsim.actors.request import Callee
 from evsim.brokers.world import World
-from evsim.engine import Steps
 from evsim.records.codes import CallStatus
+
+INF = float("inf")
 
 
 class Client:
@@ -73,34 +75,36 @@ class Client:
             self.world, self.code, self.target, config.timeout, config.retry, False,
             ("client", self.name), config.breaker, config.budget,
         )  # fmt: skip
-        env = self.world.env
         if config.arrivals is not None:
-            env.process(self._open_loop())
+            self._open_loop()
         else:
             think = self.world.sampler(config.think_distribution, "client", self.name, "think")
             for _user in range(config.users or 0):
-                env.process(self._user(think))
+                self._user(think)
 
-    def _open_loop(self) -> Steps:
-        env, config = self.world.env, self.config
+    def _open_loop(self) -> None:
+        config = self.config
         assert config.arrivals is not None
         generator = self.world.streams.generator("client", self.name, "arrivals")
-        for time in config.arrivals.times(generator, config.start):
-            if config.stop is not None and time >= config.stop:
-                return
-            if time > env.now:
-                yield env.timeout(time - env.now)
-            env.process(self._request())
+        times = iter(config.arrivals.times(generator, config.start))
+        stop = INF if config.stop is None else config.stop
+        start_arrivals(self.world.env, times, stop, self._send, config.arrivals)
 
-    def _user(self, think: Callable[[], float]) -> Steps:
-        env, config = self.world.env, self.config
-        if config.start > 0:
-            yield env.timeout(config.start)
-        while config.stop is None or env.now < config.stop:
-            yield from self._request()
-            yield env.timeout(think())
+    def _user(self, think: Callable[[], float]) -> None:
+        """A user of the closed loop: send, wait for the end, think, send again."""
+        env, stop = self.world.env, self.config.stop
 
-    def _request(self) -> Steps:
+        def send(_timer: object = None) -> None:
+            if stop is None or env.now < stop:
+                self._send(thought)
+
+        def thought(_status: CallStatus) -> None:
+            env.call_later(think(), send)
+
+        env.call_later(self.config.start, send)
+
+    def _send(self, then: Callable[[CallStatus], None] | None = None) -> None:
+        """Send a request; when it ends, record it and call ``then(status)``."""
         env, records = self.world.env, self.world.records
         assert self._caller is not None and self.target is not None
         request = records.requests.next_id()
@@ -108,11 +112,15 @@ class Client:
         sent_at = env.now
         self.sent += 1
         self.in_flight[request] = (key, sent_at)
-        status, attempts = yield from self._caller.call(request, key)
-        del self.in_flight[request]
-        timeout = self.config.timeout
-        if status == CallStatus.OK and (timeout is None or env.now - sent_at <= timeout):
-            self.useful += 1
-        records.requests.add(
-            request, self.code, self.target.code, key, sent_at, env.now, status, attempts
-        )
+        timeout, target = self.config.timeout, self.target.code
+
+        def ended(status: CallStatus, attempts: int) -> None:
+            del self.in_flight[request]
+            now = env.now
+            if status == CallStatus.OK and (timeout is None or now - sent_at <= timeout):
+                self.useful += 1
+            records.requests.add(request, self.code, target, key, sent_at, now, status, attempts)
+            if then is not None:
+                then(status)
+
+        self._caller.start(request, key, ended)

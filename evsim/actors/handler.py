@@ -81,18 +81,16 @@ class HandlerContext:
         # same objects given again share one state (one edge, as a client library's)
         settings = Call(target, timeout, retry, cancel_on_timeout, breaker, budget)
         caller = self._caller(settings)
-        env = self._world.env
-        done = env.event()
+        done = self._world.env.event()
         done.defused = True  # a call nobody waits for fails quietly, as a dropped future
 
-        def run() -> Generator[Any, Any, None]:
-            status, attempts = yield from caller.call(-1, None)
+        def ended(status: CallStatus, attempts: int) -> None:
             if status == CallStatus.OK:
                 done.succeed(CallResponse(target, attempts))
             else:
                 done.fail(CallFailed(target, status))
 
-        env.process(run())
+        caller.start(-1, None, ended)
         return done
 
     def _caller(self, call: Call) -> Caller:

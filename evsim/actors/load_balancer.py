@@ -69,14 +69,11 @@ class LoadBalancer:
         index = self._choose()
         target = self.targets[index]
         env = self.world.env
-        forward = Exchange(env, exchange.request, exchange.key, parent=exchange)
         started = env.now
         self.connections[index] += 1
 
-        def answered(_event: object) -> None:
+        def answered(forward: Exchange, status: CallStatus) -> None:
             self.connections[index] -= 1
-            status = forward.reply.value
-            assert isinstance(status, CallStatus)
             taken = forward.started_at
             wait = taken - forward.arrived_at if taken == taken else NAN
             self.world.records.calls.add(
@@ -85,8 +82,7 @@ class LoadBalancer:
             exchange.started_at = taken
             exchange.answer(status)
 
-        forward.reply.callbacks.append(answered)
-        target.accept(forward)
+        target.accept(Exchange(started, exchange.request, exchange.key, answered, exchange))
 
     # --- strategies -----------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from evsim.actors.arrival_timer import start_arrivals
 from evsim.actors.producer_config import DEFAULT_EVENT_BYTES, ProducerConfig
 from evsim.brokers.sqs_rules import DELAY_SECONDS
 from evsim.brokers.world import World
 from evsim.component_config import reads_settings
-from evsim.errors import ConfigError
 
 
 class Broker(Protocol):
@@ -99,9 +99,9 @@ class Producer:
     def launch(self) -> None:
         """Start publishing when the simulation runs.
 
-        One :class:`~evsim.engine.Timer`, restarted for each arrival: its callback publishes
-        the event that is due and sets the next arrival. No SimPy process per producer,
-        since one would cost a generator resume per event.
+        One timer, restarted for each arrival (:func:`start_arrivals`): it publishes the
+        event that is due and sets the next arrival. No SimPy process per producer, since
+        one would cost a generator resume per event.
         """
         world, env, config = self.world, self.world.env, self.config
         times, next_key = self._draws()
@@ -114,26 +114,16 @@ class Producer:
         version, size = config.schema_version, config.size_bytes
         indexes = itertools.count()
 
-        def arrive(timer_fired: object) -> None:
-            if timer_fired is not None:  # an arrival is due: publish it
-                index = next(indexes)
-                send(
-                    world, target, code, event_type, None if next_key is None else next_key(),
-                    payload if payload_for is None else payload_for(index),
-                    fixed_attributes if attributes_for is None else attributes_for(index), version,
-                    size,
-                )  # fmt: skip
-            time = next(times, stop)
-            if time < stop:
-                if time < env.now:
-                    raise ConfigError(
-                        f"arrivals: {config.arrivals!r} gave an arrival at {time} s after one at "
-                        f"{env.now} s; arrival times must not decrease"
-                    )
-                timer.start(time - env.now)
+        def arrive() -> None:
+            index = next(indexes)
+            send(
+                world, target, code, event_type, None if next_key is None else next_key(),
+                payload if payload_for is None else payload_for(index),
+                fixed_attributes if attributes_for is None else attributes_for(index), version,
+                size,
+            )  # fmt: skip
 
-        timer = env.timer(arrive)
-        arrive(None)  # set the first timer
+        start_arrivals(env, times, stop, arrive, config.arrivals)
 
     def _draws(self) -> tuple[Iterator[float], Callable[[], str] | None]:
         """The arrival times (seconds) and the key chooser (None: unkeyed), each on its own

@@ -11,10 +11,9 @@ and stops one in progress before its next downstream call).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import simpy
 
 from evsim import _check
 from evsim.actors.breaker import CircuitBreaker
@@ -52,24 +51,33 @@ class CallResponse:
 
 class Exchange:
     """One call attempt in the callee's hands: its request (the client request it serves),
-    key, when it arrived and when a worker took it (seconds, NaN until then), and the
-    ``reply`` event the callee succeeds with a :class:`CallStatus`. ``abandoned``: the
-    caller stopped waiting; ``cancelled``: and told the callee (deadline propagation), or
-    the ``parent`` exchange it was forwarded for (by a load balancer) was cancelled."""
+    key, when it arrived and when a worker took it (seconds, NaN until then), and
+    ``on_answer(exchange, status)``, which the callee's :meth:`answer` calls once, at
+    once (the caller's reaction runs within the callee's step, so a callee answers last,
+    after its own bookkeeping). ``abandoned``: the caller stopped waiting; ``cancelled``:
+    and told the callee (deadline propagation), or the ``parent`` exchange it was
+    forwarded for (by a load balancer) was cancelled."""
 
     __slots__ = (
-        "_cancelled", "abandoned", "arrived_at", "key", "parent", "reply", "request", "started_at",
+        "_cancelled", "_on_answer", "abandoned", "answered", "arrived_at", "key", "parent",
+        "request", "started_at",
     )  # fmt: skip
 
     def __init__(
-        self, env: simpy.Environment, request: int, key: str | None, parent: Exchange | None = None
+        self,
+        now: float,
+        request: int,
+        key: str | None,
+        on_answer: Callable[[Exchange, CallStatus], None],
+        parent: Exchange | None = None,
     ) -> None:
         self.request = request
         self.key = key
         self.parent = parent
-        self.arrived_at = env.now
+        self.arrived_at = now
         self.started_at = NAN
-        self.reply = env.event()
+        self._on_answer = on_answer
+        self.answered = False
         self.abandoned = False
         self._cancelled = False
 
@@ -84,12 +92,13 @@ class Exchange:
 
     def answer(self, status: CallStatus) -> None:
         """Send the answer, unless one was sent already."""
-        if not self.reply.triggered:
-            self.reply.succeed(status)
+        if not self.answered:
+            self.answered = True
+            self._on_answer(self, status)
 
 
 class Callee(Protocol):
-    """Anything a call can reach: a service or a load balancer (later: a cache)."""
+    """Anything a call can reach: a service, a load balancer or a cache."""
 
     name: str
     code: int

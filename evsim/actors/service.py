@@ -22,7 +22,7 @@ Rules modelled (a thread-per-request HTTP/gRPC server):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from evsim.actors.caller import Caller
@@ -130,29 +130,38 @@ class Service:
         return self.busy + len(self.waiting)
 
     def _start(self, exchange: Exchange) -> None:
+        env = self.world.env
         self._busy_changes()
         self.busy += 1
-        exchange.started_at = self.world.env.now
+        exchange.started_at = env.now
         self._working[exchange] = None
-        self.world.env.process(self._serve(exchange, self._epoch, self._work_time()))
+        epoch = self._epoch
+        env.call_later(self._work_time(), lambda _timer: self._worked(exchange, epoch))
 
-    def _serve(self, exchange: Exchange, epoch: int, work_time: float) -> Steps:
-        env = self.world.env
-        yield env.timeout(work_time)
-        status = CallStatus.OK
-        if any(self._errors() < p for p in self._error_p):
-            status = CallStatus.ERROR
-        elif self._callers and not exchange.cancelled and epoch == self._epoch:
-            status = yield from self._call_dependencies(exchange, epoch)
+    def _worked(self, exchange: Exchange, epoch: int) -> None:
+        """The request's own work is done: it failed, or its calls follow."""
         if epoch != self._epoch:  # the service went down meanwhile: answered already
             return
+        if self._error_p and any(self._errors() < p for p in self._error_p):
+            self._finish(exchange, CallStatus.ERROR)
+        elif not self._callers:
+            self._finish(exchange, CallStatus.OK)
+        elif self.config.parallel:
+            self._call_all(exchange, epoch)
+        else:
+            self._call_next(exchange, epoch, 0)
+
+    def _finish(self, exchange: Exchange, status: CallStatus) -> None:
+        """Free the worker, start the next waiting request, then answer (last: the
+        caller's reaction sees the service as it is after this request)."""
         del self._working[exchange]
-        exchange.answer(status)
         self._busy_changes()
         self.busy -= 1
-        if env.now >= self.measure_from:
+        if self.world.env.now >= self.measure_from:
             self.finished += 1
-        self._start_waiting()
+        if self.waiting:
+            self._start_waiting()
+        exchange.answer(status)
 
     def _work_time(self) -> float:
         """Seconds of the starting request's own work (busy already counts it)."""
@@ -166,32 +175,44 @@ class Service:
                 seconds *= slowdown.factor
         return seconds
 
-    def _call_dependencies(self, exchange: Exchange, epoch: int) -> Generator[Any, Any, CallStatus]:
-        request, key = exchange.request, exchange.key
-        if self.config.parallel:
-            env = self.world.env
-            statuses: list[CallStatus] = []
+    def _call_next(self, exchange: Exchange, epoch: int, index: int) -> None:
+        """Make call ``index``, the ones before it having succeeded."""
+        if index == len(self._callers):
+            self._finish(exchange, CallStatus.OK)
+        elif exchange.cancelled:  # the deadline passed: no further calls
+            self._finish(exchange, CallStatus.ERROR)
+        else:
 
-            def one(caller: Caller) -> Steps:
-                status, _attempts = yield from caller.call(request, key)
-                statuses.append(status)
+            def called(status: CallStatus, _attempts: int) -> None:
+                if epoch != self._epoch:  # went down meanwhile: answered already
+                    return
+                if status != CallStatus.OK:
+                    self._finish(exchange, CallStatus.ERROR)
+                else:
+                    self._call_next(exchange, epoch, index + 1)
 
-            yield env.all_of([env.process(one(caller)) for caller in self._callers])
-            ok = all(status == CallStatus.OK for status in statuses)
-            return CallStatus.OK if ok else CallStatus.ERROR
+            self._callers[index].start(exchange.request, exchange.key, called)
+
+    def _call_all(self, exchange: Exchange, epoch: int) -> None:
+        """Make every call at once; answer when all have ended (ok if all succeeded)."""
+        pending, failed = len(self._callers), False
+
+        def called(status: CallStatus, _attempts: int) -> None:
+            nonlocal pending, failed
+            pending -= 1
+            failed = failed or status != CallStatus.OK
+            if pending == 0 and epoch == self._epoch:
+                self._finish(exchange, CallStatus.ERROR if failed else CallStatus.OK)
+
         for caller in self._callers:
-            # the deadline passed, or the service went down: no further calls
-            if exchange.cancelled or epoch != self._epoch:
-                return CallStatus.ERROR
-            status, _attempts = yield from caller.call(request, key)
-            if status != CallStatus.OK:
-                return CallStatus.ERROR
-        return CallStatus.OK
+            caller.start(exchange.request, exchange.key, called)
 
     def _busy_changes(self) -> None:
         """Add the busy worker-seconds since the last change (those after measure_from)."""
         now = self.world.env.now
-        since = max(self._busy_since, self.measure_from)
+        since = self._busy_since
+        if since < self.measure_from:
+            since = self.measure_from
         if now > since:
             self.busy_seconds += self.busy * (now - since)
         self._busy_since = now
@@ -216,12 +237,13 @@ class Service:
     def _down(self) -> None:
         self.up = False
         self._epoch += 1
-        for exchange in (*self.waiting, *self._working):  # connections reset
-            exchange.answer(CallStatus.ERROR)
+        dropped = (*self.waiting, *self._working)
         self.waiting.clear()
         self._working.clear()
         self._busy_changes()
         self.busy = 0
+        for exchange in dropped:  # connections reset
+            exchange.answer(CallStatus.ERROR)
 
     def _back(self) -> None:
         self.up = True
