@@ -1,4 +1,5 @@
-"""The benchmarks `make bench` runs: speed (mm4.py), then peak memory (memory.py).
+"""The benchmarks `make bench` runs: speed (mm4.py, then the request side's
+service_pool.py and order_flow.py), then peak memory (memory.py).
 
 Prints each part's report, then a summary block with the ratios, the peaks and whether each
 target is met. It is a report, not a test: the exit code is 0 even when a target is MISSED
@@ -22,13 +23,14 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 
 SPEED_TARGETS = {"evsim/simpy": 1.0, "evsim/ciw": 2.0}
+SERVICE_POOL_TARGET = 1.0  # evsim service / raw SimPy (issue 15)
 
 
 def mark(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
-def summary_block(speed: dict, mem: dict, machine: str) -> str:
+def summary_block(speed: dict, requests: dict, mem: dict, machine: str) -> str:
     import memory  # the sibling script (light: it imports evsim only in its children)
 
     lines = ["", "=" * 78, "SUMMARY", machine]
@@ -47,6 +49,16 @@ def summary_block(speed: dict, mem: dict, machine: str) -> str:
                 f"{label}: {ratio:.2f}x  (target >= {target:.1f}x: {verdict})"
                 f"   [by CPU time {cpu:.2f}x, paired {paired:.2f}x]"
             )
+    pool, flow = requests["service_pool"], requests["order_flow"]
+    lines.append(
+        f"service pool, evsim service/simpy: {pool['ratio']:.2f}x  (target >= "
+        f"{SERVICE_POOL_TARGET:.1f}x: {mark(pool['ratio'] >= SERVICE_POOL_TARGET)})"
+        f"   [paired {pool['paired']:.2f}x]"
+    )
+    lines.append(
+        f"order flow, 600 s at 50 orders/s: {flow['seconds_per_horizon']:.2f} s wall  "
+        f"(target < {flow['target']:.0f} s: {mark(flow['seconds_per_horizon'] < flow['target'])})"
+    )
     w = speed["theory_w"]
     lines.append(
         f"mean time in system vs M/M/4 theory {w:.4f} s: "
@@ -71,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     args = parser.parse_args(argv)
 
-    import mm4  # the sibling script: this one runs from benchmarks/, which is on sys.path
+    import mm4  # the sibling scripts: this one runs from benchmarks/, which is on sys.path
+    import order_flow
+    import service_pool
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -83,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         speed_argv += ["--rounds", str(args.rounds)]
     print("## speed: benchmarks/mm4.py", *speed_argv)
     speed = mm4.main(speed_argv)
+    print("\n## request side: benchmarks/service_pool.py, benchmarks/order_flow.py", *speed_argv)
+    requests = {
+        "service_pool": service_pool.main(speed_argv),
+        "order_flow": {**order_flow.main(["--quick"] if args.quick else []),
+                       "target": order_flow.TARGET_SECONDS},
+    }  # fmt: skip
 
     # memory.py runs in a process of its own: its cases are its subprocesses, and on Linux
     # a child's ru_maxrss starts from its parent's peak, which is large in this process now.
@@ -94,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(command, check=True)
         mem = json.loads(out.read_text())
 
-    print(summary_block(speed, mem, mm4.machine_report(speed["machine"])))
+    print(summary_block(speed, requests, mem, mm4.machine_report(speed["machine"])))
     print(f"(started {started:%Y-%m-%d %H:%M} UTC, took {time.perf_counter() - t0:.0f} s)")
     if args.json:
-        payload = {"started": started.isoformat(), "speed": speed, "memory": mem}
+        payload = {"started": started.isoformat(), "speed": speed, "requests": requests,
+                   "memory": mem}  # fmt: skip
         Path(args.json).write_text(json.dumps(payload, indent=2))
     return 0
 

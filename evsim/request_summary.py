@@ -17,7 +17,7 @@ second over ``until − warmup``:
 ``throughput``
     a client's ok requests per second; a service's requests whose work ended per second,
     answered or not (work done for a caller that gave up counts here, not in goodput).
-``latency_p50``, ``latency_p95``, ``latency_p99``
+``latency_mean``, ``latency_p50``, ``latency_p95``, ``latency_p99``
     of the ok requests (a client: from first send to answer, retries included; a service:
     per attempt, queueing included).
 ``utilisation``
@@ -45,8 +45,8 @@ from evsim.run_record import RunRecord
 
 REQUEST_COLUMNS = [
     "requests", "ok", "errors", "timeouts", "rejected", "short_circuited", "availability",
-    "goodput", "throughput", "latency_p50", "latency_p95", "latency_p99", "utilisation",
-    "retries", "amplification",
+    "goodput", "throughput", "latency_mean", "latency_p50", "latency_p95", "latency_p99",
+    "utilisation", "retries", "amplification",
 ]  # fmt: skip
 STATUS_COLUMNS = {
     CallStatus.OK: "ok", CallStatus.ERROR: "errors", CallStatus.TIMEOUT: "timeouts",
@@ -63,6 +63,7 @@ class Measured:
     sent: int  # a client's requests sent after the warmup, pending ones too (0: a service)
     useful: int  # goodput's numerator
     done: float  # throughput's numerator
+    mean: float  # of the ok latencies (seconds; NaN if none)
     quantile: Callable[[float], float]  # of the ok latencies (seconds)
     busy: float  # worker-seconds (services; NaN for clients)
     retries: int
@@ -89,6 +90,7 @@ def _row(m: Measured, span: float, sent: int, record: RunRecord, name: str) -> d
     row["availability"] = row["ok"] / ended if ended else np.nan
     row["goodput"] = m.useful / span
     row["throughput"] = m.done / span
+    row["latency_mean"] = m.mean
     for q in QUANTILES:
         row[f"latency_p{round(q * 100)}"] = m.quantile(q)
     workers = {s.name: s.workers for s in record.services}
@@ -113,6 +115,7 @@ def _from_tables(
             sent=0,
             useful=len(ok),
             done=service.finished,
+            mean=_mean(ok["finished_at"] - ok["started_at"]),
             quantile=_exact(ok["finished_at"] - ok["started_at"]),
             busy=service.busy_seconds,
             retries=int((mine["attempt"] > 1).sum()),
@@ -127,6 +130,7 @@ def _from_tables(
             sent=len(mine),
             useful=len(in_time),
             done=len(ok),
+            mean=_mean(ok["latency"]),
             quantile=_exact(ok["latency"]),
             busy=np.nan,
             retries=int((mine["attempts"] - 1).clip(lower=0).sum()),
@@ -148,6 +152,7 @@ def _from_tallies(record: RunRecord) -> dict[str, Measured]:
             sent=0,
             useful=counts[CallStatus.OK],
             done=service.finished,
+            mean=histogram.mean() if histogram else np.nan,
             quantile=histogram.quantile if histogram else _none,
             busy=service.busy_seconds,
             retries=calls.retries[code],
@@ -162,6 +167,7 @@ def _from_tallies(record: RunRecord) -> dict[str, Measured]:
             sent=sum(counts.values()) + _pending_after_warmup(record, code),
             useful=requests.in_time[code] if client.timeout else counts[CallStatus.OK],
             done=counts[CallStatus.OK],
+            mean=histogram.mean() if histogram else np.nan,
             quantile=histogram.quantile if histogram else _none,
             busy=np.nan,
             retries=requests.retries[code],
@@ -190,3 +196,7 @@ def _exact(latencies: pd.Series) -> Callable[[float], float]:
 
 def _none(_q: float) -> float:
     return np.nan
+
+
+def _mean(latencies: pd.Series) -> float:
+    return float(latencies.mean()) if len(latencies) else np.nan

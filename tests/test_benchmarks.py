@@ -153,3 +153,23 @@ def test_memory_verdicts_judge_each_workload_flat_or_not():
     verdict = memory.verdicts(cases)
     assert verdict["full_met"] and verdict["summary"]["queue"]["met"]
     assert not verdict["summary"]["topic"]["met"] and not verdict["flat_met"]
+
+
+def test_the_service_pool_matches_mmc_theory_on_both_sides():
+    service_pool = load("service_pool.py")
+    rate = 2.0  # ρ = 0.5, as above
+    expected = ev.theory.mmc(rate, 1.0, 4).w
+    for run in (service_pool.run_service, service_pool.mm4.run_simpy):
+        completed, mean_w = run(EVENTS, 7, rate)
+        assert completed > 0.9 * EVENTS
+        assert mean_w == pytest.approx(expected, rel=0.25)
+
+
+def test_the_order_flow_answers_its_orders_and_accounts_for_every_request():
+    order_flow = load("order_flow.py")
+    result = order_flow.build(3).run(until=20)
+    result.check()
+    row = result.summary().loc["shop"]
+    assert row["requests"] > 0.8 * order_flow.RATE * 20 and row["availability"] > 0.99
+    callees = set(result.calls.query("caller == 'orders'")["callee"])
+    assert callees == {"payment", "inventory", "notification"}

@@ -37,6 +37,14 @@ def test_a_service_row_counts_attempts_and_its_busy_share():
     assert row["utilisation"] == pytest.approx(2.0 / 10)  # 2 busy seconds, 1 worker
     assert row["amplification"] == pytest.approx(3 / 2)
     assert row["latency_p50"] == pytest.approx(1.0)
+    assert row["latency_mean"] == pytest.approx(1.0)  # each attempt served took 1 s
+
+
+def test_latency_mean_is_the_mean_of_the_ok_requests_latencies():
+    result = late_retry()
+    ok = result.requests.query("outcome == 'ok'")
+    assert result.summary().loc["web", "latency_mean"] == pytest.approx(ok["latency"].mean())
+    assert ok["latency"].mean() == pytest.approx((1.0 + 2.2) / 2)
 
 
 def test_work_for_a_caller_that_gave_up_is_throughput_not_goodput():
@@ -69,7 +77,8 @@ def test_summary_recording_gives_the_same_rows():
 
     full, tallied = summary("full"), summary("summary")
     pd.testing.assert_frame_equal(tallied[COUNTS], full[COUNTS])
-    for column in ["availability", "goodput", "throughput", "utilisation", "amplification"]:
+    for column in ["availability", "goodput", "throughput", "utilisation", "amplification",
+                   "latency_mean"]:  # fmt: skip
         np.testing.assert_allclose(tallied[column], full[column], equal_nan=True)
     # histogram quantiles: within a bin (about 6 %) of the exact ones
     np.testing.assert_allclose(tallied["latency_p95"], full["latency_p95"], rtol=0.07)
