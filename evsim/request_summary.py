@@ -5,7 +5,9 @@ received (services) after the warmup. Counts are requests, times seconds, rates 
 second over ``until − warmup``:
 
 ``requests``
-    a client's requests that ended; a service's call attempts that reached it.
+    a client's requests that ended; a service's call attempts addressed to it (those its
+    callers' breakers short-circuited or bulkheads refused included: they never reached
+    it, and ``throughput`` leaves them out).
 ``ok``, ``errors``, ``timeouts``, ``rejected``, ``short_circuited``
     how they ended (a client's final outcomes; a service's attempts as their callers saw
     them: a timeout is a caller that gave up).

@@ -246,3 +246,11 @@ def test_non_blocking_retries_make_at_most_max_retry_topics():
     sim.topic("t")
     sim.consumer_group("g", "t", retry=Retry(max_attempts=101, blocking=False))
     assert len(sim.topics) == 1 + 100 + 1  # the source, 100 retry topics, the DLT
+
+
+def test_a_retry_is_hashable_and_equal_retries_hash_alike():
+    # its spec nests the backoff's dict: a call's settings are looked up by them
+    a = ev.Retry(3, ev.Backoff(0.1, jitter="full"))
+    b = ev.Retry(3, ev.Backoff(0.1, jitter="full"))
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b, ev.Retry(3, ev.Backoff(0.2, jitter="full"))}) == 2

@@ -13,7 +13,12 @@ reaching the callee; every attempt that went out is recorded in it. A ``budget``
 AWS SDKs' :class:`~evsim.actors.budgets.TokenBucket` or gRPC's
 :class:`~evsim.actors.budgets.RetryThrottle`) is told of each failed attempt and each
 success, and must allow each retry: with no tokens the call ends with its last failure.
-Both are states of this one edge (a caller toward a callee), shared by its workers.
+A ``max_concurrent`` bulkhead (Resilience4j's semaphore bulkhead, with no wait) is
+asked after the breaker: an attempt made while that many are in flight on the edge is
+refused at once, ``rejected``, and the breaker records it as a failure (Resilience4j's
+order of decorators: Retry, then CircuitBreaker, then Bulkhead, around the call).
+Breaker, budget and bulkhead are states of this one edge (a caller toward a callee),
+shared by its workers.
 
 A call runs on callbacks, not as a SimPy process: an attempt is an :class:`Exchange`
 handed to the callee, which answers it through a callback; a timeout and a backoff delay
@@ -29,7 +34,7 @@ import simpy
 
 from evsim.actors.breaker import BreakerState, CircuitBreaker
 from evsim.actors.budgets import RetryThrottle, RetryThrottleState, TokenBucket, TokenBucketState
-from evsim.actors.request import Callee, Exchange
+from evsim.actors.request import Call, Callee, Exchange
 from evsim.actors.retry import Retry
 from evsim.brokers.world import World
 from evsim.records.codes import NAN, CallStatus
@@ -39,13 +44,15 @@ Budget = TokenBucket | RetryThrottle
 Done = Callable[[CallStatus, int], None]
 """What a call's starter is told when it ends: its final status and attempts made."""
 
-OK, TIMEOUT, SHORT_CIRCUITED = CallStatus.OK, CallStatus.TIMEOUT, CallStatus.SHORT_CIRCUITED
+OK, TIMEOUT, REJECTED = CallStatus.OK, CallStatus.TIMEOUT, CallStatus.REJECTED
+SHORT_CIRCUITED = CallStatus.SHORT_CIRCUITED
 REASONS = {status: status.name.lower() for status in CallStatus}
 
 
 class Caller:
     """Calls from ``caller`` (a name code) to ``callee``, with ``timeout`` (seconds, or
-    None) and ``retry`` (None: one attempt); ``path`` names its random stream (jitter)."""
+    None) and ``retry`` (None: one attempt); ``path`` names its random stream (jitter).
+    ``in_flight``: its attempts sent and not yet ended for it."""
 
     def __init__(
         self,
@@ -58,6 +65,7 @@ class Caller:
         path: tuple[str, ...],
         breaker: CircuitBreaker | None = None,
         budget: Budget | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         self.world = world
         self.caller = caller
@@ -69,9 +77,21 @@ class Caller:
         self.budget: TokenBucketState | RetryThrottleState | None = (
             None if budget is None else budget.state()
         )
+        self.max_concurrent = max_concurrent
+        self.in_flight = 0
         self._uniform: Callable[[], float] | None = None
         if retry is not None and retry.backoff.jitter != "none":
             self._uniform = world.streams.generator(*path, "jitter").random
+
+    @classmethod
+    def for_call(
+        cls, world: World, caller: int, callee: Callee, call: Call, path: tuple[str, ...]
+    ) -> Caller:
+        """The caller that makes ``call`` (an ``ev.Call``'s settings) to ``callee``."""
+        return cls(
+            world, caller, callee, call.timeout, call.retry, call.cancel_on_timeout, path,
+            call.breaker, call.budget, call.max_concurrent,
+        )  # fmt: skip
 
     def start(self, request: int, key: str | None, done: Done) -> None:
         """Make the call for client request ``request``; ``done(status, attempts)`` when
@@ -138,6 +158,14 @@ class _Call:
             caller.record(self.request, self.attempt, now, SHORT_CIRCUITED, NAN)
             self._ended(SHORT_CIRCUITED)
             return
+        most = caller.max_concurrent
+        if most is not None and caller.in_flight >= most:  # the bulkhead is full
+            if breaker is not None:
+                breaker.record(now, 0.0, failed=True)
+            caller.record(self.request, self.attempt, now, REJECTED, NAN)
+            self._ended(REJECTED)
+            return
+        caller.in_flight += 1
         exchange = self.exchange = Exchange(now, self.request, self.key, self._answered)
         caller.callee.accept(exchange)
         if caller.timeout is not None and not exchange.answered:
@@ -155,6 +183,7 @@ class _Call:
 
     def _attempt_ended(self, exchange: Exchange, status: CallStatus) -> None:
         caller = self.caller
+        caller.in_flight -= 1
         breaker = caller.breaker
         now = caller.world.env.now
         if breaker is not None:

@@ -117,7 +117,10 @@ class Call(Specified):
     callee drops the attempt if still queued when the caller gives up. ``breaker`` an
     ``ev.CircuitBreaker()`` (Resilience4j's), ``budget`` an ``ev.TokenBucket()`` (the AWS
     SDKs' retry quota) or ``ev.RetryThrottle(max_tokens, token_ratio)`` (gRPC's): see
-    :mod:`evsim.actors.caller`.
+    :mod:`evsim.actors.caller`. ``max_concurrent`` is Resilience4j's semaphore bulkhead
+    (its ``maxConcurrentCalls``, default 25 there; here None: no bulkhead) with its
+    default ``maxWaitDuration`` of 0: an attempt made while that many of this caller's
+    attempts to ``target`` are in flight fails at once, ``rejected``, without reaching it.
     """
 
     kind = "call"
@@ -130,6 +133,7 @@ class Call(Specified):
         cancel_on_timeout: bool = False,
         breaker: CircuitBreaker | None = None,
         budget: TokenBucket | RetryThrottle | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         self.target = _check.name("target", target)
         self.breaker = as_breaker(breaker)
@@ -141,6 +145,10 @@ class Call(Specified):
             )
         self.retry = retry
         self.cancel_on_timeout = _check.flag("cancel_on_timeout", cancel_on_timeout)
+        self.max_concurrent = (
+            None if max_concurrent is None
+            else _check.integer("max_concurrent", max_concurrent, minimum=1)
+        )  # fmt: skip
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -150,6 +158,7 @@ class Call(Specified):
             "cancel_on_timeout": self.cancel_on_timeout,
             "breaker": None if self.breaker is None else self.breaker.spec(),
             "budget": None if self.budget is None else self.budget.spec(),
+            "max_concurrent": self.max_concurrent,
         }
 
 

@@ -25,10 +25,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import simpy
+
 from evsim.actors.caller import Caller
+from evsim.actors.delivery import NO_FAILURE
 from evsim.actors.faults import CapacityLoss, Crashes, Outage, Slowdown, TransientErrors
+from evsim.actors.handler import handler_name
 from evsim.actors.request import Callee, Exchange
 from evsim.actors.service_config import ServiceConfig
+from evsim.actors.service_handler import service_handler_runner
 from evsim.brokers.world import World
 from evsim.engine import Steps
 from evsim.records.codes import CallStatus
@@ -55,6 +60,11 @@ class Service:
         self._working: dict[Exchange, None] = {}  # in start order (determinism)
         self._epoch = 0  # times it went down: work begun before the last one is void
         self._callers: list[Caller] = []
+        self._run_handler = (
+            None if config.handler is None
+            else service_handler_runner(world, self.name, config.handler)
+        )  # fmt: skip
+        self._handling: dict[Exchange, simpy.Process] = {}  # requests in the handler
         self._service_time = world.sampler(config.service_distribution, "service", self.name)
         faults = config.fault_list
         self._slowdowns = [f for f in faults if isinstance(f, Slowdown)]
@@ -75,6 +85,7 @@ class Service:
             "load_latency": None if config.load_latency is None else config.load_latency.spec(),
             "calls": [call.spec() for call in config.call_list],
             "parallel": config.parallel,
+            "handler": None if config.handler is None else handler_name(config.handler),
             "shed_after": config.shed_after,
             "max_in_flight": config.max_in_flight,
             "throttle": None if config.throttle is None else config.throttle.spec(),
@@ -91,10 +102,7 @@ class Service:
         for index, call in enumerate(self.config.call_list):
             callee = find(call.target, f"{self.name}: calls[{index}].target")
             path = ("service", self.name, "calls", str(index))
-            self._callers.append(
-                Caller(self.world, self.code, callee, call.timeout, call.retry,
-                       call.cancel_on_timeout, path, call.breaker, call.budget)
-            )  # fmt: skip
+            self._callers.append(Caller.for_call(self.world, self.code, callee, call, path))
         env = self.world.env
         for index, fault in enumerate(self.config.fault_list):
             if isinstance(fault, Outage):
@@ -144,6 +152,8 @@ class Service:
             return
         if self._error_p and any(self._errors() < p for p in self._error_p):
             self._finish(exchange, CallStatus.ERROR)
+        elif self._run_handler is not None:
+            self.world.env.process(self._handle(exchange, epoch))
         elif not self._callers:
             self._finish(exchange, CallStatus.OK)
         elif self.config.parallel:
@@ -174,6 +184,19 @@ class Service:
             if slowdown.start <= now < slowdown.end:
                 seconds *= slowdown.factor
         return seconds
+
+    def _handle(self, exchange: Exchange, epoch: int) -> Steps:
+        """Run the handler on the request; answer ``ok`` if it returned, else ``error``."""
+        assert self._run_handler is not None
+        if epoch != self._epoch:  # went down before the handler began: answered already
+            return
+        self._handling[exchange] = self.world.env.active_process  # type: ignore[assignment]
+        try:
+            failed = yield from self._run_handler(exchange)
+        except simpy.Interrupt:  # the service went down: answered already
+            return
+        del self._handling[exchange]
+        self._finish(exchange, CallStatus.OK if failed == NO_FAILURE else CallStatus.ERROR)
 
     def _call_next(self, exchange: Exchange, epoch: int, index: int) -> None:
         """Make call ``index``, the ones before it having succeeded."""
@@ -238,6 +261,9 @@ class Service:
         self.up = False
         self._epoch += 1
         dropped = (*self.waiting, *self._working)
+        for process in self._handling.values():  # its handlers stop where they wait
+            process.interrupt()
+        self._handling.clear()
         self.waiting.clear()
         self._working.clear()
         self._busy_changes()

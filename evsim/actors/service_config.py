@@ -58,6 +58,11 @@ class ServiceConfig(WorkFields, ComponentConfig):
         ``ev.Call``s to other services, made in order after the service's own work,
         while the worker waits for each (a thread-per-request server); a failed call
         fails the request (status ``error``). ``parallel=True``: all at once.
+    ``handler``
+        instead of ``calls``: ``fn(request, ctx)``, the service's logic after its own
+        work, usually a generator that calls services with ``yield ctx.call(...)`` and
+        publishes events with ``ctx.publish(...)``; it answers ``ok`` by returning and
+        ``error`` by raising (see :mod:`~evsim.actors.service_handler`).
     ``shed_after``
         seconds: a queued request that has waited longer when a worker would take it is
         dropped (``rejected``) instead of served late. None (the default): never.
@@ -86,6 +91,7 @@ class ServiceConfig(WorkFields, ComponentConfig):
     load_latency: LoadLatency | None = None
     calls: Iterable[Call] = ()
     parallel: bool = False
+    handler: Callable[..., Any] | None = None
     shed_after: float | None = None
     max_in_flight: int | None = None
     throttle: Throttle | None = None
@@ -109,6 +115,7 @@ class ServiceConfig(WorkFields, ComponentConfig):
                 "load_latency": _load_latency(self.load_latency),
                 "calls": _calls(self.calls),
                 "parallel": _check.flag("parallel", self.parallel),
+                "handler": _handler(self.handler, self.calls),
                 "shed_after": _optional(self.shed_after, "shed_after", _check.positive),
                 "max_in_flight": _optional(self.max_in_flight, "max_in_flight", _at_least_one),
                 "throttle": _throttle(self.throttle),
@@ -143,6 +150,22 @@ def _service_faults(faults: list[Fault], workers: int) -> list[Fault]:
                 f"service has {workers}"
             )
     return faults
+
+
+def _handler(value: Any, calls: Any) -> Callable[..., Any] | None:
+    if value is None:
+        return None
+    if not callable(value):
+        raise ConfigTypeError(
+            f"handler: expected a function fn(request, ctx) or None, got {value!r}"
+        )
+    if calls:
+        raise ConfigError(
+            "handler: give calls or a handler, not both (a handler makes its calls with "
+            "'yield ctx.call(...)')"
+        )
+    handler: Callable[..., Any] = value
+    return handler
 
 
 def _optional(value: Any, argument: str, check: Callable[[str, Any], Any]) -> Any:

@@ -33,9 +33,11 @@ def blocks(draw_block: Callable[[], list[Any]]) -> Callable[[], Any]:
 
 
 def _freeze(value: Any) -> Any:
-    """A hashable copy of a spec value (lists become tuples)."""
+    """A hashable copy of a spec value (lists become tuples, dicts tuples of items)."""
     if isinstance(value, list | tuple):
         return tuple(_freeze(item) for item in value)
+    if isinstance(value, dict):
+        return tuple((key, _freeze(item)) for key, item in value.items())
     return value
 
 
