@@ -38,6 +38,7 @@ from evsim.actors.load_latency import LoadLatency
 from evsim.actors.redrive import Redrive
 from evsim.actors.request import Call, CallFailed
 from evsim.actors.retry import Backoff, Retry
+from evsim.actors.service_handler import ServiceContext, ServiceRequest
 from evsim.analysis import theory
 from evsim.analysis.alerts import alert_firing
 from evsim.analysis.backoff import (
@@ -127,6 +128,8 @@ __all__ = [
     "ScenarioError",
     "Schedule",
     "SendRefusedError",
+    "ServiceContext",
+    "ServiceRequest",
     "Simulation",
     "SimulationStateError",
     "Slowdown",
