@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from evsim import _check, limits
-from evsim.actors.client import Client
 from evsim.actors.faults import Crashes
 from evsim.actors.sampler import dead_letter_targets
-from evsim.actors.service import Service
 from evsim.errors import ConfigError
 from evsim.records import Records
 from evsim.run_record import System
@@ -47,10 +44,6 @@ class Plan(System, Protocol):
     def records(self) -> Records: ...
     @property
     def sample_interval(self) -> float: ...
-    @property
-    def services(self) -> Mapping[str, Service]: ...
-    @property
-    def clients(self) -> Mapping[str, Client]: ...
 
 
 Part = tuple[str, float]

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from evsim.actors.cache import Cache
 from evsim.actors.client import Client
 from evsim.actors.group import ConsumerGroup
+from evsim.actors.load_balancer import LoadBalancer
 from evsim.actors.producer import Producer
 from evsim.actors.service import Service
 from evsim.brokers.fanout import Fanout
@@ -43,6 +45,21 @@ class System(Protocol):
     def producers(self) -> Mapping[str, Producer]: ...
     @property
     def groups(self) -> Mapping[str, ConsumerGroup]: ...
+    @property
+    def services(self) -> Mapping[str, Service]: ...
+    @property
+    def clients(self) -> Mapping[str, Client]: ...
+    @property
+    def load_balancers(self) -> Mapping[str, LoadBalancer]: ...
+    @property
+    def caches(self) -> Mapping[str, Cache]: ...
+
+
+PARTS = (
+    "topics", "queues", "fanouts", "producers", "groups",
+    "services", "clients", "load_balancers", "caches",
+)  # fmt: skip
+"""The parts of a :class:`System`, in the order :class:`Components` holds them."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +71,15 @@ class Components:
     fanouts: Mapping[str, Fanout]
     producers: Mapping[str, Producer]
     groups: Mapping[str, ConsumerGroup]
+    services: Mapping[str, Service]
+    clients: Mapping[str, Client]
+    load_balancers: Mapping[str, LoadBalancer]
+    caches: Mapping[str, Cache]
 
     @classmethod
     def of(cls, system: System) -> Components:
         """The components of ``system``, in read-only mappings."""
-        return cls(
-            *(
-                MappingProxyType(dict(getattr(system, part)))
-                for part in ("topics", "queues", "fanouts", "producers", "groups")
-            )
-        )
+        return cls(*(MappingProxyType(dict(getattr(system, part))) for part in PARTS))
 
 
 @dataclass(frozen=True)

@@ -3,54 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
+from exposition import parse, value
 
 import evsim as ev
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
-UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
-
-
-def parse(text: str) -> tuple[dict, dict, dict]:
-    """A small parser of the text format 0.0.4: (types, helps, samples), where samples
-    maps (name, frozenset of label items) to the value. Checks the layout as it goes."""
-    types, helps, samples = {}, {}, {}
-    family = None
-    assert text.endswith("\n")
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            name, _, help_text = line[7:].partition(" ")
-            assert name not in helps, f"{name} described twice"
-            helps[name] = help_text
-            family = name
-        elif line.startswith("# TYPE "):
-            name, kind = line[7:].split(" ")
-            assert name == family and name not in types
-            assert kind in ("counter", "gauge", "summary")
-            types[name] = kind
-        else:
-            match = SAMPLE.match(line)
-            assert match, f"not a sample line: {line!r}"
-            name, body, value = match.groups()
-            assert family is not None and name.startswith(family), (name, family)
-            labels = {}
-            rest = body or ""
-            while rest:
-                label = LABEL.match(rest)
-                assert label, f"bad labels in {line!r}"
-                labels[label[1]] = re.sub(r'\\[\\"n]', lambda m: UNESCAPE[m[0]], label[2])
-                rest = rest[label.end() :]
-            key = (name, frozenset(labels.items()))
-            assert key not in samples, f"duplicate sample {line!r}"
-            samples[key] = float(value)
-    return types, helps, samples
-
-
-def value(samples: dict, name: str, **labels) -> float:
-    return samples[(name, frozenset(labels.items()))]
 
 
 @pytest.fixture(scope="module")

@@ -1,32 +1,34 @@
 """What a Prometheus scrape at the end of a run would see: the text exposition format.
 
 :func:`to_prometheus` renders a :class:`~evsim.Result` in Prometheus's text format
-(version 0.0.4): ``# HELP`` and ``# TYPE`` lines, then one sample per line,
-``name{label="value",...} value``. Gauges hold their last sampled value (consumer lag per
-partition, consumers up, queue and dead-letter depth); counters (names ending ``_total``)
-count events over the whole run; ``evsim_event_latency_seconds`` is a summary (quantiles
-0.5, 0.95 and 0.99 with ``_sum`` and ``_count``) of the latencies ``summary()`` measures,
-i.e. processed events published after the warmup. Label values are escaped as the format
-requires (backslash, double quote, newline).
+(version 0.0.4, :mod:`evsim.views.prometheus_format`): ``# HELP`` and ``# TYPE`` lines,
+then one sample per line, ``name{label="value",...} value``. Gauges hold their last
+sampled value (consumer lag per partition, consumers up, queue and dead-letter depth);
+counters (names ending ``_total``) count events over the whole run;
+``evsim_event_latency_seconds`` is a summary (quantiles 0.5, 0.95 and 0.99 with ``_sum``
+and ``_count``) of the latencies ``summary()`` measures, i.e. processed events published
+after the warmup. A run with clients adds the request-response side's counters and
+latency histograms (:mod:`evsim.views.prometheus_requests`). Label values are escaped as
+the format requires (backslash, double quote, newline).
 
-A run recorded with ``record="summary"`` keeps no samples or events: its text holds the
-per-group counters and the latency summary only.
+A run recorded with ``record="summary"`` keeps no samples, events or calls: its text
+holds the per-group and per-client counters and the event latency summary only.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from evsim.errors import SimulationStateError
+from evsim.views.prometheus_format import Family, Sample, render
+from evsim.views.prometheus_requests import request_families
 
 if TYPE_CHECKING:
     from evsim.result import Result
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OUTCOME_COUNTERS = {  # summary() column -> (metric, help)
     "processed": ("evsim_events_processed_total", "Events a consumer group processed."),
     "dead_lettered": (
@@ -41,13 +43,11 @@ OUTCOME_COUNTERS = {  # summary() column -> (metric, help)
 }
 QUANTILES = (("0.5", "latency_p50"), ("0.95", "latency_p95"), ("0.99", "latency_p99"))
 
-Sample = tuple[str, dict[str, str], float]
-
 
 def to_prometheus(result: Result) -> str:
     """The Prometheus text exposition (format 0.0.4) of ``result`` at the end of the run."""
-    summary = result.summary()
-    families: list[tuple[str, str, str, list[Sample]]] = []
+    summary = result.summary().loc[result.groups]  # the rows of services and clients go
+    families: list[Family] = []
     try:
         families += _gauges(result)
         families.append(_published(result))
@@ -57,17 +57,11 @@ def to_prometheus(result: Result) -> str:
         samples = [(name, {"group": g}, summary.loc[g, column]) for g in summary.index]
         families.append((name, "counter", text, samples))
     families.append(_latency(result, summary))
-    lines = []
-    for name, kind, text, samples in families:
-        if not samples:  # e.g. no queues: no queue_depth family
-            continue
-        lines.append(f"# HELP {name} {_escape_help(text)}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines += [f"{metric}{_labels(labels)} {_value(value)}" for metric, labels, value in samples]
-    return "\n".join(lines) + "\n"
+    families += request_families(result)
+    return render(families)
 
 
-def _gauges(result: Result) -> list[tuple[str, str, str, list[Sample]]]:
+def _gauges(result: Result) -> list[Family]:
     series = result.timeseries
     last = (
         series.sort_values("time", kind="stable")
@@ -109,7 +103,7 @@ def _partition(entity: str, groups: list[str]) -> tuple[str, str, str]:
     return owner or entity.rsplit("/", 1)[0], topic, partition
 
 
-def _published(result: Result) -> tuple[str, str, str, list[Sample]]:
+def _published(result: Result) -> Family:
     counts = result.events["target"].astype(str).value_counts()
     scenario = result.config.get("scenario", {})
     brokers = [
@@ -123,7 +117,7 @@ def _published(result: Result) -> tuple[str, str, str, list[Sample]]:
     return name, "counter", text, samples
 
 
-def _latency(result: Result, summary: pd.DataFrame) -> tuple[str, str, str, list[Sample]]:
+def _latency(result: Result, summary: pd.DataFrame) -> Family:
     name = "evsim_event_latency_seconds"
     measured = result.until - result.warmup
     samples: list[Sample] = []
@@ -138,30 +132,3 @@ def _latency(result: Result, summary: pd.DataFrame) -> tuple[str, str, str, list
         ]
     text = "Latency from publish to processed, in seconds (events published after the warmup)."
     return name, "summary", text, samples
-
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{escape_label(str(v))}"' for k, v in labels.items()) + "}"
-
-
-def escape_label(value: str) -> str:
-    """A label value escaped for the text format: backslash, double quote, newline."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _value(value: float) -> str:
-    """A sample value as Prometheus writes it: integers plainly, NaN, +Inf, -Inf."""
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)

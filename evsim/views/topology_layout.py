@@ -1,10 +1,11 @@
 """Where each node of a topology goes: layered positions that keep edges from crossing.
 
-Producers on the left, the event bus in the middle (a fan-out before its queues), consumer
-groups on the right; the failure path (retry and dead-letter targets) kept off the normal
-flow. :func:`layout` gives the positions both the drawing
-(:mod:`evsim.views.topology_draw`) and the Mermaid text (:mod:`evsim.views.topology_mermaid`)
-read.
+Producers and clients on the left, the event bus in the middle (a fan-out before its
+queues), consumer groups on the right; services, load balancers and caches a column right
+of whatever calls them (a client's target next to it, a consumer group's after the
+consumers); the failure path (retry and dead-letter targets) kept off the normal flow.
+:func:`layout` gives the positions both the drawing (:mod:`evsim.views.topology_draw`) and
+the Mermaid text (:mod:`evsim.views.topology_mermaid`) read.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from evsim.views.topology import BUS_KINDS, RETRY, node_kinds
+from evsim.views.topology import BUS_KINDS, CALLEE_KINDS, RETRY, node_kinds
 
 if TYPE_CHECKING:
     import networkx as nx
 
 
 def layout(graph: nx.DiGraph[str]) -> dict[str, tuple[float, float]]:
-    """Layered positions: x by layer (producers 0, the bus 1.., consumers next), y spread
-    evenly in each layer (top to bottom), ordered to keep edges from crossing.
+    """Layered positions: x by layer (producers and clients 0, the bus 1.., consumers
+    next, each callee one right of its furthest caller), y spread evenly in each layer
+    (top to bottom), ordered to keep edges from crossing.
 
     The failure path stays off the normal flow: the retry and dead-letter topics consumer
     groups write to get a column right of the consumers; a queue's dead-letter queue sits
@@ -88,17 +90,33 @@ def failure_targets(graph: nx.DiGraph[str]) -> tuple[set[str], set[str]]:
 
 
 def _columns(graph: nx.DiGraph[str], lane: set[str], outside: set[str]) -> dict[str, int]:
-    """Producers in column 0, the bus in 1.. (a fan-out before its queues), consumers
-    after the bus, ``outside`` after the consumers; ``lane`` is left out."""
+    """Producers and clients in column 0, the bus in 1.. (a fan-out before its queues),
+    consumers after the bus, ``outside`` after the consumers, callees after their callers;
+    ``lane`` is left out."""
     kinds = [(n, kind) for n, kind in node_kinds(graph) if n not in lane]
     depth = {n: 0 for n, kind in kinds if kind in BUS_KINDS and n not in outside}
-    for _ in depth:  # longest path along bus → bus edges (fan-out → queue)
-        for u, v in graph.edges:
-            if u in depth and v in depth and depth[v] < depth[u] + 1 <= len(depth):
-                depth[v] = depth[u] + 1
+    _deepen(graph, depth)  # longest path along bus → bus edges (fan-out → queue)
     consumers = max(depth.values(), default=0) + 2
-    return {
-        node: 0 if kind == "producer" else 1 + depth[node] if node in depth
+    columns = {
+        node: 0 if kind in ("producer", "client") else 1 + depth[node] if node in depth
         else consumers + 1 if node in outside else consumers
-        for node, kind in kinds
+        for node, kind in kinds if kind not in CALLEE_KINDS
     }  # fmt: skip
+    callees = {n: 1 for n, kind in kinds if kind in CALLEE_KINDS}
+    _deepen(graph, callees, columns)  # a column right of the furthest caller
+    return {node: columns.get(node, callees.get(node, 0)) for node, _ in kinds}
+
+
+def _deepen(
+    graph: nx.DiGraph[str], depth: dict[str, int], fixed: dict[str, int] | None = None
+) -> None:
+    """Raise each node of ``depth`` to one past its deepest predecessor in ``depth`` or
+    ``fixed``: the longest path, stopped after ``len(depth)`` steps (a cycle of calls
+    cannot push its nodes right for ever)."""
+    fixed = fixed or {}
+    deepest = len(depth) + max(fixed.values(), default=0)
+    for _ in depth:
+        for u, v in graph.edges:
+            start = depth.get(u, fixed.get(u))
+            if v in depth and start is not None and depth[v] < start + 1 <= deepest:
+                depth[v] = start + 1
