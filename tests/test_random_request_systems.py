@@ -1,7 +1,8 @@
 """Random request-response systems: every request ends in exactly one outcome.
 
 Hypothesis builds small systems of services calling one another (acyclic chains, in
-order or in parallel, with timeouts and retries), behind an optional load balancer or
+order or in parallel, with timeouts, retries, breakers and bulkheads, declared or made by
+a handler that may catch the failures), behind an optional load balancer or
 cache, with faults (errors, crashes, outages, slowdowns, capacity loss), bounded or
 LIFO queues, shedding and throttling, and open- or closed-loop clients. Each runs fully
 recorded and in summary mode: the accounting balances in both and agrees between them,
@@ -43,6 +44,11 @@ services = st.fixed_dictionaries({
     "call_retry": st.sampled_from([None, ev.Retry(3, ev.Backoff(0.01, jitter="full"))]),
     "cancel": st.booleans(),
     "parallel": st.booleans(),
+    "bulkhead": st.sampled_from([None, 1, 2]),
+    "breaker": st.sampled_from(
+        [None, ev.CircuitBreaker(sliding_window_size=5, minimum_calls=5, wait_in_open=1.0)]
+    ),
+    "style": st.sampled_from(["calls", "handler", "handler with fallback"]),
 })  # fmt: skip
 
 systems = st.fixed_dictionaries({
@@ -57,21 +63,41 @@ systems = st.fixed_dictionaries({
 })  # fmt: skip
 
 
+def calling(calls: list[ev.Call], fallback: bool):
+    """A service handler making ``calls`` in order, each failure caught if ``fallback``."""
+
+    def handler(request, ctx):
+        for call in calls:
+            try:
+                yield ctx.call(call.target, call.timeout, call.retry, call.cancel_on_timeout,
+                               call.breaker, call.budget, call.max_concurrent)  # fmt: skip
+            except ev.CallFailed:
+                if not fallback:
+                    raise
+
+    return handler
+
+
 def build(s: dict, record: str) -> ev.Simulation:
     sim = ev.Simulation(seed=s["seed"], record=record)
     names = [f"s{i}" for i in range(len(s["services"]))]
     for index, spec in enumerate(s["services"]):
         calls = [
             ev.Call(name, timeout=spec["call_timeout"], retry=spec["call_retry"],
-                    cancel_on_timeout=spec["cancel"])
+                    cancel_on_timeout=spec["cancel"], breaker=spec["breaker"],
+                    max_concurrent=spec["bulkhead"])
             for name in names[index + 1 :]
         ]  # fmt: skip
+        handler = None
+        if spec["style"] != "calls" and calls:
+            handler = calling(calls, spec["style"] == "handler with fallback")
+            calls = []
         sim.service(
             names[index], workers=spec["workers"],
             service_time=ev.Exponential(mean=spec["mean_service"]) if spec["mean_service"] else 0,
             queue_limit=spec["queue_limit"], queue_order=spec["queue_order"],
             load_latency=spec["load"], shed_after=spec["shed_after"], throttle=spec["throttle"],
-            faults=spec["faults"], calls=calls, parallel=spec["parallel"],
+            faults=spec["faults"], calls=calls, parallel=spec["parallel"], handler=handler,
         )  # fmt: skip
     target = names[0]
     if s["front"] == "cache":
