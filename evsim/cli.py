@@ -3,6 +3,7 @@
 ::
 
     evsim run data/scenarios/order_flow.yaml --out runs/order_flow
+    evsim run data/scenarios/order_api.yaml          # the same flow, request-response
     evsim sweep data/scenarios/partition_scaling.yaml \\
         --param consumer_groups[0].consumers=1,2,4 --replications 3 --out runs/scaling
     evsim lessons
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = Parser(
         prog="evsim",
-        description="Simulate event-driven systems described in scenario files.",
+        description="Simulate event-driven (and request-response) systems described in "
+        "scenario files.",
     )
     parser.add_argument("--version", action="version", version=f"evsim {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -63,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run a scenario and print its summary",
-        description="Run a scenario file (YAML or JSON) and print the summary per consumer "
-        "group; with --out, write its tables (CSV, Parquet with pyarrow) and charts (PNG).",
+        description="Run a scenario file (YAML or JSON) and print the summary, a row per "
+        "consumer group, service and client; with --out, write its tables (CSV, Parquet "
+        "with pyarrow) and charts (PNG).",
     )
     run.add_argument("scenario", metavar="SCENARIO", help="a .yaml, .yml or .json file")
     _common(run)
@@ -83,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         help="a dotted path into the scenario and the values to try, e.g. "
-        "consumer_groups[0].consumers=1,2,4 or producers[0].arrivals.poisson.rate=50,100 "
+        "consumer_groups[0].consumers=1,2,4, producers[0].arrivals.poisson.rate=50,100 or "
+        "services[0].workers=4,8 "
         "(repeat for more parameters: all combinations are run)",
     )
     sweep.add_argument(

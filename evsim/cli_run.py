@@ -1,7 +1,8 @@
 """``evsim run``: run a scenario file, print its summary, write its tables and charts.
 
 ``run`` prints the summary table and, with ``--out``, writes the tables (CSV, and
-Parquet when pyarrow is installed) and the standard charts (PNG).
+Parquet when pyarrow is installed; ``requests`` and ``calls`` too when the scenario has
+services) and the standard charts (PNG).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from evsim.scenario.loader import build
 from evsim.scenario.source import read_source
 
 TABLES = ("events", "deliveries", "attempts", "timeseries")
+REQUEST_TABLES = ("requests", "calls")  # written for a run with services only
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -42,7 +44,9 @@ def write_run(result: Result, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     tables = {"summary": result.summary()}
     if result.config.get("record") == "full":
-        tables.update((name, getattr(result, name)) for name in TABLES)
+        has_services = bool(result.config["scenario"].get("services"))
+        names = (*TABLES, *REQUEST_TABLES) if has_services else TABLES
+        tables.update((name, getattr(result, name)) for name in names)
     parquet = importlib.util.find_spec("pyarrow") is not None
     written = []
     for name, frame in tables.items():

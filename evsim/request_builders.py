@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evsim.actors.cache import Cache
+from evsim.actors.cache import Cache, CacheFlush
 from evsim.actors.client import Client
 from evsim.actors.client_config import ClientConfig
 from evsim.actors.load_balancer import LoadBalancer
@@ -83,13 +83,17 @@ class RequestBuilders:
         self.load_balancers[name] = balancer
         return balancer
 
-    def cache(self, name: str, target: str, ttl: float, capacity: int, **options: Any) -> Cache:
+    def cache(
+        self, name: str, target: str, ttl: float, capacity: int, *, eviction: str = "lru",
+        hit_time: float = 0.0005, timeout: float | None = None,
+        faults: list[CacheFlush] | CacheFlush | None = None,
+    ) -> Cache:  # fmt: skip
         """Add a read-through cache in front of ``target``: entries live ``ttl`` seconds,
-        at most ``capacity`` of them; options ``eviction`` ("lru" or "fifo"), ``hit_time``
-        (seconds, default 0.0005), ``timeout`` (of a miss's call, seconds) and ``faults``
+        at most ``capacity`` of them; ``eviction`` "lru" or "fifo", ``hit_time`` (seconds),
+        ``timeout`` (of a miss's call, seconds; None: no limit) and ``faults``
         (``ev.CacheFlush(at)``). See :class:`~evsim.actors.cache.Cache`."""
         self._free(name)
-        cache = Cache(self.world, name, target, ttl, capacity, **options)
+        cache = Cache(self.world, name, target, ttl, capacity, eviction, hit_time, timeout, faults)
         self._claim(name, "cache")
         self.world.callees[name] = cache
         self.caches[name] = cache

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import evsim as ev
-from evsim.scenario.specs import scenario_dict
+from evsim.scenario.export import scenario_dict
 
 # a backlog is more than the first consumers can handle: that is what scaling is for
 pytestmark = pytest.mark.filterwarnings("ignore:consumer group 'g' cannot keep up")

@@ -16,7 +16,14 @@ from evsim.scenario.loader import scenario_dict
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
-REQUIRED = {"order_flow", "partition_scaling", "retries_dlq", "sns_sqs_fanout", "event_storm"}
+REQUIRED = {
+    "order_flow",
+    "partition_scaling",
+    "retries_dlq",
+    "sns_sqs_fanout",
+    "event_storm",
+    "order_api",
+}
 
 
 def problems(text: str) -> list[tuple[str, int | None, str]]:
@@ -42,12 +49,18 @@ def test_the_required_scenarios_are_shipped():
 def test_every_scenario_loads_runs_and_balances(path):
     sim = ev.load_scenario(path)
     assert sim.duration > 0
-    assert sim.groups and sim.producers
+    assert (sim.groups and sim.producers) or (sim.services and sim.clients)
     result = sim.run(until=min(sim.duration, 20.0))
     result.check()
     summary = result.summary()
-    assert (summary["routed"] > 0).all()
-    assert (summary["processed"] > 0).all()
+    if sim.groups:
+        groups = summary.loc[list(sim.groups)]
+        assert (groups["routed"] > 0).all()
+        assert (groups["processed"] > 0).all()
+    if sim.services:
+        request_side = summary.loc[[*sim.services, *sim.clients]]
+        assert (request_side["requests"] > 0).all()
+        assert (request_side["ok"] > 0).all()
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
@@ -342,12 +355,6 @@ def test_a_handler_cannot_come_from_a_file():
     )
     assert path == "consumer_groups[0].handler"
     assert "Python function" in message
-
-
-def test_services_must_be_empty_for_now():
-    assert ev.load_scenario("services: []\ntopics: [{name: t}]\n").topics
-    path, _, message = only("services: [{name: payments}]\n")
-    assert path == "services" and "not supported" in message
 
 
 def test_unknown_sections_missing_fields_and_misshapen_entries():

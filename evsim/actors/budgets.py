@@ -196,3 +196,9 @@ class RetryThrottleState:
     def on_failure(self) -> None:
         """A failed RPC (a retryable status) takes 1 token, down to 0."""
         self._milli = max(0, self._milli - 1000)
+
+
+KINDS: dict[str, type[TokenBucket | RetryThrottle]] = {
+    cls.kind: cls for cls in (TokenBucket, RetryThrottle)
+}
+"""The retry budgets by kind, as scenario files name them."""

@@ -48,9 +48,10 @@ class Cache:
 
     def __init__(
         self, world: World, name: str, target: str, ttl: float, capacity: int,
-        eviction: str = "lru", hit_time: float = 0.0005, timeout: float | None = None,
-        faults: list[CacheFlush] | CacheFlush | None = None,
+        eviction: str, hit_time: float, timeout: float | None,
+        faults: list[CacheFlush] | CacheFlush | None,
     ) -> None:  # fmt: skip
+        """Built by ``sim.cache``, whose signature gives the defaults."""
         self.world = world
         self.name = _check.name("name", name)
         self.code = world.records.names.code(self.name)

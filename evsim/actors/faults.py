@@ -8,6 +8,8 @@
   restarts after a repair time (mean ``mttr`` seconds), losing the work in hand.
 * :class:`Outage` — every consumer of the group is down from ``start`` to ``end``.
 * :class:`Slowdown` — service times are ``factor`` times longer from ``start`` to ``end``.
+* :class:`CapacityLoss` — a request-response service has fewer workers for a while (a
+  service's fault only: a group loses consumers by :class:`Crashes` or :class:`Outage`).
 * :class:`Contention` — attempts write one resource (or one per key) under optimistic
   concurrency control: a write fails with :class:`ConflictError` when another attempt's
   write landed since this one read (the AWS "Exponential Backoff and Jitter" model).
@@ -220,8 +222,11 @@ class Contention(Fault):
 
 
 KINDS: dict[str, type[Fault]] = {
-    cls.kind: cls for cls in (TransientErrors, PoisonEvents, Crashes, Outage, Slowdown, Contention)
+    cls.kind: cls
+    for cls in (TransientErrors, PoisonEvents, Crashes, Outage, Slowdown, CapacityLoss, Contention)
 }
+"""Every fault by its kind, as scenario files name it (each component refuses those it
+does not take)."""
 
 
 def as_faults(value: Iterable[Fault] | Fault | None, argument: str = "faults") -> list[Fault]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from evsim import _check, limits
 from evsim.actors.autoscale import Autoscale
-from evsim.actors.faults import Fault, as_faults
+from evsim.actors.faults import CapacityLoss, Fault, as_faults
 from evsim.actors.retry import NO_RETRY, Retry
 from evsim.actors.work_config import WorkFields
 from evsim.component_config import ComponentConfig
@@ -167,7 +167,7 @@ class GroupConfig(WorkFields, ComponentConfig):
             "commit": _check.choice("commit", self.commit, COMMIT_MODES),
             "assignment": _check.choice("assignment", self.assignment, ASSIGNORS),
             "event_types": _event_types(self.event_types),
-            "faults": as_faults(self.faults),
+            "faults": _group_faults(as_faults(self.faults)),
             "retry": _retry(self.retry),
             "idempotent": _check.flag("idempotent", self.idempotent),
             "idempotency_window": (
@@ -240,6 +240,16 @@ def _handler(value: Callable[..., Any] | None) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise ConfigTypeError(f"handler: expected a function fn(event, ctx), got {value!r}")
     return value
+
+
+def _group_faults(faults: list[Fault]) -> list[Fault]:
+    for index, fault in enumerate(faults):
+        if isinstance(fault, CapacityLoss):  # it would be ignored: a group has no workers
+            raise ConfigTypeError(
+                f"faults[{index}]: ev.CapacityLoss takes workers from a service; a consumer "
+                f"group loses consumers by ev.Crashes or ev.Outage, got {fault!r}"
+            )
+    return faults
 
 
 def _retry(value: Retry | None) -> Retry:

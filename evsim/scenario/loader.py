@@ -16,11 +16,16 @@ A scenario is a mapping with these keys, all optional:
   entry also takes ``subscriptions: [{queue: name, filter_policy: {...},
   filter_policy_scope: MessageBody}]`` (the arguments of ``Fanout.subscribe``; or just
   queue names).
-* ``services``: reserved for request-response services; it must be empty for now.
+* ``services``, ``load_balancers``, ``caches``, ``clients``: the request-response side,
+  lists whose entries hold the keyword arguments of ``sim.service``,
+  ``sim.load_balancer``, ``sim.cache`` and ``sim.client``. A service's ``calls`` is a
+  list of the arguments of :class:`~evsim.Call` (``[{target: payment, timeout: 0.5,
+  retry: {max_attempts: 3}}]``; or just target names).
 
-Values are plain YAML. A distribution, arrival process, key chooser or fault is a one-key
-mapping naming its kind, a distribution may be a plain number of seconds, and a retry is
-a plain mapping of :class:`~evsim.Retry`'s arguments (see :mod:`evsim.scenario.specs`)::
+Values are plain YAML. A distribution, arrival process, key chooser, fault or retry
+budget is a one-key mapping naming its kind, a distribution may be a plain number of
+seconds, and a retry, a circuit breaker, a throttle or a load latency is a plain mapping
+of its class's arguments (see :mod:`evsim.scenario.specs`)::
 
     seed: 1
     duration: 60
@@ -40,10 +45,27 @@ a plain mapping of :class:`~evsim.Retry`'s arguments (see :mod:`evsim.scenario.s
         faults: [{transient_errors: {p: 0.05}}]
         retry: {max_attempts: 4, backoff: {base: 0.1, cap: 10, jitter: full}}
         dead_letter: order-events-dlt
+    services:
+      - name: payment
+        workers: 8
+        service_time: {exponential: {mean: 0.01}}
+        faults: [{capacity_loss: {start: 60, end: 90, workers: 4}}]
+      - name: orders
+        workers: 16
+        calls:
+          - target: payment
+            timeout: 0.5
+            retry: {max_attempts: 3, backoff: {base: 0.05, jitter: full}}
+            breaker: {minimum_calls: 20, wait_in_open: 10}
+            budget: {token_bucket: {}}
+    clients:
+      - {name: web, target: orders, arrivals: {poisson: {rate: 50}}, timeout: 2}
 
 Names may be referenced before they are defined: brokers are built first (a queue's
 dead-letter queue before the queue), then fanout subscriptions, consumer groups,
-producers and redrives. Handlers and other functions cannot come from a file.
+producers and redrives, then services, load balancers, caches and clients, whose
+targets (and calls') are then looked up among the services, load balancers and caches.
+Handlers and other functions cannot come from a file.
 
 The whole file is checked before anything is returned: it is built, entry by entry,
 into a fresh Simulation with the checks of the ``sim.*`` methods themselves; an argument
@@ -53,44 +75,36 @@ entry is still checked. Any problem raises one :class:`ScenarioError` listing th
 
 from __future__ import annotations
 
-import re
+import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from evsim import _check
 from evsim._check import did_you_mean
-from evsim.errors import EvsimError
+from evsim.actors.request import Call
 from evsim.scenario import specs as scenario_specs
-from evsim.scenario.source import Problem, ScenarioError, Source, read_source
-from evsim.scenario.specs import (
-    CONVERTERS,
-    SECTIONS,
-    hint,
-    parameters,
-    scenario_dict,
-    unknown_field,
-)
+from evsim.scenario.export import scenario_dict
+from evsim.scenario.problems import ERRORS, FAILED, Failed, Problems
+from evsim.scenario.source import ScenarioError, Source, read_source
+from evsim.scenario.specs import CONVERTERS, SECTIONS, parameters, unknown_field
 from evsim.simulation import Simulation
 from evsim.workload.arrivals import Periodic
 
 __all__ = ["SECTIONS", "ScenarioError", "build", "load_scenario", "scenario_dict"]
 
 SETTINGS = ("seed", "duration", "sample_interval", "record", "engine")
-KEYS = [*SETTINGS, *SECTIONS, "services"]
-ERRORS = (EvsimError, TypeError, ValueError, LookupError)
+KEYS = [*SETTINGS, *SECTIONS]
+BUILT_AFTER_BROKERS = (
+    "consumer_groups", "producers", "redrives", "services", "load_balancers", "caches", "clients",
+)  # fmt: skip
+CALLEES = ("services", "load_balancers", "caches")  # what calls and clients may target
+TARGETS = {"clients": "target", "caches": "target", "load_balancers": "targets"}
+CALL_EXAMPLE = "{target: payment, timeout: 0.5}"
 HANDLER = (
     "a handler is a Python function and cannot come from a scenario file; load the "
     "scenario, then add this group in Python with sim.consumer_group(..., handler=fn)"
 )
 STAND_INS = {"arrivals": Periodic(interval=1.0)}  # keep checking a producer's other fields
-
-
-class _Failed:
-    """What :meth:`_Loader.call` returns for a call that could not be made."""
-
-
-_FAILED = _Failed()
-Returned = TypeVar("Returned")
 
 
 def load_scenario(source: Any, *, seed: int | None = None) -> Simulation:
@@ -107,58 +121,17 @@ def build(source: Source, seed: int | None = None) -> Simulation:
     """Check and build a :class:`~evsim.scenario.source.Source` (see :func:`load_scenario`)."""
     loader = _Loader(source)
     sim = loader.load(seed)
-    if loader.problems:
-        order = sorted(range(len(loader.problems)), key=loader.positions.__getitem__)
-        raise ScenarioError(source.where, [loader.problems[i] for i in order])
+    loader.raise_found()
     return sim
 
 
-class _Loader:
+class _Loader(Problems):
     """Builds a scenario into a Simulation, collecting problems instead of stopping."""
 
     def __init__(self, source: Source) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-        self.positions: list[tuple[int, int, int]] = []  # (line, column, found): the order
-        for path, line in source.duplicates:
-            self.problem(path, "duplicate key", line)
+        super().__init__(source)
         self.cut: set[int] = set()  # queues whose dead_letter closes a redrive cycle
-
-    def problem(self, path: str, message: str, line: int | None = None) -> None:
-        found, column = self.source.position(path) if path else (None, 0)
-        line = line or found
-        self.problems.append((path, line, message))
-        self.positions.append((line or 0, column if line == found else 0, len(self.positions)))
-
-    def error(self, path: str, err: Exception, arguments: set[str]) -> str | None:
-        """Note ``err`` at the field it names (one of ``arguments``) or at ``path``;
-        return that argument."""
-        message = hint(str(err))
-        head, colon, tail = message.partition(": ")
-        match = re.match(r"[A-Za-z_]\w*", head)
-        if colon and match and match.group() in arguments and head[match.end() :][:1] in ".[ ":
-            self.problem(f"{path}.{head}" if path else head, tail)
-            return match.group()
-        self.problem(path, message)
-        return None
-
-    def call(
-        self, path: str, fn: Callable[..., Returned], kwargs: dict, required: set[str]
-    ) -> Returned | _Failed:
-        """``fn(**kwargs)``; an argument it refuses is noted, dropped, and the call retried."""
-        kwargs, dropped = dict(kwargs), set()
-        arguments = set(parameters(fn)) | set(kwargs)
-        while True:
-            try:
-                return fn(**kwargs)
-            except ERRORS as err:
-                if _argument(str(err)) in dropped:  # a consequence of a value already noted
-                    return _FAILED
-                argument = self.error(path, err, arguments)
-                if argument is None or argument in required or argument not in kwargs:
-                    return _FAILED
-                del kwargs[argument]
-                dropped.add(argument)
+        self.targets: list[tuple[str, str]] = []  # (path, name) of a callee, for check_targets
 
     # --- the document ---------------------------------------------------------------
 
@@ -174,12 +147,6 @@ class _Loader:
                 listed = ", ".join(KEYS)
                 self.problem(str(key), f"unknown section;{close} expected one of: {listed}")
         sim = self.simulation(document, seed)
-        if document.get("services"):
-            self.problem(
-                "services",
-                "request-response services are not supported in scenario files yet; leave "
-                "the section empty and add them in Python",
-            )
         entries = {section: self.entries(document, section) for section in SECTIONS}
         for index, entry in entries["topics"]:
             self.broker(sim, "topics", index, entry)
@@ -188,15 +155,41 @@ class _Loader:
             self.broker(sim, "queues", index, queues[index])
         for index, entry in entries["fanouts"]:
             self.broker(sim, "fanouts", index, entry)
-        for section in ("consumer_groups", "producers", "redrives"):
+        for section in BUILT_AFTER_BROKERS:
             for index, entry in entries[section]:
-                path = f"{section}[{index}]"
-                method = getattr(sim, SECTIONS[section])
-                kwargs = self.prepare(section, path, entry, method)
-                if kwargs is not None:
-                    required = {k for k, p in parameters(method).items() if p.default is p.empty}
-                    self.call(path, method, kwargs, required)
+                self.component(sim, section, index, entry)
+        self.check_targets(sim)
         return sim
+
+    def component(self, sim: Simulation, section: str, index: int, entry: Mapping) -> None:
+        """Build one entry of a section other than the brokers'."""
+        path = f"{section}[{index}]"
+        method = getattr(sim, SECTIONS[section])
+        kwargs = self.prepare(section, path, entry, method)
+        if kwargs is not None:
+            required = {k for k, p in parameters(method).items() if p.default is p.empty}
+            if not isinstance(self.call(path, method, kwargs, required), Failed):
+                if section in TARGETS:
+                    self.target(path, TARGETS[section], kwargs[TARGETS[section]])
+                return
+        if section in CALLEES:  # a stand-in, so that calls to it are still checked
+            with contextlib.suppress(*ERRORS):
+                sim.service(entry.get("name"))
+
+    def target(self, path: str, field: str, names: Any) -> None:
+        """Note the callee name(s) at ``path.field``, looked up once all are built."""
+        if isinstance(names, str):
+            self.targets.append((f"{path}.{field}", names))
+        else:
+            self.targets.extend((f"{path}.{field}[{i}]", name) for i, name in enumerate(names))
+
+    def check_targets(self, sim: Simulation) -> None:
+        """Each noted target names a service, load balancer or cache of the scenario."""
+        for path, name in self.targets:
+            try:
+                sim.world.callee(name, path)
+            except ERRORS as err:
+                self.error("", err, set(SECTIONS))
 
     def simulation(self, document: Mapping, seed: int | None) -> Simulation:
         settings = ("seed", "sample_interval", "record", "engine")
@@ -205,7 +198,7 @@ class _Loader:
         if seed is not None:
             kwargs["seed"] = seed
         sim = self.call("", Simulation, kwargs, set())
-        sim = Simulation() if isinstance(sim, _Failed) else sim
+        sim = Simulation() if isinstance(sim, Failed) else sim
         duration = document.get("duration")
         if duration is not None:
             try:
@@ -273,28 +266,40 @@ class _Loader:
                         kwargs[key] = STAND_INS[key]
                     else:
                         del kwargs[key]
-        if section == "consumer_groups" and "faults" in kwargs:
+        if "faults" in kwargs:
             kwargs["faults"] = self.faults(path, kwargs["faults"])
+        if "calls" in kwargs:
+            kwargs["calls"] = self.calls(path, kwargs["calls"])
         return kwargs
 
-    def faults(self, path: str, value: Any) -> list | None:
-        if value is None:
-            return None
-        single = isinstance(value, Mapping)
-        if not single and not isinstance(value, list):
-            self.problem(
-                f"{path}.faults",
-                f"expected a list of faults such as [{{transient_errors: {{p: 0.05}}}}], "
-                f"got {value!r}",
-            )
-            return None
+    def faults(self, path: str, value: Any) -> list:
         built = []
-        for index, item in enumerate([value] if single else value):
-            argument = "faults" if single else f"faults[{index}]"
+        for argument, item in self.items(path, "faults", value, "{transient_errors: {p: 0.05}}"):
             try:
                 built.append(scenario_specs.fault(item, argument))
             except ERRORS as err:
                 self.error(path, err, {"faults"})
+        return built
+
+    def calls(self, path: str, value: Any) -> list[Call]:
+        """A service's calls, each checked as an entry of :class:`~evsim.Call`'s arguments
+        (a name alone is a call to it with the defaults)."""
+        built = []
+        for argument, item in self.items(path, "calls", value, CALL_EXAMPLE):
+            where = f"{path}.{argument}"
+            if isinstance(item, str):
+                item = {"target": item}
+            elif isinstance(item, Mapping) and set(item) == {Call.kind}:  # as spec() writes it
+                where, item = f"{where}.{Call.kind}", item[Call.kind]
+            if not isinstance(item, Mapping):
+                expected = f"a service's name or a mapping such as {CALL_EXAMPLE}"
+                self.problem(where, f"expected {expected}, got {item!r}")
+                continue
+            kwargs = self.prepare("calls", where, item, Call)
+            call = FAILED if kwargs is None else self.call(where, Call, kwargs, {"target"})
+            if isinstance(call, Call):
+                built.append(call)
+                self.target(where, "target", call.target)
         return built
 
     # --- brokers --------------------------------------------------------------------
@@ -311,7 +316,7 @@ class _Loader:
             kwargs.pop("dead_letter", None)
             kwargs.pop("max_receive_count", None)
         built = self.call(path, method, kwargs, {"name"})
-        if isinstance(built, _Failed):  # a stand-in, so that references to it are still checked
+        if isinstance(built, Failed):  # a stand-in, so that references to it are still checked
             try:
                 name = kwargs.get("name")
                 built = method(name, fifo=True) if str(name).endswith(".fifo") else method(name)
@@ -364,8 +369,3 @@ class _Loader:
                 self.problem(f"{where}.queue", "missing; this field is required")
             elif not unknown:
                 self.call(where, fanout.subscribe, dict(item), {"queue"})
-
-
-def _argument(message: str) -> str | None:
-    match = re.match(r"([A-Za-z_]\w*)[.\[ :]", message)
-    return match.group(1) if match else None

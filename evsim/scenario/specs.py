@@ -1,17 +1,18 @@
-"""Scenario-file values ↔ evsim objects: distributions, arrivals, keys, faults, retries.
+"""Scenario-file values → evsim objects: distributions, arrivals, keys, faults, retries,
+and the request-response side's breakers, budgets, throttles and load latency.
 
-In a file, a distribution, arrival process, key chooser, fault or autoscaler is a one-key
-mapping naming its kind (``{exponential: {mean: 0.02}}``, ``{lag_autoscaler:
-{lag_threshold: 100}}``); a distribution may also be a plain
-number of seconds (a constant). A retry is a plain mapping of :class:`~evsim.Retry`'s
-arguments and its backoff a plain mapping of :class:`~evsim.Backoff`'s (or a number, a
-fixed delay); the one-key forms ``{retry: {...}}`` and ``{backoff: {...}}`` that
-``spec()`` writes are accepted too. Errors name the path inside the entry
-(``retry.max_attempts: must be >= 1, got 0``).
+In a file, a thing of several kinds (a distribution, arrival process, key chooser, fault,
+autoscaler or retry budget) is a one-key mapping naming its kind (``{exponential: {mean:
+0.02}}``, ``{lag_autoscaler: {lag_threshold: 100}}``, ``{token_bucket: {}}``); a
+distribution may also be a plain number of seconds (a constant). A thing of one kind (a
+retry, a backoff, a circuit breaker, a throttle, a load latency, a service's call) is a
+plain mapping of its class's arguments (``{max_attempts: 4, backoff: {base: 0.1}}``,
+``{failure_rate_threshold: 50}``; a backoff may also be a number, a fixed delay), and the
+one-key form that ``spec()`` writes (``{retry: {...}}``, ``{circuit_breaker: {...}}``) is
+accepted too. Errors name the path inside the entry (``retry.max_attempts: must be >= 1,
+got 0``).
 
-:func:`scenario_dict` goes the other way (with :func:`tidy` for each entry): it drops
-arguments left at their defaults and writes constants as numbers and retries as plain
-mappings, so a saved scenario reads like a hand-written one.
+:mod:`evsim.scenario.export` goes the other way (:func:`~evsim.scenario.export.scenario_dict`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any, TypeVar, cast
 
-from evsim import _check
 from evsim._check import did_you_mean
 from evsim.actors import autoscale as autoscalers
-from evsim.actors import faults
-from evsim.actors.retry import NO_RETRY, Backoff, Retry
+from evsim.actors import budgets, faults
+from evsim.actors.admission import Throttle
+from evsim.actors.breaker import CircuitBreaker
+from evsim.actors.cache import CacheFlush
+from evsim.actors.load_latency import LoadLatency
+from evsim.actors.retry import Backoff, Retry
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.simulation import Simulation
 from evsim.workload import arrivals as arrivals_module
 from evsim.workload import dist, keys
-from evsim.workload.specs import build_from_spec
+from evsim.workload.specs import Specified, build_from_spec
 
 SECTIONS = {  # section → Simulation method its entries call
     "topics": "topic",
@@ -40,9 +43,21 @@ SECTIONS = {  # section → Simulation method its entries call
     "producers": "producer",
     "consumer_groups": "consumer_group",
     "redrives": "redrive",
+    "services": "service",
+    "load_balancers": "load_balancer",
+    "caches": "cache",
+    "clients": "client",
 }
 RETRY_EXAMPLE = "{max_attempts: 4, backoff: {base: 0.1, cap: 10, jitter: full}}"
 BACKOFF_EXAMPLE = "{base: 0.1, cap: 10, jitter: full}"
+EXAMPLES = {  # a plain mapping of each one-kind class's arguments, as errors show it
+    LoadLatency: "{mode: polynomial, factor: 4, exponent: 3}",
+    Throttle: "{rate: 100, burst: 20}",
+    CircuitBreaker: "{failure_rate_threshold: 50, wait_in_open: 30}",
+}
+FAULT_KINDS: dict[str, type[Specified]] = {**faults.KINDS, CacheFlush.kind: CacheFlush}
+"""The faults a file may name: a consumer group's and a service's, and a cache's flush
+(each component refuses the kinds it does not take)."""
 
 
 def parameters(fn: Callable[..., Any]) -> dict[str, inspect.Parameter]:
@@ -110,6 +125,31 @@ def _renamed(argument: str, build: Callable[[], Built]) -> Built:
         raise type(err)(f"{argument}.{err}") from err
 
 
+def arguments(
+    value: Any, argument: str, cls: type[Specified], expected: str
+) -> tuple[str, dict[str, Any]]:
+    """A plain mapping of ``cls``'s arguments (or the one-key ``{kind: {...}}`` that
+    ``spec()`` writes), checked for unknown and missing fields: the argument its errors
+    name and the arguments. ``expected`` words what else was acceptable."""
+    if isinstance(value, Mapping) and set(value) == {cls.kind}:
+        argument, value = f"{argument}.{cls.kind}", value[cls.kind]
+    if not isinstance(value, Mapping):
+        raise ConfigTypeError(f"{argument}: expected {expected}, got {value!r}")
+    _check_fields(argument, value, cls)
+    return argument, dict(value)
+
+
+One = TypeVar("One", LoadLatency, Throttle, CircuitBreaker)
+
+
+def _one_kind(value: Any, argument: str, cls: type[One]) -> One | None:
+    """``cls`` from a plain mapping of its arguments (see :func:`arguments`); null: None."""
+    if value is None or isinstance(value, cls):
+        return value
+    argument, kwargs = arguments(value, argument, cls, f"a mapping such as {EXAMPLES[cls]}")
+    return _renamed(argument, lambda: cls(**kwargs))
+
+
 # --- file → objects ---------------------------------------------------------------------
 
 
@@ -128,6 +168,11 @@ def arrivals(value: Any, argument: str) -> arrivals_module.Arrivals:
     return arrivals_module.from_spec(value, argument)
 
 
+def open_loop(value: Any, argument: str) -> arrivals_module.Arrivals | None:
+    """A client's arrivals (see :func:`arrivals`), or null: a closed loop (``users``)."""
+    return None if value is None else arrivals(value, argument)
+
+
 def key_chooser(value: Any, argument: str) -> keys.KeyChooser | None:
     """``{uniform_keys: {n: 10000}}``, ``{zipf_keys: {n: 10000, s: 1.2}}`` or null."""
     return keys.from_spec(value, argument)
@@ -136,9 +181,10 @@ def key_chooser(value: Any, argument: str) -> keys.KeyChooser | None:
 _DURATIONS = {"crashes": ("mttf", "mttr"), "contention": ("latency",)}  # distributions
 
 
-def fault(value: Any, argument: str) -> faults.Fault:
+def fault(value: Any, argument: str) -> Specified:
     """``{transient_errors: {p: 0.05}}``, ``{crashes: {mttf: 60, mttr: 5}}``,
-    ``{contention: {latency: {folded_normal: {loc: 0.01, scale: 0.002}}}}``, ..."""
+    ``{contention: {latency: {folded_normal: {loc: 0.01, scale: 0.002}}}}``,
+    ``{capacity_loss: {start: 60, end: 120, workers: 2}}``, ``{cache_flush: {at: 30}}``, ..."""
     if isinstance(value, Mapping) and len(value) == 1:
         [(kind, params)] = value.items()
         if isinstance(params, Mapping):
@@ -152,7 +198,7 @@ def fault(value: Any, argument: str) -> faults.Fault:
                 if isinstance(params.get(key), Mapping):
                     params[key] = dist.from_spec(params[key], f"{argument}.{kind}.{key}")
             value = {kind: params}
-    return build_from_spec(value, faults.KINDS, argument)
+    return build_from_spec(value, FAULT_KINDS, argument)
 
 
 def backoff(value: Any, argument: str) -> Backoff | float:
@@ -161,30 +207,16 @@ def backoff(value: Any, argument: str) -> Backoff | float:
         return value
     if isinstance(value, Real) and not isinstance(value, bool):
         return cast(float, value)  # Retry checks a number (a fixed delay, FixedBackOff)
-
-    if isinstance(value, Mapping) and set(value) == {"backoff"}:
-        argument, value = f"{argument}.backoff", value["backoff"]
-    if not isinstance(value, Mapping):
-        raise ConfigTypeError(
-            f"{argument}: expected a number of seconds (a fixed delay) or a mapping such as "
-            f"{BACKOFF_EXAMPLE}, got {value!r}"
-        )
-    _check_fields(argument, value, Backoff)
-    return _renamed(argument, lambda: Backoff(**value))
+    expected = f"a number of seconds (a fixed delay) or a mapping such as {BACKOFF_EXAMPLE}"
+    argument, kwargs = arguments(value, argument, Backoff, expected)
+    return _renamed(argument, lambda: Backoff(**kwargs))
 
 
 def retry(value: Any, argument: str) -> Retry | None:
     """A plain mapping of Retry's arguments (or ``{retry: {...}}``); null: no retries."""
     if value is None or isinstance(value, Retry):
         return value
-    if isinstance(value, Mapping) and set(value) == {"retry"}:
-        argument, value = f"{argument}.retry", value["retry"]
-    if not isinstance(value, Mapping):
-        raise ConfigTypeError(
-            f"{argument}: expected a mapping such as {RETRY_EXAMPLE}, got {value!r}"
-        )
-    _check_fields(argument, value, Retry)
-    kwargs = dict(value)
+    argument, kwargs = arguments(value, argument, Retry, f"a mapping such as {RETRY_EXAMPLE}")
     if "backoff" in kwargs:
         kwargs["backoff"] = backoff(kwargs["backoff"], f"{argument}.backoff")
     return _renamed(argument, lambda: Retry(**kwargs))
@@ -203,6 +235,33 @@ def autoscale(value: Any, argument: str) -> autoscalers.Autoscale | None:
     return build_from_spec(value, autoscalers.KINDS, argument)
 
 
+def load_latency(value: Any, argument: str) -> LoadLatency | None:
+    """``{mode: polynomial, factor: 4, exponent: 3}`` (LoadLatency's arguments) or null."""
+    return _one_kind(value, argument, LoadLatency)
+
+
+def throttle(value: Any, argument: str) -> Throttle | None:
+    """``{rate: 100, burst: 20}`` (Throttle's arguments) or null."""
+    return _one_kind(value, argument, Throttle)
+
+
+def breaker(value: Any, argument: str) -> CircuitBreaker | None:
+    """A plain mapping of CircuitBreaker's arguments (``{}``: Resilience4j's defaults) or
+    null."""
+    return _one_kind(value, argument, CircuitBreaker)
+
+
+def budget(value: Any, argument: str) -> budgets.TokenBucket | budgets.RetryThrottle | None:
+    """``{token_bucket: {}}`` (the AWS SDKs' defaults), ``{retry_throttle: {max_tokens: 10,
+    token_ratio: 0.1}}`` or null."""
+    if value is None or isinstance(value, budgets.TokenBucket | budgets.RetryThrottle):
+        return value
+    return build_from_spec(value, budgets.KINDS, argument)
+
+
+SPEC_FIELDS: dict[str, Callable[[Any, str], Any]] = {  # a client's and a call's
+    "retry": retry, "breaker": breaker, "budget": budget,
+}  # fmt: skip
 CONVERTERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "topics": {"latency": distribution},
     "queues": {"latency": distribution},
@@ -210,152 +269,17 @@ CONVERTERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "producers": {"arrivals": arrivals, "keys": key_chooser},
     "consumer_groups": {"service_time": distribution, "retry": retry, "autoscale": autoscale},
     "redrives": {},
+    "services": {"service_time": distribution, "load_latency": load_latency, "throttle": throttle},
+    "load_balancers": {},
+    "caches": {},
+    "clients": {
+        "arrivals": open_loop,
+        "keys": key_chooser,
+        "think_time": distribution,
+        **SPEC_FIELDS,
+    },
+    "calls": SPEC_FIELDS,
 }
-"""Per section, the fields holding a spec and the function that builds it (faults, a
-list, are converted item by item by the loader)."""
-
-
-# --- objects → file ---------------------------------------------------------------------
-
-
-def _plain_distribution(spec: Any) -> Any:
-    """A constant's spec as its number; other specs unchanged."""
-    if isinstance(spec, Mapping) and set(spec) == {"constant"}:
-        return spec["constant"]["value"]
-    return spec
-
-
-def _plain_backoff(spec: Mapping[str, Any]) -> Any:
-    params = dict(spec["backoff"])
-    if params["jitter"] == "none" and params["cap"] == params["base"]:
-        return params["base"]  # a fixed delay
-    defaults = parameters(Backoff)
-    return {k: v for k, v in params.items() if k == "base" or v != defaults[k].default}
-
-
-def _plain_retry(spec: Any) -> Any:
-    if not isinstance(spec, Mapping) or set(spec) != {"retry"}:
-        return spec
-    if spec == NO_RETRY.spec():
-        return None
-    params = dict(spec["retry"])
-    params["backoff"] = _plain_backoff(params["backoff"])
-    defaults = parameters(Retry)
-    return {k: v for k, v in params.items() if v != defaults[k].default}
-
-
-def _plain_autoscale(spec: Any) -> Any:
-    """An autoscaler's spec without its defaults, a constant ``startup`` as its number."""
-    [(kind, params)] = spec.items()
-    defaults = parameters(autoscalers.KINDS[kind])
-    plain = {**params, "startup": _plain_distribution(params["startup"])}
-    return {kind: {k: v for k, v in plain.items() if k not in defaults or _differs(v, defaults[k])}}
-
-
-def _differs(value: Any, parameter: inspect.Parameter) -> bool:
-    default = parameter.default
-    if default is inspect.Parameter.empty:
-        return True
-    return isinstance(value, bool) != isinstance(default, bool) or value != default
-
-
-def _plain_fault(spec: Any) -> Any:
-    [(kind, params)] = spec.items()
-    return {kind: {k: v for k, v in params.items() if v is not None}}
-
-
-def tidy(entry: Mapping[str, Any], defaults: Mapping[str, inspect.Parameter]) -> dict:
-    """An entry of ``sim.config["scenario"]`` as a scenario file would write it."""
-    out: dict[str, Any] = {}
-    for key, value in entry.items():
-        if key in ("latency", "service_time"):
-            value = _plain_distribution(value)
-        elif key == "retry":
-            value = _plain_retry(value)
-        elif key == "faults":
-            value = [_plain_fault(item) for item in value] or None
-        elif key == "autoscale" and value is not None:
-            value = _plain_autoscale(value)
-        elif key == "subscriptions":
-            value = [{k: v for k, v in s.items() if v is not None} for s in value]
-        parameter = defaults.get(key)
-        if parameter is not None and parameter.default is not inspect.Parameter.empty:
-            default = parameter.default
-            same_kind = isinstance(value, bool) == isinstance(default, bool)
-            if value is None or (same_kind and value == default):
-                continue
-        out[key] = value
-    return out
-
-
-# --- a simulation back to a file ----------------------------------------------------
-
-
-def scenario_dict(sim: Simulation, functions: str = "error") -> dict[str, Any]:
-    """``sim``'s configuration as a scenario mapping that :func:`load_scenario` rebuilds.
-
-    Arguments at their defaults are left out, constants are numbers and retries plain
-    mappings; the retry topics of non-blocking retries are left out (the group recreates
-    them). Handlers, payload and attribute functions and ``PoisonEvents(match=...)``
-    cannot be written to a file: ``functions="error"`` raises ConfigError naming them,
-    ``functions="drop"`` leaves them out (the rebuilt system then behaves differently).
-    Write the result with ``yaml.safe_dump(scenario_dict(sim), sort_keys=False)``.
-    """
-    _check.choice("functions", functions, ("error", "drop"))
-    config = sim.config
-    out: dict[str, Any] = {"seed": config["seed"]}
-    if sim.duration is not None:
-        out["duration"] = sim.duration
-    if config["sample_interval"] != 1.0:
-        out["sample_interval"] = config["sample_interval"]
-    if config["record"] != "full":
-        out["record"] = config["record"]
-    found = _functions(sim)
-    if found and functions == "error":
-        raise ConfigError(
-            "scenario_dict: these are Python functions and cannot go into a scenario file: "
-            f"{', '.join(found)}; pass functions='drop' to leave them out"
-        )
-    retry_topics = {
-        topic.name
-        for group in sim.groups.values()
-        for chain in getattr(group.feed, "retry_topics", [])
-        for topic in chain
-    }
-    for section, method in SECTIONS.items():
-        defaults = parameters(getattr(Simulation, method))
-        items = []
-        for index, entry in enumerate(config["scenario"][section]):
-            if section == "topics" and entry["name"] in retry_topics:
-                continue
-            entry = tidy(entry, defaults)
-            for field in ("payload", "attributes", "handler"):
-                if f"{section}[{index}].{field}" in found:
-                    entry.pop(field, None)
-            if "faults" in entry:
-                entry["faults"] = [f for f in entry["faults"] if not _matches(f)]
-            items.append(entry)
-        if items:
-            out[section] = items
-    return out
-
-
-def _matches(fault: dict) -> bool:
-    """Whether a fault's spec holds a match function (by name)."""
-    return "match" in next(iter(fault.values()))
-
-
-def _functions(sim: Simulation) -> list[str]:
-    """Paths of the parts of ``sim`` that are functions (``producers[0].payload``)."""
-    found = []
-    for index, producer in enumerate(sim.producers.values()):
-        for field in ("payload", "attributes"):
-            if callable(getattr(producer.config, field)):
-                found.append(f"producers[{index}].{field}")
-    for index, group in enumerate(sim.groups.values()):
-        if group.config.handler is not None:
-            found.append(f"consumer_groups[{index}].handler")
-        for number, item in enumerate(group.config.fault_list):
-            if isinstance(item, faults.PoisonEvents) and item.match is not None:
-                found.append(f"consumer_groups[{index}].faults[{number}].match")
-    return found
+"""Per section, the fields holding a spec and the function that builds it; ``calls``: the
+fields of a service's call. Faults and calls, lists, are converted item by item by the
+loader."""
