@@ -246,12 +246,15 @@ def test_scenario_dict_refuses_functions_unless_told_to_drop_them():
     sim.topic("t")
     sim.producer("p", "t", ev.Poisson(rate=5), payload=lambda i: {"i": i})
     sim.consumer_group("g", "t", handler=lambda event, ctx: None)
+    sim.service("api", handler=lambda request, ctx: None)
     with pytest.raises(
-        ev.ConfigError, match=r"producers\[0\].payload.*consumer_groups\[0\].handler"
+        ev.ConfigError,
+        match=r"producers\[0\].payload.*consumer_groups\[0\].handler.*services\[0\].handler",
     ):
         scenario_dict(sim)
     saved = scenario_dict(sim, functions="drop")
     assert "handler" not in saved["consumer_groups"][0]
+    assert "handler" not in saved["services"][0]
     assert "payload" not in saved["producers"][0]
     assert scenario_dict(ev.load_scenario(saved)) == saved
 
@@ -355,6 +358,9 @@ def test_a_handler_cannot_come_from_a_file():
     )
     assert path == "consumer_groups[0].handler"
     assert "Python function" in message
+    path, _, message = only("services: [{name: api, handler: my_module.handle}]")
+    assert path == "services[0].handler"
+    assert "Python function" in message and "sim.service(..., handler=fn)" in message
 
 
 def test_unknown_sections_missing_fields_and_misshapen_entries():

@@ -38,6 +38,7 @@ SYSTEM = """
             budget: {token_bucket: {}}
           - target: lb
             retry: {max_attempts: 2}
+            max_concurrent: 3
             budget: {retry_throttle: {max_tokens: 10, token_ratio: 0.1}}
         parallel: true
         shed_after: 0.5
@@ -88,7 +89,7 @@ def python_system() -> ev.Simulation:
             ev.Call("cache", timeout=0.5),
             ev.Call("payment", timeout=0.2, retry=payment_retry, cancel_on_timeout=True,
                     breaker=breaker, budget=ev.TokenBucket()),
-            ev.Call("lb", retry=ev.Retry(2), budget=ev.RetryThrottle(10, 0.1)),
+            ev.Call("lb", retry=ev.Retry(2), budget=ev.RetryThrottle(10, 0.1), max_concurrent=3),
         ],
         parallel=True, shed_after=0.5, max_in_flight=50, throttle=ev.Throttle(80, burst=10),
         faults=[ev.TransientErrors(0.01), ev.CapacityLoss(5, 10, workers=2)],

@@ -197,4 +197,7 @@ def _functions(sim: Simulation) -> list[str]:
         for number, item in enumerate(group.config.fault_list):
             if isinstance(item, faults.PoisonEvents) and item.match is not None:
                 found.append(f"consumer_groups[{index}].faults[{number}].match")
+    for index, service in enumerate(sim.services.values()):
+        if service.config.handler is not None:
+            found.append(f"services[{index}].handler")
     return found

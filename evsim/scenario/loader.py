@@ -102,8 +102,9 @@ TARGETS = {"clients": "target", "caches": "target", "load_balancers": "targets"}
 CALL_EXAMPLE = "{target: payment, timeout: 0.5}"
 HANDLER = (
     "a handler is a Python function and cannot come from a scenario file; load the "
-    "scenario, then add this group in Python with sim.consumer_group(..., handler=fn)"
+    "scenario, then add this {what} in Python with sim.{method}(..., handler=fn)"
 )
+HANDLED = {"consumer_groups": ("group", "consumer_group"), "services": ("service", "service")}
 STAND_INS = {"arrivals": Periodic(interval=1.0)}  # keep checking a producer's other fields
 
 
@@ -244,9 +245,10 @@ class _Loader(Problems):
         options = [*params, *extra]
         kwargs = {}
         for key, value in entry.items():
-            if key == "handler" and section == "consumer_groups":
+            if key == "handler" and section in HANDLED:
                 if value is not None:
-                    self.problem(f"{path}.handler", HANDLER)
+                    what, method_name = HANDLED[section]
+                    self.problem(f"{path}.handler", HANDLER.format(what=what, method=method_name))
             elif key not in options:
                 self.problem(f"{path}.{key}", unknown_field(key, options))
             else:
