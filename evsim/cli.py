@@ -31,7 +31,7 @@ from evsim.cli_output import fail
 from evsim.cli_run import run_command
 from evsim.cli_sweep import sweep_command
 from evsim.cli_usage import Parser, error_line
-from evsim.result import SUMMARY_COLUMNS, AccountingError
+from evsim.result import ALL_SUMMARY_COLUMNS, AccountingError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--metric",
         default="latency_mean",
-        choices=SUMMARY_COLUMNS,
+        choices=ALL_SUMMARY_COLUMNS,
         metavar="NAME",
         help="the metric the chart compares (default latency_mean)",
     )

@@ -20,7 +20,7 @@ from evsim import run_budget
 from evsim.cli_output import plot_function, table_text, warn
 from evsim.cli_usage import UsageError, check_out, parse_param, run_until
 from evsim.errors import ConfigError
-from evsim.result import SUMMARY_COLUMNS, Result
+from evsim.result import ALL_SUMMARY_COLUMNS, Result, row_label
 from evsim.scenario.loader import build
 from evsim.scenario.source import Source, read_source, with_values
 
@@ -100,8 +100,9 @@ def run_point(
 
 
 def _means(table: Any, params: list[str]) -> Any:
-    metrics = [c for c in SUMMARY_COLUMNS if c in table.columns]
-    keys = [*params, "group"] if "group" in table.columns else params
+    metrics = [c for c in ALL_SUMMARY_COLUMNS if c in table.columns]
+    label = row_label(table)
+    keys = [*params, label] if label is not None else params
     if table.empty or not metrics:
         return table
     return table.groupby(keys, sort=False)[metrics].mean()
@@ -119,12 +120,13 @@ def _sweep_charts(table: Any, params: list[str], metric: str, out: Path) -> list
     import matplotlib.pyplot as plt
 
     parts: list[tuple[str, Any, dict[str, str]]]
-    if len(params) == 1 or "group" not in table.columns:
+    label = row_label(table)
+    if len(params) == 1 or label is None:
         parts = [("sweep", table, {})]
     else:
-        groups = list(table["group"].unique())
+        groups = list(table[label].unique())
         parts = [
-            ("sweep" if len(groups) == 1 else f"sweep_{group}", table[table["group"] == group],
+            ("sweep" if len(groups) == 1 else f"sweep_{group}", table[table[label] == group],
              {"by": params[1]})
             for group in groups
         ]  # fmt: skip

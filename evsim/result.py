@@ -26,6 +26,16 @@ SUMMARY_COLUMNS = [
     "throughput", "latency_mean", "latency_p50", "latency_p95", "latency_p99", "max_lag",
     "utilisation",
 ]  # fmt: skip
+ALL_SUMMARY_COLUMNS = list(dict.fromkeys([*SUMMARY_COLUMNS, *request_summary.REQUEST_COLUMNS]))
+"""The summary's columns when the run has request-response parts: the groups', then the
+services' and clients'."""
+
+
+def row_label(table: pd.DataFrame) -> str | None:
+    """The column naming what a sweep row measures: ``"group"`` (a run with consumer
+    groups only), ``"name"`` (one with services and clients too: the summary's index), or
+    None."""
+    return next((column for column in ("group", "name") if column in table.columns), None)
 
 
 class AccountingError(EvsimError, AssertionError):
@@ -147,7 +157,7 @@ class Result:
         joined = pd.concat([summary, rows.drop(columns="utilisation")], axis=0).astype(float)
         joined.loc[rows.index, "utilisation"] = rows["utilisation"]
         joined.index.name = "name"
-        return joined[list(dict.fromkeys([*SUMMARY_COLUMNS, *request_summary.REQUEST_COLUMNS]))]
+        return joined[ALL_SUMMARY_COLUMNS]
 
     def _group_summary(self) -> pd.DataFrame:
         if not self.groups:  # a request-response system only

@@ -200,6 +200,19 @@ def test_sweep_of_a_spec_parameter_runs_in_this_process(capsys):
     assert rate in out and "inventory-service" in out
 
 
+def test_a_sweep_of_a_request_scenario_compares_services_and_clients(capsys, tmp_path):
+    workers = "services[2].workers"  # inventory-a's
+    status, out, _ = in_process(
+        capsys, "sweep", str(SCENARIOS / "order_api.yaml"), "--param", f"{workers}=4,8",
+        "--until", "20", "--jobs", "1", "--metric", "availability", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert status == 0
+    assert "availability" in out and "goodput" in out
+    table = pd.read_csv(tmp_path / "sweep.csv")
+    assert {"web", "orders", "payment"} <= set(table["name"])
+    assert (tmp_path / "sweep.png").exists()
+
+
 def test_sweep_refuses_an_unknown_path():
     run = evsim("sweep", ORDER_FLOW, "--param", "consumer_groups[9].consumers=1,2")
     assert_clear_error(run, "--param consumer_groups[9].consumers", "has 2 entries")

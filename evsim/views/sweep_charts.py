@@ -15,6 +15,7 @@ import pandas as pd
 
 from evsim.analysis.experiment import confidence_interval
 from evsim.errors import ConfigError
+from evsim.result import row_label
 from evsim.views.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def sweep_data(
     Student-t confidence interval: columns [by], x, mean, low, high, n, sorted by ``x``'s
     values (as numbers when they all read as numbers).
 
-    ``by=None`` on a table with several consumer groups uses ``by="group"``. Other
+    ``by=None`` on a table with several consumer groups uses ``by="group"`` (``"name"``
+    when it has services and clients too). Other
     parameters that vary must be named in ``by`` (their runs are not replications)."""
     for argument, column in (("x", x), ("metric", metric), ("by", by)):
         if column is not None and column not in table.columns:
@@ -66,9 +68,11 @@ def _numeric(values: pd.Series) -> pd.Series:
 
 
 def _variant(table: pd.DataFrame, by: str | None) -> str | None:
-    """``by``, or "group" when not given and the table holds several groups."""
-    if by is None and "group" in table.columns and table["group"].nunique() > 1:
-        return "group"
+    """``by``, or the row label when not given and the table holds several groups (or
+    services and clients)."""
+    label = row_label(table)
+    if by is None and label is not None and table[label].nunique() > 1:
+        return label
     return by
 
 
