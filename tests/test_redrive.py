@@ -171,6 +171,27 @@ def test_rate_paces_the_copies(dead_letter_topic):
     np.testing.assert_allclose(np.diff(second), 1 / 2.0)  # rate=2 per second
 
 
+@pytest.mark.parametrize("record", ["full", "summary"])
+def test_a_paced_redrive_sends_every_record_of_a_topic_nobody_else_reads(record):
+    # summary mode forgets, a chunk at a time, the records nobody holds: the redrive
+    # copies what it will send before it lets go of them, while more are dead-lettered
+    def buggy_spells(event):
+        return event.published_at < 4 or 6 <= event.published_at < 8
+
+    sim = ev.Simulation(seed=3, record=record)
+    sim.topic("t")
+    sim.producer("p", "t", ev.Periodic(interval=0.01), stop=9.995)
+    sim.consumer_group("g", "t", dead_letter="t-dlt", faults=[ev.PoisonEvents(match=buggy_spells)])
+    redrive = sim.redrive("t-dlt", at=5, rate=100.0)
+    result = sim.run(until=12)
+    result.check()
+    assert redrive.moved == 399  # the events of 0.01 ... 3.99 s, one each 0.01 s from 5 s
+    row = result.summary().loc["g"]
+    # the bug is back from 6 s to 8 s: 200 events then and the 200 copies sent then fail
+    assert row["dead_lettered"] == 399 + 200 + 200
+    assert row["processed"] == (999 - 599) + (399 - 200)
+
+
 # --- a DLQ shared by several queues ---------------------------------------------------------
 
 

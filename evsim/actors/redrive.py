@@ -13,6 +13,7 @@ got, so a second redrive does not send them twice. Use it to fix a bug, then rep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from evsim import _check
@@ -24,6 +25,21 @@ from evsim.errors import ConfigError
 
 MAX_SQS_MOVE_RATE = 500
 """Messages a second, the most StartMessageMoveTask's MaxNumberOfMessagesPerSecond takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A dead-letter record as it will be sent back: to ``target``, caused by the record,
+    with ``root`` (the event first published) as its original."""
+
+    record_id: int
+    target: Any
+    event_type: int
+    key: str | None
+    payload: Any
+    root: int
+    schema_version: int
+    attributes: dict[str, Any] | None
 
 
 class Redrive:
@@ -81,8 +97,8 @@ class Redrive:
             yield from self._move_messages()
             return
         gap = 0.0 if self.rate is None else 1.0 / self.rate
-        for record_id in self._records():
-            self._resend(record_id)
+        for copy in self._records():
+            self._send(copy)
             if gap:
                 yield env.timeout(gap)
 
@@ -98,14 +114,15 @@ class Redrive:
             if not taken:
                 return
             for message in taken:
-                self._resend(message.event_id)
+                self._send(self._copy(message.event_id))
                 events.release(message.event_id)  # the DLQ no longer holds it
             left = max(0, left - len(taken))
             if left and self.rate is not None:
                 yield env.timeout(1.0 / self.rate)
 
-    def _records(self) -> list[int]:
-        """Ids of the dead-letter topic's records to send back, in their order."""
+    def _records(self) -> list[_Copy]:
+        """The dead-letter topic's records to send back, in their order: copied before the
+        redrive lets go of them (record="summary" forgets a record nobody reads)."""
         dead_letter = self.dead_letter
         now = self.world.env.now
         # shared by every redrive of this topic, so a later one sends only what came since
@@ -115,22 +132,29 @@ class Redrive:
             start = max(cursor[partition], dead_letter.log_start_offset(partition, now))
             end = dead_letter.log_end_offset(partition)
             records.extend(dead_letter.event_at(partition, o) for o in range(start, end))
-            cursor[partition] = end
+        copies = [self._copy(record_id) for record_id in sorted(records)]
+        for partition in range(dead_letter.partitions):
+            cursor[partition] = dead_letter.log_end_offset(partition)
             dead_letter.release_reader(partition, cursor, partition)  # this redrive is done
-        return sorted(records)
+        return copies
 
-    def _resend(self, record_id: int) -> None:
+    def _copy(self, record_id: int) -> _Copy:
+        """What resending a record takes: its own fields (a copy has its event's), less
+        what the group added to them; the original event may be long forgotten."""
         events = self.world.records.events
         original = events.original[record_id]
-        root = record_id if original < 0 else original
-        target = self.to or self._origin(record_id)
-        # the record's own fields (a copy has its event's), less what the group added to it:
-        # the original event may be long forgotten (record="summary")
+        return _Copy(
+            record_id, self.to or self._origin(record_id), events.event_type[record_id],
+            events.key[record_id], events.payload[record_id],
+            record_id if original < 0 else original, events.schema_version[record_id],
+            headers.without_added(events.attributes[record_id]),
+        )  # fmt: skip
+
+    def _send(self, copy: _Copy) -> None:
         send(
-            self.world, target, self.code, events.event_type[record_id], events.key[record_id],
-            events.payload[record_id], cause=record_id, original=root,
-            schema_version=events.schema_version[record_id],
-            attributes=headers.without_added(events.attributes[record_id]),
+            self.world, copy.target, self.code, copy.event_type, copy.key, copy.payload,
+            cause=copy.record_id, original=copy.root, schema_version=copy.schema_version,
+            attributes=copy.attributes,
         )  # fmt: skip
         self.moved += 1
 
