@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evsim import _check
+from evsim.analysis.ordering import out_of_order
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.views.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
 from evsim.views.sweep_charts import sweep_comparison, sweep_data
@@ -257,10 +258,10 @@ def out_of_order_data(result: Result, group: str) -> pd.DataFrame:
             "event_id": done["event_id"].to_numpy(),
         }
     ).dropna(subset=["key"])
-    keyed = keyed.sort_values(["completed_at", "event_id"], kind="stable")
-    latest = keyed.groupby("key", sort=False)["published_at"].cummax()
-    earlier = latest.groupby(keyed["key"], sort=False).shift(1)
-    keyed["out_of_order"] = keyed["published_at"] < earlier
+    keyed = keyed.sort_values("event_id", kind="stable")  # ties finish in event order
+    keyed["out_of_order"] = out_of_order(
+        keyed["key"], keyed["published_at"], keyed["completed_at"]
+    )
     table = keyed.groupby("key").agg(
         processed=("event_id", "size"), out_of_order=("out_of_order", "sum")
     )
