@@ -28,54 +28,23 @@ from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from evsim import _check
 from evsim.analysis import compare_measures as measures
+from evsim.analysis import compare_table
 from evsim.analysis.compare_models import (
     ARCHITECTURES,
-    DOWNSTREAMS,
-    ENTRY,
-    EVENT_DRIVEN,
     FAULTY,
-    SLOWEST,
     OrderFlow,
     build,
+    build_all,
 )
+from evsim.analysis.compare_table import BASELINE, OUTAGE, SPIKE, SWEEP
 from evsim.analysis.experiment import _run_all, seeds_for
 from evsim.errors import ConfigError, ConfigTypeError
-from evsim.simulation import Simulation
 
-COLUMNS = ["architecture", "aspect", "measure", "condition", "value", "unit", "claim"]
-ASPECTS = ("coupling", "scalability", "resilience", "latency", "complexity")
-BASELINE, OUTAGE, SPIKE, SWEEP = "baseline", "outage", "spike", "sweep"
 SWEEP_DURATION = 30.0  # simulated seconds of each scalability run
-FAILURE_MODES = ("duplicates", "reordered", "dead_lettered", "stale_reads", "partial_orders")
-CLAIMS = {  # the seed's table (latency: issue 16's, the seed's table has no latency row)
-    ("coupling", EVENT_DRIVEN): "Loose, asynchronous",
-    ("coupling", "request_response"): "Tight, synchronous",
-    ("scalability", EVENT_DRIVEN): "High, independent scaling",
-    ("scalability", "request_response"): "Limited by synchronous dependencies",
-    ("resilience", EVENT_DRIVEN): "Robust, tolerates failures",
-    ("resilience", "request_response"): "Vulnerable to cascading failures",
-    ("latency", EVENT_DRIVEN): "Acknowledges fast, completes later",
-    ("latency", "request_response"): "Answers once the work is done",
-    ("complexity", EVENT_DRIVEN): "Higher, event management",
-    ("complexity", "request_response"): "Simpler, direct calls",
-}
-UNITS = {
-    "entry_availability": "share", "healthy_work_done": "share", "sync_dependencies": "calls",
-    "max_rate_ack": "orders/s", "max_rate_complete": "orders/s", "max_rate_ratio": "ratio",
-    "error_rate": "share", "recovery_time": "s", "completion_recovery_time": "s",
-    "cascaded_components": "components", "orders": "orders", "ack_p50": "s", "ack_p99": "s",
-    "complete_p50": "s", "complete_p99": "s", "components": "components",
-    "duplicates": "pairs", "reordered": "pairs", "dead_lettered": "events",
-    "stale_reads": "orders", "partial_orders": "orders", "failure_modes": "modes",
-}  # fmt: skip
-FAULT_MEASURES = ("error_rate", "recovery_time", "completion_recovery_time",
-                  "cascaded_components")  # fmt: skip
-LATENCY_MEASURES = ("orders", "ack_p50", "ack_p99", "complete_p50", "complete_p99")
 
 
 def compare(
@@ -95,7 +64,7 @@ def compare(
     slowest: Iterable[float] = (1.0, 2.0, 4.0),
     seed: int = 1,
     replications: int = 1,
-    executor: Executor | str | None = "serial",
+    executor: Executor | str | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """The seed's comparison table, measured: one row per architecture, aspect, measure
@@ -137,9 +106,9 @@ def compare(
     probability a downstream attempt fails; ``slo`` the p99 target; ``read_after`` when a
     customer reads an acknowledged order; ``rates`` and ``slowest`` (factors on payment's
     mean service time) the scalability sweep; ``seed`` and ``replications`` (independent
-    seeds from it). Runs are made in this process (``"serial"``), or on ``executor`` (any
-    :class:`concurrent.futures.Executor`; None: a process pool); ``progress`` shows a
-    bar. Draw the table with ``ev.compare_chart``.
+    seeds from it). Runs are made on ``executor``: None (a process pool, one worker per
+    core), ``"serial"`` (in this process) or any :class:`concurrent.futures.Executor`;
+    ``progress`` shows a bar (tqdm) over the runs. Draw the table with ``ev.compare_chart``.
     """
     flow = OrderFlow(
         rate=_check.positive("rate", rate),
@@ -150,38 +119,32 @@ def compare(
         errors=_check.probability("errors", errors),
     )
     duration = _check.positive("duration", duration)
-    windows = {
-        OUTAGE: _window("outage", outage, ("start", "end"), duration),
-        SPIKE: _window("spike", spike, ("start", "end", "factor"), duration),
+    down = _window("outage", outage, ("start", "end"), duration)
+    slow = _window("spike", spike, ("start", "end", "factor"), duration)
+    runs_of = {  # kind: the flow it runs, the fault window it measures
+        BASELINE: (flow, None),
+        OUTAGE: (replace(flow, outage=(down[0], down[1])), down),
+        SPIKE: (replace(flow, spike=(slow[0], slow[1], slow[2])), slow),
+    }
+    conditions = {
+        BASELINE: f"no faults, {flow.rate:g} orders/s",
+        OUTAGE: f"{FAULTY} down {down[0]:g}-{down[1]:g} s",
+        SPIKE: f"{FAULTY} {slow[2]:g}x slower {slow[0]:g}-{slow[1]:g} s",
     }
     slo = _check.positive("slo", slo)
     read_after = _check.non_negative("read_after", read_after)
     grid = _levels("rates", rates), _levels("slowest", slowest)
     seeds = seeds_for(seed, replications)
-    runs = _plan(flow, duration, windows, grid, seeds)
+    runs = _plan(runs_of, duration, grid, seeds)
     calls = [(_measured, run["seed"], {**_without(run, "seed"), "slo": slo,
                                        "read_after": read_after}) for run in runs]  # fmt: skip
-    outputs = _run_all(calls, executor, progress)
+    outputs = _run_all(calls, executor, _check.flag("progress", progress))
     measured = pd.DataFrame([{**run, **output} for run, output in zip(runs, outputs, strict=True)])
-    rows = [
-        *_run_rows(measured, windows, flow.rate),
-        *_sweep_rows(measured, grid, slo),
-        *_built_rows(flow, seeds[0]),
-    ]
-    table = pd.DataFrame(rows, columns=COLUMNS[:-1])
-    table["claim"] = [CLAIMS[key] for key in zip(table["aspect"], table["architecture"])]
-    return table.sort_values(["architecture", "aspect"], key=_in_order, kind="stable",
-                             ignore_index=True)  # fmt: skip
+    return compare_table.table(measured, conditions, grid, slo, build_all(flow, seeds[0]))
 
 
 def _without(mapping: dict[str, Any], name: str) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if key != name}
-
-
-def _in_order(column: pd.Series) -> pd.Series:
-    """Architectures and aspects in the order of the seed's table."""
-    order = ARCHITECTURES if column.name == "architecture" else ASPECTS
-    return column.map({name: index for index, name in enumerate(order)})
 
 
 def _measured(
@@ -232,116 +195,28 @@ def _measured(
 
 
 def _plan(
-    flow: OrderFlow,
+    runs_of: dict[str, tuple[OrderFlow, tuple[float, ...] | None]],
     duration: float,
-    windows: dict[str, tuple[float, ...]],
     grid: tuple[list[float], list[float]],
     seeds: list[int],
 ) -> list[dict[str, Any]]:
     """Every run to make: its seed, architecture, flow, duration, kind and window, and
-    the sweep point (rate, slowest) it is for (NaN outside the sweep)."""
-    faults = {BASELINE: flow, OUTAGE: replace(flow, outage=windows[OUTAGE][:2]),
-              SPIKE: replace(flow, spike=windows[SPIKE])}  # fmt: skip
+    the sweep point (rate, slowest) it is for (the baseline's outside the sweep)."""
+    base = runs_of[BASELINE][0]
     runs = []
     for seed in seeds:
         for architecture in ARCHITECTURES:
-            for kind, changed in faults.items():
-                runs.append({"seed": seed, "architecture": architecture, "flow": changed,
-                             "duration": duration, "kind": kind, "window": windows.get(kind),
-                             "rate": flow.rate, "slowest": 1.0})  # fmt: skip
+            for kind, (flow, window) in runs_of.items():
+                runs.append({"seed": seed, "architecture": architecture, "flow": flow,
+                             "duration": duration, "kind": kind, "window": window,
+                             "rate": base.rate, "slowest": base.slowest})  # fmt: skip
             for factor in grid[1]:
                 for rate in grid[0]:
-                    point = replace(flow, rate=rate, slowest=factor)
+                    point = replace(base, rate=rate, slowest=factor)
                     runs.append({"seed": seed, "architecture": architecture, "flow": point,
                                  "duration": SWEEP_DURATION, "kind": SWEEP, "window": None,
                                  "rate": rate, "slowest": factor})  # fmt: skip
     return runs
-
-
-def _run_rows(
-    measured: pd.DataFrame, windows: dict[str, tuple[float, ...]], rate: float
-) -> list[tuple[Any, ...]]:
-    """The rows of the baseline, outage and spike runs, means over the replications."""
-    runs = measured[measured["kind"] != SWEEP]
-    means = runs.groupby(["architecture", "kind"]).mean(numeric_only=True)
-    outage, spike = windows[OUTAGE], windows[SPIKE]
-    conditions = {
-        BASELINE: f"no faults, {rate:g} orders/s",
-        OUTAGE: f"{FAULTY} down {outage[0]:g}-{outage[1]:g} s",
-        SPIKE: f"{FAULTY} {spike[2]:g}x slower {spike[0]:g}-{spike[1]:g} s",
-    }
-    rows: list[tuple[Any, ...]] = []
-    for architecture in ARCHITECTURES:
-        mine = means.loc[architecture]
-        picked = [("coupling", m, OUTAGE) for m in ("entry_availability", "healthy_work_done")]
-        picked += [("resilience", m, k) for k in (OUTAGE, SPIKE) for m in FAULT_MEASURES]
-        picked += [("latency", m, BASELINE) for m in LATENCY_MEASURES]
-        rows += [(architecture, aspect, m, conditions[k], float(mine.loc[k, m]), UNITS[m])
-                 for aspect, m, k in picked]  # fmt: skip
-        counts = mine.loc[[BASELINE, OUTAGE, SPIKE], list(FAILURE_MODES)].sum(min_count=1)
-        everywhere = "baseline, outage and spike runs"
-        rows += [(architecture, "complexity", m, everywhere, float(counts[m]), UNITS[m])
-                 for m in FAILURE_MODES]  # fmt: skip
-        happened = float((counts.fillna(0) > 0).sum())
-        rows.append((architecture, "complexity", "failure_modes", everywhere, happened, "modes"))
-    return rows
-
-
-def _sweep_rows(
-    measured: pd.DataFrame, grid: tuple[list[float], list[float]], slo: float
-) -> list[tuple[Any, ...]]:
-    """Scalability: the highest rate within the SLO per slowest factor, and its ratio."""
-    sweep = measured[measured["kind"] == SWEEP]
-    rows: list[tuple[Any, ...]] = []
-    rates, factors = grid
-    base_mean = DOWNSTREAMS[SLOWEST][1]
-    tried = f"rates {rates[0]:g}-{rates[-1]:g}/s, p99 <= {slo:g} s"
-    for architecture in ARCHITECTURES:
-        limits: dict[str, list[float]] = {"max_rate_ack": [], "max_rate_complete": []}
-        for factor in factors:
-            point = sweep[(sweep["architecture"] == architecture) & (sweep["slowest"] == factor)]
-            condition = f"{SLOWEST} {factor:g}x ({base_mean * factor * 1000:g} ms), {tried}"
-            for measure, p99 in (("max_rate_ack", "ack_p99"), ("max_rate_complete", "complete_p99")):
-                best = float(np.mean([
-                    _highest_within(runs, p99, slo) for _, runs in point.groupby("seed")
-                ]))  # fmt: skip
-                limits[measure].append(best)
-                rows.append((architecture, "scalability", measure, condition, best, "orders/s"))
-        first, last = limits["max_rate_ack"][0], limits["max_rate_ack"][-1]
-        ratio = last / first if first > 0 else float("nan")
-        condition = f"{SLOWEST} {factors[-1]:g}x against {factors[0]:g}x, {tried}"
-        rows.append((architecture, "scalability", "max_rate_ratio", condition, ratio, "ratio"))
-    return rows
-
-
-def _highest_within(runs: pd.DataFrame, p99: str, slo: float) -> float:
-    """The highest rate up to which every rate's ``p99`` is within ``slo`` (0: none)."""
-    best = 0.0
-    for rate, value in zip(runs["rate"], runs[p99], strict=True):  # in ascending rate
-        if not value <= slo:
-            break
-        best = float(rate)
-    return best
-
-
-def _built_rows(flow: OrderFlow, seed: int) -> list[tuple[Any, ...]]:
-    """Counted on the systems as built: their components and the entry's calls."""
-    rows: list[tuple[Any, ...]] = []
-    for architecture in ARCHITECTURES:
-        sim = build(architecture, flow, seed)
-        calls = len(sim.services[ENTRY].config.call_list)
-        rows.append((architecture, "coupling", "sync_dependencies", "as built", float(calls),
-                     "calls"))  # fmt: skip
-        count = float(_components(sim))
-        rows.append((architecture, "complexity", "components", "as built", count, "components"))
-    return rows
-
-
-def _components(sim: Simulation) -> int:
-    """Every component a system is built from: brokers, actors, the client."""
-    kinds = (sim.topics, sim.queues, sim.fanouts, sim.producers, sim.groups, sim.services,
-             sim.clients, sim.load_balancers, sim.caches)  # fmt: skip
-    return sum(len(kind) for kind in kinds)
 
 
 def _window(
@@ -352,7 +227,9 @@ def _window(
         raise ConfigTypeError(
             f"{argument}: expected ({', '.join(parts)}) in seconds, got {value!r}"
         )
-    checked = tuple(_check.number(f"{argument} {part}", v) for part, v in zip(parts, value, strict=True))
+    checked = tuple(
+        _check.number(f"{argument} {part}", v) for part, v in zip(parts, value, strict=True)
+    )
     start, end = checked[0], checked[1]
     latest = duration - measures.TAIL
     if not 0 <= start < end <= latest:

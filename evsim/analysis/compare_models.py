@@ -96,6 +96,11 @@ def build(architecture: str, flow: OrderFlow, seed: int) -> Simulation:
     return sim
 
 
+def build_all(flow: OrderFlow, seed: int) -> dict[str, Simulation]:
+    """Both systems, by architecture, built on ``seed`` and not yet run."""
+    return {architecture: build(architecture, flow, seed) for architecture in ARCHITECTURES}
+
+
 def publish_order(request: ServiceRequest, ctx: ServiceContext) -> None:
     """The event-driven ``orders``: publish ``OrderCreated`` for the order (its payload
     the request id, which ties the events back to the order) and answer at once."""

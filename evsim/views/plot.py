@@ -259,9 +259,7 @@ def out_of_order_data(result: Result, group: str) -> pd.DataFrame:
         }
     ).dropna(subset=["key"])
     keyed = keyed.sort_values("event_id", kind="stable")  # ties finish in event order
-    keyed["out_of_order"] = out_of_order(
-        keyed["key"], keyed["published_at"], keyed["completed_at"]
-    )
+    keyed["out_of_order"] = out_of_order(keyed["key"], keyed["published_at"], keyed["completed_at"])
     table = keyed.groupby("key").agg(
         processed=("event_id", "size"), out_of_order=("out_of_order", "sum")
     )
