@@ -1,5 +1,6 @@
 """The benchmarks `make bench` runs: speed (mm4.py, then the request side's
-service_pool.py and order_flow.py), then peak memory (memory.py).
+service_pool.py and order_flow.py, then ev.compare's compare.py), then peak memory
+(memory.py).
 
 Prints each part's report, then a summary block with the ratios, the peaks and whether each
 target is met. It is a report, not a test: the exit code is 0 even when a target is MISSED
@@ -59,6 +60,11 @@ def summary_block(speed: dict, requests: dict, mem: dict, machine: str) -> str:
         f"order flow, 600 s at 50 orders/s: {flow['seconds_per_horizon']:.2f} s wall  "
         f"(target < {flow['target']:.0f} s: {mark(flow['seconds_per_horizon'] < flow['target'])})"
     )
+    table = requests["compare"]
+    lines.append(
+        f"ev.compare, default knobs, table and chart: {table['median_seconds']:.2f} s wall  "
+        f"(target < {table['target']:.0f} s: {mark(table['median_seconds'] < table['target'])})"
+    )
     w = speed["theory_w"]
     lines.append(
         f"mean time in system vs M/M/4 theory {w:.4f} s: "
@@ -83,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     args = parser.parse_args(argv)
 
-    import mm4  # the sibling scripts: this one runs from benchmarks/, which is on sys.path
+    import compare  # the sibling scripts: this one runs from benchmarks/, which is on sys.path
+    import mm4
     import order_flow
     import service_pool
 
@@ -97,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         speed_argv += ["--rounds", str(args.rounds)]
     print("## speed: benchmarks/mm4.py", *speed_argv)
     speed = mm4.main(speed_argv)
-    print("\n## request side: benchmarks/service_pool.py, benchmarks/order_flow.py", *speed_argv)
+    print("\n## request side: benchmarks/service_pool.py, order_flow.py, compare.py", *speed_argv)
     requests = {
         "service_pool": service_pool.main(speed_argv),
         "order_flow": {**order_flow.main(["--quick"] if args.quick else []),
                        "target": order_flow.TARGET_SECONDS},
+        "compare": compare.main(["--quick"] if args.quick else []),
     }  # fmt: skip
 
     # memory.py runs in a process of its own: its cases are its subprocesses, and on Linux
