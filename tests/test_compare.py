@@ -175,7 +175,7 @@ def test_a_breaker_shortens_request_response_recovery_from_the_spike():
 BAD = [
     ({"rate": 0}, ev.ConfigError, "rate", "must be > 0"),
     ({"duration": -1}, ev.ConfigError, "duration", "must be > 0"),
-    ({"outage": 40}, ev.ConfigTypeError, "outage", "expected (start, end) in seconds"),
+    ({"outage": 40}, ev.ConfigTypeError, "outage", "expected (start, end), start and end in s"),
     ({"outage": (70, 40)}, ev.ConfigError, "outage", "expected 0 <= start < end"),
     ({"outage": (40, 118)}, ev.ConfigError, "outage", "expected 0 <= start < end <= duration"),
     ({"outage": (40, "x")}, ev.ConfigTypeError, "outage end", "expected a number"),

@@ -159,7 +159,7 @@ def _measured(
     **_labels: Any,
 ) -> dict[str, float]:
     """One run of ``kind`` and the figures read from it (plain numbers: a worker's)."""
-    with warnings.catch_warnings():  # the sweep overloads on purpose, to find the limit
+    with warnings.catch_warnings():  # a sweep's point past the limit overloads on purpose
         warnings.filterwarnings("ignore", "consumer group .* cannot keep up", UserWarning)
         result = build(architecture, flow, seed).run(until=duration)
     frame = measures.orders(result, architecture, duration)
@@ -178,20 +178,24 @@ def _measured(
         partial_orders=measures.partial_orders(frame),
     )
     if window is not None:
-        start, end = window[0], window[1]
-        during = measures.window(frame, start, end)
-        acked_well = (frame["outcome"] == "ok") & (ack <= slo)
-        figures.update(
-            entry_availability=measures.availability(during),
-            healthy_work_done=measures.healthy_completed(during),
-            error_rate=1.0 - measures.availability(during),
-            recovery_time=measures.recovery_time(acked_well, frame["sent_at"], start, end),
-            completion_recovery_time=measures.recovery_time(
-                complete <= slo, frame["sent_at"], start, end
-            ),
-            cascaded_components=measures.cascaded(during),
-        )
+        figures.update(_fault_figures(frame, window[0], window[1], slo))
     return figures
+
+
+def _fault_figures(frame: pd.DataFrame, start: float, end: float, slo: float) -> dict[str, float]:
+    """The figures of a fault from ``start`` to ``end`` (seconds): coupling, resilience."""
+    during = measures.window(frame, start, end)
+    ack, complete = measures.ack_latency(frame), measures.complete_latency(frame)
+    acked_well = (frame["outcome"] == "ok") & (ack <= slo)
+    sent = frame["sent_at"]
+    return {
+        "entry_availability": measures.availability(during),
+        "healthy_work_done": measures.healthy_completed(during),
+        "error_rate": 1.0 - measures.availability(during),
+        "recovery_time": measures.recovery_time(acked_well, sent, start, end),
+        "completion_recovery_time": measures.recovery_time(complete <= slo, sent, start, end),
+        "cascaded_components": float(measures.cascaded(during)),
+    }
 
 
 def _plan(
@@ -225,7 +229,7 @@ def _window(
     """A fault window (start, end[, factor]) in seconds, ending by ``duration − TAIL``."""
     if isinstance(value, str) or not isinstance(value, tuple | list) or len(value) != len(parts):
         raise ConfigTypeError(
-            f"{argument}: expected ({', '.join(parts)}) in seconds, got {value!r}"
+            f"{argument}: expected ({', '.join(parts)}), start and end in seconds, got {value!r}"
         )
     checked = tuple(
         _check.number(f"{argument} {part}", v) for part, v in zip(parts, value, strict=True)
