@@ -330,8 +330,9 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
     """Write the charts a run has data for as PNGs in ``out_dir``; returns their paths.
 
     topology, latency, percentiles, throughput, lag per group (topic consumers only), depth
-    (queues only) and consumers_up (only when a count changed: crashes, outages). A run
-    recorded with ``record="summary"`` has only the topology and the percentiles.
+    (queues only), consumers_up (only when a count changed: crashes, outages) and goodput
+    (runs with clients). A run recorded with ``record="summary"`` has only the topology
+    and the percentiles.
     """
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
@@ -357,6 +358,7 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
             ("lag", lag, not lag_data(result).empty),
             ("depth", depth, not depth_data(result).empty),
             ("consumers_up", consumers_up, consumers_up_changes(result)),
+            ("goodput", goodput, bool(result.clients)),
         ]
     for name, chart, has_data in charts:
         if not has_data:
