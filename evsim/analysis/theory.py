@@ -18,12 +18,13 @@ events. Every model here is a single stage in steady state with Poisson arrivals
   — ρ = λ·E[S] / min(consumers × concurrency, partitions) for a consumer group, before a
   run: the operational laws of :mod:`evsim.analysis.laws`, here beside the models.
 
-Each model returns a frozen :class:`QueueMetrics` (:mod:`evsim.analysis.queue_metrics`) with ``rho`` (utilisation), ``wq`` (mean
-wait in the queue, s), ``w`` (mean time in the system, s), ``lq`` and ``l`` (mean numbers
-waiting and in the system). Sources: L. Kleinrock, *Queueing Systems, Vol. 1* (1975),
-§3.2 (M/M/1), §3.5 (M/M/m), ch. 5 (M/G/1); D. Gross et al., *Fundamentals of Queueing
-Theory*, 4th ed. (2008), §2.2, §2.3, §5.1.1; J. D. C. Little (1961), "A proof for the
-queuing formula L = λW", *Operations Research* 9(3).
+Each model returns a frozen :class:`QueueMetrics` (:mod:`evsim.analysis.queue_metrics`)
+with ``rho`` (utilisation), ``wq`` (mean wait in the queue, s), ``w`` (mean time in the
+system, s), ``lq`` and ``l`` (mean numbers waiting and in the system). Sources:
+L. Kleinrock, *Queueing Systems, Vol. 1* (1975), §3.2 (M/M/1), §3.5 (M/M/m), ch. 5
+(M/G/1); D. Gross et al., *Fundamentals of Queueing Theory*, 4th ed. (2008), §2.2, §2.3,
+§5.1.1; J. D. C. Little (1961), "A proof for the queuing formula L = λW", *Operations
+Research* 9(3).
 
 In evsim terms: with zero latency, a topic with one partition read by one consumer is a
 single-server queue; a queue read by ``c`` consumers is an M/M/c queue.

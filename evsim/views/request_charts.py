@@ -7,9 +7,10 @@ Builders' Library, "Using load shedding to avoid overload"). A client's request 
 rule of ``summary()``'s goodput; without a timeout every ok request counts); its
 *attempts* are what it sends, retries included (the load the callee gets). Overload
 shows as the lines parting: attempts above the offered load when requests are retried,
-throughput below it when they fail, goodput below throughput when answers come late. A trigger's window (a service's
-``Outage``, ``Slowdown`` or ``CapacityLoss``, a cache's ``CacheFlush``) is shaded, so
-that whether goodput comes back once it has passed can be seen at a glance.
+throughput below it when they fail, goodput below throughput when answers come late. A
+trigger's window (a service's ``Outage``, ``Slowdown`` or ``CapacityLoss``, a cache's
+``CacheFlush``) is shaded, so that whether goodput comes back once it has passed can be
+seen at a glance.
 """
 
 from __future__ import annotations
@@ -75,13 +76,18 @@ def fault_windows(result: Result) -> pd.DataFrame:
     """The scheduled triggers of the run, a row each: ``component``, ``fault`` (its kind:
     outage, slowdown, capacity_loss, cache_flush), ``start`` and ``end`` (s; a flush is an
     instant, start = end). Random crashes have no schedule and are left out."""
+    return pd.DataFrame(_windows(result), columns=FAULT_COLUMNS)
+
+
+def _windows(result: Result) -> list[dict[str, Any]]:
+    """The rows of :func:`fault_windows`, from the run's scenario (``result.config``)."""
     scenario = result.config.get("scenario", {})
     rows = []
     for section in ("services", "caches"):
         for entry in scenario.get(section) or ():
             for fault in entry.get("faults") or ():
                 rows.extend(_window(entry["name"], fault))
-    return pd.DataFrame(rows, columns=FAULT_COLUMNS)
+    return rows
 
 
 def _window(component: str, fault: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,18 +116,19 @@ def goodput(result: Result, ax: Axes | None = None, bin: float = 1.0) -> Axes:
         style = CLIENT_STYLES[index % len(CLIENT_STYLES)]
         timeout = timeouts[client]
         for column, (colour, width, text) in MEASURES.items():
-            label = text.format(within=", no timeout" if timeout is None else f" within {timeout:g} s")
+            within = ", no timeout" if timeout is None else f" within {timeout:g} s"
+            label = text.format(within=within)
             ax.plot(
                 part["time"], part[column], style, color=colour, linewidth=width,
                 drawstyle="steps-post", label=f"{client}: {label}" if len(clients) > 1 else label,
             )  # fmt: skip
-    windows = fault_windows(result)
-    for row in windows.itertuples(index=False):
-        label = f"{row.component}: {row.fault.replace('_', ' ')}"
-        if row.end > row.start:
-            ax.axvspan(row.start, row.end, color="tab:red", alpha=0.12, label=label)
+    windows = _windows(result)
+    for row in windows:
+        label = f"{row['component']}: {row['fault'].replace('_', ' ')}"
+        if row["end"] > row["start"]:
+            ax.axvspan(row["start"], row["end"], color="tab:red", alpha=0.12, label=label)
         else:
-            ax.axvline(row.start, color="tab:red", linestyle=":", label=label)
+            ax.axvline(row["start"], color="tab:red", linestyle=":", label=label)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("requests/s")
     ax.set_ylim(bottom=0)

@@ -22,4 +22,5 @@ def per_second(times: pd.Series | np.ndarray, until: float, bin: float) -> np.nd
     starts = bin_starts(until, bin)
     widths = np.minimum(starts + bin, until) - starts
     where = np.minimum((np.asarray(times, dtype=float) // bin).astype(np.int64), len(starts) - 1)
-    return np.bincount(where, minlength=len(starts)) / widths
+    rates: np.ndarray = np.bincount(where, minlength=len(starts)) / widths
+    return rates
