@@ -6,6 +6,7 @@ import dataclasses
 import math
 import re
 
+import numpy as np
 import pytest
 
 import evsim as ev
@@ -101,6 +102,45 @@ def test_mmc_repr_and_dict_carry_servers_and_p_wait():
     assert repr(m).startswith("M/M/c(servers=2, arrival_rate=1/s, rho=0.5, p_wait=0.3333")
     assert m.as_dict()["servers"] == 2
     assert m.as_dict()["p_wait"] == pytest.approx(1 / 3)
+
+
+# --- M/M/c waiting-time tails -----------------------------------------------------------
+
+
+def test_mmc_tails_start_at_the_chance_of_waiting_and_at_one():
+    m = theory.mmc(95, 10, 10)
+    assert theory.mmc_wait_tail(95, 10, 10, 0.0) == pytest.approx(m.p_wait)
+    assert theory.mmc_response_tail(95, 10, 10, 0.0) == pytest.approx(1.0)
+    # a wait beyond t drains at cμ − λ = 5 per second
+    assert theory.mmc_wait_tail(95, 10, 10, 0.4) == pytest.approx(m.p_wait * math.exp(-2.0))
+
+
+def test_mmc_response_tail_with_one_server_is_mm1s_exponential():
+    # M/M/1: the time in the system is exponential at μ − λ
+    for t in (0.1, 1.0, 5.0):
+        assert theory.mmc_response_tail(0.7, 1.3, 1, t) == pytest.approx(math.exp(-0.6 * t))
+
+
+def test_mmc_response_tail_integrates_to_the_mean_time_in_the_system():
+    for lam, mu, c in [(95, 10, 10), (3.0, 2.0, 2), (1.0, 1.0, 2)]:
+        w = theory.mmc(lam, mu, c).w  # E[W] = ∫ P(W > t) dt
+        t = np.linspace(0.0, 60 * w, 4001)
+        tail = np.array([theory.mmc_response_tail(lam, mu, c, x) for x in t])
+        area = float(np.sum((tail[1:] + tail[:-1]) / 2 * np.diff(t)))  # trapezoids
+        assert area == pytest.approx(w, rel=1e-4)
+
+
+def test_mmc_response_tail_is_continuous_where_the_drain_rate_equals_the_service_rate():
+    # c = 2, μ = 1, λ = 1: cμ − λ = μ, the formula's limit case
+    at = theory.mmc_response_tail(1.0, 1.0, 2, 1.5)
+    assert at == pytest.approx(math.exp(-1.5) * (1 + (1 / 3) * 1.5))  # C = 1/3
+    assert theory.mmc_response_tail(1.0 + 1e-9, 1.0, 2, 1.5) == pytest.approx(at, rel=1e-7)
+
+
+def test_high_utilisation_times_out_a_tail_without_any_failure():
+    # 10 workers 95 % busy, a timeout five mean service times long: 13 % too late
+    assert theory.mmc_response_tail(95, 10, 10, 0.5) == pytest.approx(0.1311, abs=1e-4)
+    assert theory.mmc_response_tail(70, 10, 10, 0.5) == pytest.approx(0.0075, abs=1e-4)
 
 
 def test_erlang_b_small_case_by_hand():
@@ -211,6 +251,9 @@ def test_little_round_trips_every_model(model):
         (lambda: theory.mmc(2, -1, 3), "service_rate: must be > 0, got -1"),
         (lambda: theory.mmc(2, 1, 0), "servers: must be >= 1, got 0"),
         (lambda: theory.mmc(3.3, 1, 3), "rho: the queue is unstable (rho = 1.1 >= 1)"),
+        (lambda: theory.mmc_wait_tail(2, 1, 3, -1), "t: must be >= 0, got -1"),
+        (lambda: theory.mmc_response_tail(2, 1, 3, -0.5), "t: must be >= 0, got -0.5"),
+        (lambda: theory.mmc_response_tail(3, 1, 3, 1), "rho: the queue is unstable (rho = 1 >= 1)"),
         (lambda: theory.md1(0, 1), "arrival_rate: must be > 0, got 0"),
         (lambda: theory.md1(1, 0), "service_time: must be > 0, got 0"),
         (lambda: theory.md1(2, 0.5), "rho: the queue is unstable (rho = 1 >= 1)"),

@@ -5,7 +5,9 @@ events. Every model here is a single stage in steady state with Poisson arrivals
 (the "M" before the first slash) and first-come-first-served service:
 
 - :func:`mm1` — one server, exponential service (M/M/1);
-- :func:`mmc` — ``c`` servers sharing one queue, exponential service (M/M/c, Erlang C);
+- :func:`mmc` — ``c`` servers sharing one queue, exponential service (M/M/c, Erlang C),
+  and the tails of its waits: :func:`mmc_wait_tail`, P(Wq > t), and
+  :func:`mmc_response_tail`, P(W > t) (the share a client with timeout t gives up on);
 - :func:`mmck` — the same with room for ``K`` in all, arrivals beyond it refused
   (M/M/c/K: a service with ``queue_limit`` = K − c);
 - :func:`md1` — one server, constant service (M/D/1);
@@ -16,12 +18,13 @@ events. Every model here is a single stage in steady state with Poisson arrivals
   — ρ = λ·E[S] / min(consumers × concurrency, partitions) for a consumer group, before a
   run: the operational laws of :mod:`evsim.analysis.laws`, here beside the models.
 
-Each model returns a frozen :class:`QueueMetrics` with ``rho`` (utilisation), ``wq`` (mean
-wait in the queue, s), ``w`` (mean time in the system, s), ``lq`` and ``l`` (mean numbers
-waiting and in the system). Sources: L. Kleinrock, *Queueing Systems, Vol. 1* (1975),
-§3.2 (M/M/1), §3.5 (M/M/m), ch. 5 (M/G/1); D. Gross et al., *Fundamentals of Queueing
-Theory*, 4th ed. (2008), §2.2, §2.3, §5.1.1; J. D. C. Little (1961), "A proof for the
-queuing formula L = λW", *Operations Research* 9(3).
+Each model returns a frozen :class:`QueueMetrics` (:mod:`evsim.analysis.queue_metrics`)
+with ``rho`` (utilisation), ``wq`` (mean wait in the queue, s), ``w`` (mean time in the
+system, s), ``lq`` and ``l`` (mean numbers waiting and in the system). Sources:
+L. Kleinrock, *Queueing Systems, Vol. 1* (1975), §3.2 (M/M/1), §3.5 (M/M/m), ch. 5
+(M/G/1); D. Gross et al., *Fundamentals of Queueing Theory*, 4th ed. (2008), §2.2, §2.3,
+§5.1.1; J. D. C. Little (1961), "A proof for the queuing formula L = λW", *Operations
+Research* 9(3).
 
 In evsim terms: with zero latency, a topic with one partition read by one consumer is a
 single-server queue; a queue read by ``c`` consumers is an M/M/c queue.
@@ -31,13 +34,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import fields, replace
 
 import numpy as np
 
 from evsim import _check
 from evsim.analysis.laws import little, utilisation
+from evsim.analysis.queue_metrics import MMcKMetrics, MMcMetrics, PartitionedMetrics, QueueMetrics
 from evsim.errors import ConfigError
 from evsim.workload.dist import Constant, Distribution, as_distribution
 
@@ -53,92 +56,12 @@ __all__ = [
     "mg1",
     "mm1",
     "mmc",
+    "mmc_response_tail",
+    "mmc_wait_tail",
     "mmck",
     "partitioned_mm1",
     "utilisation",
 ]
-
-
-@dataclass(frozen=True)
-class QueueMetrics:
-    """Steady-state means of one queueing model.
-
-    ``arrival_rate`` (λ, per second), ``service_time`` (E[S], the mean service time in
-    seconds), ``rho`` (utilisation of a server, λE[S]/c), ``wq`` (mean wait in the queue,
-    s), ``w`` (mean time in the system, ``wq + service_time``, s), ``lq`` (mean number
-    waiting, λ·wq) and ``l`` (mean number in the system, λ·w).
-    """
-
-    model: str
-    arrival_rate: float
-    service_time: float
-    rho: float
-    wq: float
-    w: float
-    lq: float
-    l: float  # noqa: E741 (the textbook's name for the mean number in the system)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The scalar fields (model name and numbers), e.g. for a pandas row."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), str | int | float)
-        }
-
-    def __repr__(self) -> str:
-        return f"{self.model}({', '.join(self._repr_parts())})"
-
-    def _repr_parts(self) -> list[str]:
-        return [
-            f"arrival_rate={self.arrival_rate:.6g}/s",
-            f"rho={self.rho:.4g}",
-            f"wq={self.wq:.6g} s",
-            f"w={self.w:.6g} s",
-            f"lq={self.lq:.6g}",
-            f"l={self.l:.6g}",
-        ]
-
-
-@dataclass(frozen=True, repr=False)
-class MMcMetrics(QueueMetrics):
-    """M/M/c results: :class:`QueueMetrics` plus ``servers`` (c) and ``p_wait``.
-
-    ``p_wait`` is Erlang's C formula: the probability that an arriving event finds every
-    server busy and has to wait.
-    """
-
-    servers: int
-    p_wait: float
-
-    def _repr_parts(self) -> list[str]:
-        parts = super()._repr_parts()
-        return [f"servers={self.servers}", *parts[:2], f"p_wait={self.p_wait:.4g}", *parts[2:]]
-
-
-@dataclass(frozen=True, repr=False)
-class PartitionedMetrics(QueueMetrics):
-    """P independent M/M/1 queues fed by one Poisson stream split by ``shares``.
-
-    ``shares[p]`` is the fraction of arrivals partition p gets (they sum to 1) and
-    ``partitions[p]`` its own M/M/1 metrics. The totals: ``w`` and ``wq`` are
-    arrival-weighted means (Σ share_p · w_p, what the mean latency over all events
-    estimates), ``l`` and ``lq`` sums over partitions (so L = λW still holds), ``rho`` the
-    mean utilisation λ/(P·μ), and ``max_rho`` that of the busiest partition.
-    """
-
-    shares: tuple[float, ...]
-    partitions: tuple[QueueMetrics, ...]
-    max_rho: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """The scalar fields plus ``n_partitions`` (per-partition metrics are left out)."""
-        return {**super().as_dict(), "n_partitions": len(self.partitions)}
-
-    def _repr_parts(self) -> list[str]:
-        parts = super()._repr_parts()
-        extra = [f"partitions={len(self.partitions)}", f"max_rho={self.max_rho:.4g}"]
-        return [*extra, *parts]
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -245,23 +168,34 @@ def mmc(arrival_rate: float, service_rate: float, servers: int) -> MMcMetrics:
     return MMcMetrics(**values)
 
 
+def mmc_wait_tail(arrival_rate: float, service_rate: float, servers: int, t: float) -> float:
+    """P(Wq > t) in M/M/c (see :func:`mmc`): the probability that a request waits in the
+    queue longer than ``t`` seconds, C·e^(−(cμ − λ)t), C being Erlang's C formula (the
+    wait is 0 with probability 1 − C, else exponential at cμ − λ; Gross et al. 2008,
+    §2.3)."""
+    t = _check.non_negative("t", t)
+    model = mmc(arrival_rate, service_rate, servers)
+    return model.p_wait * math.exp(-(servers * service_rate - arrival_rate) * t)
+
+
+def mmc_response_tail(arrival_rate: float, service_rate: float, servers: int, t: float) -> float:
+    """P(W > t) in M/M/c (see :func:`mmc`): the probability that a request's time in the
+    system, wait and service, is longer than ``t`` seconds: the share of requests a
+    caller with a timeout of ``t`` gives up on, though nothing fails.
+
+    The service is exponential at μ and independent of the wait (first come, first
+    served), so with θ = cμ − λ and d = θ − μ: P(W > t) = e^(−μt)·(1 + C·μ·(1 − e^(−dt))/d),
+    the limit e^(−μt)·(1 + C·μ·t) at d = 0 (Gross et al. 2008, §2.3). One server gives
+    M/M/1's e^(−(μ − λ)t).
+    """
+    t = _check.non_negative("t", t)
+    model = mmc(arrival_rate, service_rate, servers)
+    d = servers * service_rate - arrival_rate - service_rate
+    grown = -math.expm1(-d * t) / d if d else t  # (1 − e^(−dt))/d, exact as d → 0
+    return math.exp(-service_rate * t) * (1 + model.p_wait * service_rate * grown)
+
+
 MAX_MMCK_CAPACITY = 1_000_000  # states summed: K + 1 numbers
-
-
-@dataclass(frozen=True, repr=False)
-class MMcKMetrics(MMcMetrics):
-    """M/M/c/K results: :class:`MMcMetrics` (``p_wait``: the share of *admitted* arrivals
-    that wait) plus ``capacity`` (K), ``p_block`` (the share refused) and ``throughput``
-    (admitted arrivals per second, λ(1 − p_block)). ``rho`` is the share of time a server
-    is busy (throughput·E[S]/c); ``wq`` and ``w`` are for admitted arrivals."""
-
-    capacity: int
-    p_block: float
-    throughput: float
-
-    def _repr_parts(self) -> list[str]:
-        parts = super()._repr_parts()
-        return [f"capacity={self.capacity}", f"p_block={self.p_block:.4g}", *parts]
 
 
 def mmck(arrival_rate: float, service_rate: float, servers: int, capacity: int) -> MMcKMetrics:

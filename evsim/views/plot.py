@@ -7,7 +7,8 @@ function returning a DataFrame (``latency_data``, ``percentiles_data``, ``throug
 ``lag_data``, ``depth_data``, ``consumers_up_data``, ``sweep_data``), so what a chart shows
 can be checked, or plotted another way, without drawing it; ``out_of_order_data`` counts,
 per key, the events a group processed out of publish order. The sweep charts live in
-:mod:`evsim.views.sweep_charts` and are part of this namespace.
+:mod:`evsim.views.sweep_charts` and the request-response side's (``goodput``,
+``goodput_data``) in :mod:`evsim.views.request_charts`; both are part of this namespace.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from evsim import _check
 from evsim.analysis.ordering import out_of_order
 from evsim.errors import ConfigError, SimulationStateError
 from evsim.views.chart_style import UNITS, add_legend, distinct_colours, new_axes, wide_span
+from evsim.views.request_charts import goodput, goodput_data
 from evsim.views.sweep_charts import sweep_comparison, sweep_data
+from evsim.views.time_bins import bin_starts, per_second
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNITS", "consumers_up", "consumers_up_changes", "consumers_up_data", "depth", "depth_data",
-    "lag", "lag_data", "latency", "latency_data", "out_of_order_data", "percentiles",
-    "percentiles_data",
+    "goodput", "goodput_data", "lag", "lag_data", "latency", "latency_data", "out_of_order_data",
+    "percentiles", "percentiles_data",
     "standard_charts", "sweep_comparison", "sweep_data", "throughput", "throughput_data",
 ]  # fmt: skip
 
@@ -158,16 +161,11 @@ def throughput_data(result: Result, bin: float = 1.0) -> pd.DataFrame:
     bin = _check.positive("bin", bin)
     deliveries = result.deliveries
     done = deliveries[deliveries["outcome"] == "processed"]
-    edges = np.arange(0.0, result.until, bin)
-    widths = np.minimum(edges + bin, result.until) - edges
-    table = {}
-    for group in result.groups:
-        times = done.loc[done["group"] == group, "completed_at"].to_numpy()
-        counts = np.bincount(
-            np.minimum((times // bin).astype(np.int64), len(edges) - 1), minlength=len(edges)
-        )
-        table[group] = counts / widths
-    return pd.DataFrame(table, index=pd.Index(edges, name="time"))
+    table = {
+        group: per_second(done.loc[done["group"] == group, "completed_at"], result.until, bin)
+        for group in result.groups
+    }
+    return pd.DataFrame(table, index=pd.Index(bin_starts(result.until, bin), name="time"))
 
 
 def throughput(result: Result, ax: Axes | None = None, bin: float = 1.0) -> Axes:
@@ -331,8 +329,9 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
     """Write the charts a run has data for as PNGs in ``out_dir``; returns their paths.
 
     topology, latency, percentiles, throughput, lag per group (topic consumers only), depth
-    (queues only) and consumers_up (only when a count changed: crashes, outages). A run
-    recorded with ``record="summary"`` has only the topology and the percentiles.
+    (queues only), consumers_up (only when a count changed: crashes, outages) and goodput
+    (runs with clients). A run recorded with ``record="summary"`` has only the topology
+    and the percentiles.
     """
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
@@ -358,6 +357,7 @@ def standard_charts(result: Result, out_dir: str | Path) -> list[Path]:
             ("lag", lag, not lag_data(result).empty),
             ("depth", depth, not depth_data(result).empty),
             ("consumers_up", consumers_up, consumers_up_changes(result)),
+            ("goodput", goodput, bool(result.clients)),
         ]
     for name, chart, has_data in charts:
         if not has_data:
