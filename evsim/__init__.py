@@ -47,7 +47,7 @@ from evsim.analysis.backoff import (
     backoff_summary,
     contention_simulation,
 )
-from evsim.analysis.compare import compare
+from evsim.analysis.compare import compare, compare_systems
 from evsim.analysis.experiment import ConfidenceInterval, confidence_interval, replicate, sweep
 from evsim.brokers.fanout import Fanout
 from evsim.brokers.partitioner import murmur2, partition_for_key
@@ -68,7 +68,7 @@ from evsim.scenario.loader import ScenarioError, load_scenario
 from evsim.simulation import Simulation
 from evsim.views import plot, widgets
 from evsim.views.backoff_charts import backoff_chart
-from evsim.views.compare_charts import compare_chart
+from evsim.views.compare_charts import compare_chart, compare_panel
 from evsim.views.prometheus import to_prometheus
 from evsim.views.topology import topology
 from evsim.views.topology_draw import draw_topology
@@ -151,6 +151,8 @@ __all__ = [
     "backoff_summary",
     "compare",
     "compare_chart",
+    "compare_panel",
+    "compare_systems",
     "confidence_interval",
     "contention_simulation",
     "draw_topology",

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import evsim as ev
-from evsim.analysis import compare_models
+from evsim.analysis import compare_measures, compare_models
 from evsim.analysis.compare_table import ASPECTS, COLUMNS
 
 ED, RR = "event_driven", "request_response"
@@ -237,3 +237,56 @@ def test_the_chart_refuses_other_tables_and_axes(table, bad_argument):
     _, ax = plt.subplots()
     with bad_argument(ev.ConfigTypeError, "axes", "expected 6 matplotlib Axes"):
         ev.compare_chart(table, axes=[ax])
+
+
+def test_one_panel_draws_what_the_chart_draws_in_its_place(table):
+    axes = ev.compare_chart(table)
+    for index, panel in enumerate(("coupling", "scalability", "errors", "recovery", "latency",
+                                   "complexity")):  # fmt: skip
+        alone = ev.compare_panel(table, panel)
+        assert alone.get_title() == axes[index].get_title()
+        heights = [bar.get_height() for bar in alone.patches]
+        assert heights == [bar.get_height() for bar in axes[index].patches]
+    _, ax = plt.subplots()
+    assert ev.compare_panel(table, "errors", ax=ax) is ax
+    with pytest.raises(ev.ConfigError, match="panel: expected one of 'coupling'"):
+        ev.compare_panel(table, "speed")
+    with pytest.raises(ev.ConfigError, match="panel: expected one of"):
+        ev.compare_panel(table, ["errors"])
+    with pytest.raises(ev.ConfigError, match=r"table: expected an ev\.compare table"):
+        ev.compare_panel(table.drop(columns="value"), "errors")
+
+
+# --- the two systems, to run by hand ---------------------------------------------------------
+
+
+def test_the_systems_are_the_ones_compare_measured():
+    systems = ev.compare_systems(outage=(10.0, 20.0), seed=4)
+    assert set(systems) == {ED, RR}
+    knobs = {**SMALL, "seed": 4, "replications": 1}
+    measured = ev.compare(**knobs)
+    for side, sim in systems.items():
+        assert sim.duration is None  # built, not run
+        orders = sim.run(until=40.0).requests
+        counted = orders[orders["sent_at"] < 40.0 - compare_measures.TAIL]
+        assert len(counted) == value(measured, side, "orders")  # the same arrivals
+        window = orders[orders["sent_at"].between(10.0, 20.0, inclusive="left")]
+        available = (window["outcome"] == "ok").mean()
+        expected = value(measured, side, "entry_availability")
+        assert available == pytest.approx(expected, abs=0.02)
+    assert ev.compare_systems(seed=4)[RR].services["payment"].config.workers == 8
+
+
+@pytest.mark.parametrize(
+    ("knobs", "error", "argument", "expected"),
+    [
+        ({"outage": (20, 10)}, ev.ConfigError, "outage", "expected 0 <= start < end"),
+        ({"spike": (10, 20)}, ev.ConfigTypeError, "spike", "expected (start, end, factor)"),
+        ({"slowest": 0}, ev.ConfigError, "slowest", "must be > 0"),
+        ({"retries": -1}, ev.ConfigError, "retries", "must be >= 0"),
+        ({"seed": "one"}, ev.ConfigTypeError, "seed", "expected a whole number"),
+    ],
+)
+def test_the_systems_refuse_bad_knobs_naming_them(knobs, error, argument, expected, bad_argument):
+    with bad_argument(error, argument, expected):
+        ev.compare_systems(**knobs)

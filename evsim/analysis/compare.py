@@ -22,6 +22,7 @@ Every number in the table is measured in that call; none is typed in.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -43,6 +44,7 @@ from evsim.analysis.compare_models import (
 from evsim.analysis.compare_table import BASELINE, OUTAGE, SPIKE, SWEEP
 from evsim.analysis.experiment import _run_all, seeds_for
 from evsim.errors import ConfigError, ConfigTypeError
+from evsim.simulation import Simulation
 
 SWEEP_DURATION = 30.0  # simulated seconds of each scalability run
 
@@ -110,14 +112,7 @@ def compare(
     core), ``"serial"`` (in this process) or any :class:`concurrent.futures.Executor`;
     ``progress`` shows a bar (tqdm) over the runs. Draw the table with ``ev.compare_chart``.
     """
-    flow = OrderFlow(
-        rate=_check.positive("rate", rate),
-        timeout=_check.positive("timeout", timeout),
-        client_timeout=_check.positive("client_timeout", client_timeout),
-        retries=_check.integer("retries", retries, minimum=0),
-        breaker=_check.flag("breaker", breaker),
-        errors=_check.probability("errors", errors),
-    )
+    flow = _flow(rate, timeout, client_timeout, retries, breaker, errors)
     duration = _check.positive("duration", duration)
     down = _window("outage", outage, ("start", "end"), duration)
     slow = _window("spike", spike, ("start", "end", "factor"), duration)
@@ -141,6 +136,57 @@ def compare(
     outputs = _run_all(calls, executor, _check.flag("progress", progress))
     measured = pd.DataFrame([{**run, **output} for run, output in zip(runs, outputs, strict=True)])
     return compare_table.table(measured, conditions, grid, slo, build_all(flow, seeds[0]))
+
+
+def compare_systems(
+    *,
+    rate: float = 50.0,
+    timeout: float = 0.5,
+    client_timeout: float = 2.0,
+    retries: int = 2,
+    breaker: bool = False,
+    errors: float = 0.01,
+    slowest: float = 1.0,
+    outage: tuple[float, float] | None = None,
+    spike: tuple[float, float, float] | None = None,
+    seed: int = 1,
+) -> dict[str, Simulation]:
+    """The two systems :func:`compare` measures, built and not yet run:
+    ``{"event_driven": sim, "request_response": sim}``, on the same seed (common random
+    numbers: the same orders, customers and entry work in both): the seed ``compare(seed=
+    seed)`` gives its first replication, so a run of these for ``compare``'s ``duration``
+    with the same knobs is the run its figures were read from.
+
+    The knobs are :func:`compare`'s (seconds, rates per second), and ``slowest`` (a
+    factor on payment's mean service time, 50 ms), ``outage`` ((start, end) seconds
+    inventory is down) and ``spike`` ((start, end, factor): inventory's service times
+    ``factor`` times longer), None for none. Run each with ``sim.run(until=...)`` and read
+    its Result as any other: its client ``web``'s requests are the orders.
+    """
+    flow = _flow(rate, timeout, client_timeout, retries, breaker, errors)
+    down = None if outage is None else _window("outage", outage, ("start", "end"), math.inf)
+    slow = None if spike is None else _window("spike", spike, ("start", "end", "factor"), math.inf)
+    flow = replace(
+        flow,
+        slowest=_check.positive("slowest", slowest),
+        outage=None if down is None else (down[0], down[1]),
+        spike=None if slow is None else (slow[0], slow[1], slow[2]),
+    )
+    return build_all(flow, seeds_for(seed, 1)[0])
+
+
+def _flow(
+    rate: float, timeout: float, client_timeout: float, retries: int, breaker: bool, errors: float
+) -> OrderFlow:
+    """The knobs both systems share, checked."""
+    return OrderFlow(
+        rate=_check.positive("rate", rate),
+        timeout=_check.positive("timeout", timeout),
+        client_timeout=_check.positive("client_timeout", client_timeout),
+        retries=_check.integer("retries", retries, minimum=0),
+        breaker=_check.flag("breaker", breaker),
+        errors=_check.probability("errors", errors),
+    )
 
 
 def _without(mapping: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The chart of :func:`evsim.analysis.compare.compare`: the seed's comparison table as six
-panels, each setting the two architectures side by side on what was measured.
+panels, each setting the two architectures side by side on what was measured (one panel
+alone: :func:`compare_panel`).
 
 Coupling (the entry's availability and the healthy downstreams' work during the
 inventory outage), scalability (the highest rate within the SLO against the slowest
@@ -27,21 +28,24 @@ if TYPE_CHECKING:
 
 SIDES = {"event_driven": ("event-driven", CONSUMER), "request_response": ("request-response",
          SERVICE)}  # fmt: skip
-PANELS = (  # aspect, measures, title, axis label, scale
-    ("coupling", ("entry_availability", "healthy_work_done"),
-     "Coupling: during the inventory outage", "share of the window's orders", "linear"),
-    ("scalability", ("max_rate_ack", "max_rate_complete"),
-     "Scalability: highest rate within the SLO", "orders/s", "linear"),
-    ("resilience", ("error_rate",), "Resilience: errors during the fault",
-     "share of the window's orders", "linear"),
-    ("resilience", ("recovery_time", "completion_recovery_time"),
-     "Resilience: recovery after the fault", "seconds after the fault's end", "linear"),
-    ("latency", ("ack_p50", "ack_p99", "complete_p50", "complete_p99"),
-     "Latency without faults", "seconds (log scale)", "log"),
-    ("complexity", ("components", "duplicates", "reordered", "dead_lettered", "stale_reads",
-                    "partial_orders"),
-     "Complexity: what the design must handle", "count (symmetric log scale)", "symlog"),
-)  # fmt: skip
+PANELS = {  # panel: aspect, measures, title, axis label, scale
+    "coupling": ("coupling", ("entry_availability", "healthy_work_done"),
+                 "Coupling: during the inventory outage", "share of the window's orders",
+                 "linear"),
+    "scalability": ("scalability", ("max_rate_ack", "max_rate_complete"),
+                    "Scalability: highest rate within the SLO", "orders/s", "linear"),
+    "errors": ("resilience", ("error_rate",), "Resilience: errors during the fault",
+               "share of the window's orders", "linear"),
+    "recovery": ("resilience", ("recovery_time", "completion_recovery_time"),
+                 "Resilience: recovery after the fault", "seconds after the fault's end",
+                 "linear"),
+    "latency": ("latency", ("ack_p50", "ack_p99", "complete_p50", "complete_p99"),
+                "Latency without faults", "seconds (log scale)", "log"),
+    "complexity": ("complexity", ("components", "duplicates", "reordered", "dead_lettered",
+                                  "stale_reads", "partial_orders"),
+                   "Complexity: what the design must handle", "count (symmetric log scale)",
+                   "symlog"),
+}  # fmt: skip
 LABELS = {
     "entry_availability": "entry available", "healthy_work_done": "healthy work done",
     "error_rate": "error rate", "recovery_time": "acknowledged", "ack_p50": "ack p50",
@@ -60,9 +64,7 @@ def compare_chart(table: pd.DataFrame, axes: list[Axes] | None = None) -> list[A
     ``axes`` is six matplotlib Axes to draw on (a new 16 x 9 inch figure when None);
     returns them.
     """
-    missing = [column for column in COLUMNS if column not in getattr(table, "columns", ())]
-    if missing:
-        raise ConfigError(f"table: expected an ev.compare table, missing columns {missing}")
+    _check_table(table)
     if axes is None:
         import matplotlib.pyplot as plt
 
@@ -71,17 +73,48 @@ def compare_chart(table: pd.DataFrame, axes: list[Axes] | None = None) -> list[A
         axes = list(grid.flat)
     elif len(axes) != len(PANELS):
         raise ConfigTypeError(f"axes: expected {len(PANELS)} matplotlib Axes, got {axes!r}")
-    for ax, (aspect, names, title, label, scale) in zip(axes, PANELS, strict=True):
-        rows = table[(table["aspect"] == aspect) & table["measure"].isin(names)]
-        if aspect == "scalability":
-            _rate_lines(ax, rows)
-        else:
-            _bars(ax, rows, scale)
-        ax.set_title(f"{title}\n{_claims(table, aspect)}", fontsize=9)
-        ax.set_ylabel(label)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+    for ax, panel in zip(axes, PANELS, strict=True):
+        _draw(table, ax, *PANELS[panel])
     return axes
+
+
+def compare_panel(table: pd.DataFrame, panel: str = "coupling", ax: Axes | None = None) -> Axes:
+    """Draw one of :func:`compare_chart`'s panels of an ``ev.compare`` table on ``ax`` (a
+    new figure when None) and return it: ``panel`` is one of ``"coupling"``,
+    ``"scalability"``, ``"errors"``, ``"recovery"``, ``"latency"``, ``"complexity"``.
+    A widget draws one with ``chart=functools.partial(ev.compare_panel, panel="errors")``.
+    """
+    _check_table(table)
+    if not isinstance(panel, str) or panel not in PANELS:
+        raise ConfigError(f"panel: expected one of {', '.join(map(repr, PANELS))}, got {panel!r}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.subplots(figsize=(6, 4.5), layout="constrained")[1]
+    _draw(table, ax, *PANELS[panel])
+    return ax
+
+
+def _check_table(table: pd.DataFrame) -> None:
+    missing = [column for column in COLUMNS if column not in getattr(table, "columns", ())]
+    if missing:
+        raise ConfigError(f"table: expected an ev.compare table, missing columns {missing}")
+
+
+def _draw(
+    table: pd.DataFrame, ax: Axes, aspect: str, names: tuple[str, ...], title: str, label: str,
+    scale: str,
+) -> None:  # fmt: skip
+    """One panel: the ``names`` measures of ``aspect``, as bars or (scalability) lines."""
+    rows = table[(table["aspect"] == aspect) & table["measure"].isin(names)]
+    if aspect == "scalability":
+        _rate_lines(ax, rows)
+    else:
+        _bars(ax, rows, scale)
+    ax.set_title(f"{title}\n{_claims(table, aspect)}", fontsize=9)
+    ax.set_ylabel(label)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def _claims(table: pd.DataFrame, aspect: str) -> str:
