@@ -130,6 +130,16 @@ def test_fault_windows_list_the_scheduled_triggers():
     ]  # random crashes and errors have no window
 
 
+def test_fault_windows_include_a_consumer_groups_scheduled_faults():
+    """The event-driven order flow: its inventory consumers down, then slow."""
+    sim = ev.compare_systems(outage=(10.0, 20.0), spike=(30.0, 40.0, 3.0))["event_driven"]
+    windows = request_charts.fault_windows(sim.run(until=45.0))
+    assert windows.to_dict("records") == [
+        {"component": "inventory", "fault": "outage", "start": 10.0, "end": 20.0},
+        {"component": "inventory", "fault": "slowdown", "start": 30.0, "end": 40.0},
+    ]
+
+
 def test_the_chart_draws_each_measure_and_shades_the_outage(retried):
     sim = ev.Simulation(seed=1)
     sim.service("api", workers=4, service_time=0.01, faults=[ev.Outage(10, 20)])

@@ -204,3 +204,14 @@ def test_mermaid_writes_calls_as_solid_arrows_and_pub_sub_dashed_and_dotted(resu
     assert (
         "    class c_mobile,c_web client;" in lines or "    class c_web,c_mobile client;" in lines
     )
+
+
+def test_a_service_whose_handler_publishes_gets_a_publish_edge_from_the_run():
+    """The event-driven order entry: an HTTP service that publishes and answers 202."""
+    systems = ev.compare_systems(seed=2)
+    sim = systems["event_driven"]
+    assert not ev.topology(sim).has_edge("orders", "order-events")  # known only at run time
+    graph = ev.topology(sim.run(until=3.0))
+    edge = graph.edges["orders", "order-events"]
+    assert edge["kind"] == "publish" and edge["label"] == "OrderCreated"
+    assert not graph.has_edge("orders", "order-events-dlt")

@@ -36,7 +36,7 @@ MEASURES = {  # column: (colour, width, what the legend says)
     "goodput": ("tab:green", 2.0, "goodput (ok{within})"),
 }
 CLIENT_STYLES = ("-", "--", "-.", ":")  # a line style per client
-WINDOWED = ("outage", "slowdown", "capacity_loss")  # service faults with a start and an end
+WINDOWED = ("outage", "slowdown", "capacity_loss")  # faults with a start and an end
 FAULT_COLUMNS = ["component", "fault", "start", "end"]
 
 
@@ -83,7 +83,7 @@ def _windows(result: Result) -> list[dict[str, Any]]:
     """The rows of :func:`fault_windows`, from the run's scenario (``result.config``)."""
     scenario = result.config.get("scenario", {})
     rows = []
-    for section in ("services", "caches"):
+    for section in ("consumer_groups", "services", "caches"):
         for entry in scenario.get(section) or ():
             for fault in entry.get("faults") or ():
                 rows.extend(_window(entry["name"], fault))

@@ -40,10 +40,11 @@ def topology(sim_or_result: Any) -> nx.DiGraph[str]:
     Call edges come from the configuration: a client to its target, a service to each
     of its ``calls``, a load balancer to each of its targets, a cache to the service it
     reads through (on a miss). Given a :class:`~evsim.Result`, it also adds an edge from
-    a consumer group to every target its handler published to during the run
-    (``ctx.publish``), labelled with the event types published: that is how a service
-    that both consumes and produces (the seed's Payment service publishing
-    ``PaymentProcessed``) appears; and a call edge for every caller → callee pair in
+    a consumer group or a request-response service to every target its handler
+    published to during the run (``ctx.publish``), labelled with the event types
+    published: that is how a service that both consumes and produces (the seed's Payment
+    service publishing ``PaymentProcessed``), or an HTTP entry that publishes an event and
+    answers 202, appears; and a call edge for every caller → callee pair in
     ``result.calls`` the configuration does not name (a handler's ``ctx.call``, known
     only at run time). (A run recorded with ``record="summary"`` keeps no events or
     calls, so it shows only what the configuration says.)
@@ -190,11 +191,12 @@ def _add_handler_publishes(graph: nx.DiGraph[str], result: Any) -> None:
         events = result.events
     except SimulationStateError:  # record="summary" keeps no events
         return
-    groups = set(result.groups)
+    producer = events["producer"].astype(str)
+    by_group = events["cause_id"].notna() & producer.isin(set(result.groups))
+    by_service = producer.isin({service.name for service in result.record.services})
     chained = events[
-        events["cause_id"].notna()
+        (by_group | by_service)
         & events["original_id"].isna()  # not a copy into a retry topic or a DLQ
-        & events["producer"].astype(str).isin(groups)
     ]
     pairs = chained.groupby(
         [chained["producer"].astype(str), chained["target"].astype(str)], sort=False
