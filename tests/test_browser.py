@@ -2,7 +2,7 @@
 
 A lesson is run top to bottom as a learner runs it (Run All Cells), a slider of its explore
 widget is moved, and the widget's chart must be drawn again with no error output anywhere
-on the page: lesson 2's partitions slider, lesson 10's crash length.
+on the page: lesson 2's partitions slider, lesson 6's outage, lesson 10's crash length.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from browser import lab_page
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SLIDERS = {  # lesson -> (the slider moved: its index on the page, what it changes)
     "02_partitions_and_scaling.ipynb": (1, "partitions 6 -> 8"),
+    "06_event_driven_vs_request_response.ipynb": (0, "inventory's outage 30 s -> 40 s"),
     "10_metastable_failures.ipynb": (0, "server-a's crash 10 s -> 12 s"),
 }
 

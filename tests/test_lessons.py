@@ -18,7 +18,8 @@ test can feed it a bad notebook and see it fail:
   lesson-level ``SEED`` constant is fine).
 - :func:`logic_problems` (both): no ``class``; a ``def`` must be a small wrapper, which
   this heuristic recognises as one that (a) builds or runs a simulation: its body calls
-  ``Simulation(``, ``.run(``, ``replicate(`` or ``sweep(``, or a function of the notebook
+  ``Simulation(``, ``.run(``, ``replicate(``, ``sweep(`` or ``compare(`` (``ev.compare``
+  runs its own), or a function of the notebook
   that does; (b) is a handler: a parameter named ``ctx``; or (c) checks answers or
   predictions: its name starts with ``check``. Anything else (a formula, a table
   transformation, a chart helper) is library logic and belongs in evsim
@@ -49,7 +50,7 @@ SOLUTIONS = NOTEBOOKS / "solutions"
 INSTRUCTORS = NOTEBOOKS / "INSTRUCTORS.md"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 ALL_NOTEBOOKS = LESSONS + sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
-RUNS = {"Simulation", "run", "replicate", "sweep"}  # calls that build or run a simulation
+RUNS = {"Simulation", "run", "replicate", "sweep", "compare"}  # calls that run simulations
 
 
 # --- reading a notebook -------------------------------------------------------------------
