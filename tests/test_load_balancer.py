@@ -72,6 +72,23 @@ def test_each_forward_is_a_row_on_its_own_edge():
     assert set(client_rows["callee"]) == {"lb"}
 
 
+@pytest.mark.parametrize("record", ["full", "summary"])
+def test_an_answer_after_the_client_gave_up_is_no_goodput_at_the_target(record):
+    """Replayed requests to one slow server: those answered within the client's 1 s
+    timeout are ok all the way; the later ones are timeouts at the client and, behind
+    the balancer, at the server too, though the server did their work."""
+    sim = ev.Simulation(seed=1, record=record)
+    sim.service("a", workers=1, service_time=0.4)
+    sim.load_balancer("lb", ["a"])
+    sim.client("web", "lb", ev.Replay([1.0, 1.0, 1.0, 1.0]), timeout=1.0)
+    summary = sim.run(until=10.0).summary()
+    # served at 1.4, 1.8, 2.2 and 2.6 s: the first two within the timeout
+    assert summary.loc["web", ["ok", "timeouts"]].tolist() == [2, 2]
+    assert summary.loc["a", ["ok", "timeouts"]].tolist() == [2, 2]
+    assert summary.loc["a", "goodput"] == summary.loc["web", "goodput"] == 2 / 10
+    assert summary.loc["a", "throughput"] == 4 / 10  # the work was done all the same
+
+
 def test_bad_balancer_settings_are_named():
     sim = ev.Simulation(seed=1)
     with pytest.raises(ev.ConfigError, match=r"^strategy: expected one of"):

@@ -14,7 +14,10 @@ request to one target, adding no delay, and counts its own open connections per 
 A target that is down refuses at once, so its connections close at once and it looks
 idle: least-connections then sends it nearly everything (*sinkholing*), which the
 balancer's own counts, not the targets' health, decide. Each forward is a row in
-``result.calls`` (balancer → target), beside the caller's row (caller → balancer).
+``result.calls`` (balancer → target), beside the caller's row (caller → balancer). When
+the caller has stopped waiting (its timeout) before the target answers ``ok``, the
+balancer drops the answer, as a proxy does once its client has gone (Envoy resets the
+upstream request when the downstream disconnects), and the row says ``timeout``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from evsim.actors.request import Callee, Exchange
 from evsim.brokers.world import World
 from evsim.errors import ConfigError
 from evsim.records.codes import NAN, CallStatus
+
+OK = CallStatus.OK
 
 STRATEGIES = ("round_robin", "random", "least_connections", "power_of_two")
 
@@ -76,8 +81,11 @@ class LoadBalancer:
             self.connections[index] -= 1
             taken = forward.started_at
             wait = taken - forward.arrived_at if taken == taken else NAN
+            # a proxy whose client gave up drops the answer: the target's work came too
+            # late for anyone (so it counts in the target's throughput, not its goodput)
+            seen = CallStatus.TIMEOUT if exchange.abandoned and status == OK else status
             self.world.records.calls.add(
-                exchange.request, self.code, target.code, 1, started, env.now, status, wait
+                exchange.request, self.code, target.code, 1, started, env.now, seen, wait
             )
             exchange.started_at = taken
             exchange.answer(status)
