@@ -31,7 +31,7 @@ from evsim.brokers.world import World
 from evsim.errors import ConfigError
 from evsim.records.codes import NAN, CallStatus
 
-OK = CallStatus.OK
+OK, TIMEOUT = CallStatus.OK, CallStatus.TIMEOUT
 
 STRATEGIES = ("round_robin", "random", "least_connections", "power_of_two")
 
@@ -83,7 +83,7 @@ class LoadBalancer:
             wait = taken - forward.arrived_at if taken == taken else NAN
             # a proxy whose client gave up drops the answer: the target's work came too
             # late for anyone (so it counts in the target's throughput, not its goodput)
-            seen = CallStatus.TIMEOUT if exchange.abandoned and status == OK else status
+            seen = TIMEOUT if exchange.abandoned and status == OK else status
             self.world.records.calls.add(
                 exchange.request, self.code, target.code, 1, started, env.now, seen, wait
             )

@@ -164,8 +164,8 @@ def compare_systems(
     its Result as any other: its client ``web``'s requests are the orders.
     """
     flow = _flow(rate, timeout, client_timeout, retries, breaker, errors)
-    down = None if outage is None else _window("outage", outage, ("start", "end"), math.inf)
-    slow = None if spike is None else _window("spike", spike, ("start", "end", "factor"), math.inf)
+    down = None if outage is None else _window("outage", outage, ("start", "end"))
+    slow = None if spike is None else _window("spike", spike, ("start", "end", "factor"))
     flow = replace(
         flow,
         slowest=_check.positive("slowest", slowest),
@@ -270,9 +270,10 @@ def _plan(
 
 
 def _window(
-    argument: str, value: Any, parts: tuple[str, ...], duration: float
+    argument: str, value: Any, parts: tuple[str, ...], duration: float | None = None
 ) -> tuple[float, ...]:
-    """A fault window (start, end[, factor]) in seconds, ending by ``duration − TAIL``."""
+    """A fault window (start, end[, factor]) in seconds, ending by ``duration − TAIL``
+    (None: a system with no run length yet, so any end after the start)."""
     if isinstance(value, str) or not isinstance(value, tuple | list) or len(value) != len(parts):
         raise ConfigTypeError(
             f"{argument}: expected ({', '.join(parts)}), start and end in seconds, got {value!r}"
@@ -281,11 +282,11 @@ def _window(
         _check.number(f"{argument} {part}", v) for part, v in zip(parts, value, strict=True)
     )
     start, end = checked[0], checked[1]
-    latest = duration - measures.TAIL
+    latest = math.inf if duration is None else duration - measures.TAIL
     if not 0 <= start < end <= latest:
+        bound = "" if duration is None else f" <= duration - {measures.TAIL:g} s ({latest:g})"
         raise ConfigError(
-            f"{argument}: expected 0 <= start < end <= duration - {measures.TAIL:g} s "
-            f"({latest:g}), got start {start:g}, end {end:g}"
+            f"{argument}: expected 0 <= start < end{bound}, got start {start:g}, end {end:g}"
         )
     if len(checked) > 2:
         _check.positive(f"{argument} factor", checked[2])
